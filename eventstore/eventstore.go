@@ -1,0 +1,181 @@
+// Package eventstore is the event store port of buildledger: streams of versioned,
+// timestamp-keyed JSON events, appended with optimistic concurrency and one outcome item per
+// command, so that every command takes effect once. It depends on nothing but the standard
+// library; the DynamoDB adapter lives in eventstore/dynamo and an in-memory store in
+// eventstore/memory. Every store passes the conformance suite in eventstore/eventstoretest.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits that the store enforces before any write, so that over-limit input is a clear error
+// and never a partial or silently truncated write. They are DynamoDB's: a transaction holds at
+// most 100 items (the events of one command plus its outcome item), an item at most 400 KB.
+const (
+	// MaxEventsPerAppend is the most events one Append may write.
+	MaxEventsPerAppend = 99
+	// MaxItemBytes is the largest stored item, attribute names and values included.
+	MaxItemBytes = 400 * 1024
+)
+
+var (
+	// ErrVersionConflict means another writer appended to the stream first: reload and decide again.
+	ErrVersionConflict = errors.New("eventstore: version conflict")
+	// ErrDuplicateCommand means the command id already has an outcome: nothing was written.
+	ErrDuplicateCommand = errors.New("eventstore: duplicate command")
+	// ErrTooManyEvents means one Append carried more than MaxEventsPerAppend events.
+	ErrTooManyEvents = errors.New("eventstore: too many events in one append")
+	// ErrItemTooLarge means an event or outcome would exceed MaxItemBytes once stored.
+	ErrItemTooLarge = errors.New("eventstore: item too large")
+	// ErrInvalidInput means an argument is malformed (empty stream, bad version, body not JSON).
+	ErrInvalidInput = errors.New("eventstore: invalid input")
+	// ErrNotFound means no outcome is stored for a command id.
+	ErrNotFound = errors.New("eventstore: not found")
+)
+
+// ConflictError carries the stream and the version an append expected when it lost a race.
+type ConflictError struct {
+	Stream          string
+	ExpectedVersion int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("eventstore: version conflict on %s at %d", e.Stream, e.ExpectedVersion)
+}
+
+// Is reports ErrVersionConflict as the sentinel this error stands for.
+func (e *ConflictError) Is(target error) bool { return target == ErrVersionConflict }
+
+// DuplicateCommandError carries the command id whose outcome already exists.
+type DuplicateCommandError struct {
+	CommandID string
+}
+
+func (e *DuplicateCommandError) Error() string {
+	return fmt.Sprintf("eventstore: duplicate command %s", e.CommandID)
+}
+
+// Is reports ErrDuplicateCommand as the sentinel this error stands for.
+func (e *DuplicateCommandError) Is(target error) bool { return target == ErrDuplicateCommand }
+
+// Metadata links an event to the request that caused it.
+type Metadata struct {
+	// CorrelationID is shared by everything one client request caused.
+	CorrelationID string `json:"correlationId,omitempty"`
+	// CausationID is the id of the message that directly caused the event.
+	CausationID string `json:"causationId,omitempty"`
+}
+
+// Event is an event to append: its type name, its JSON body and its metadata.
+type Event struct {
+	Type     string
+	Body     json.RawMessage
+	Metadata Metadata
+}
+
+// Record is a stored event: the storage-neutral envelope every adapter reads and writes.
+type Record struct {
+	// Stream is the stream id, e.g. "repo:api/foo".
+	Stream string `json:"stream"`
+	// Version is the event's position in its stream: 1, 2, …, without gaps.
+	Version int64 `json:"version"`
+	// Key is the timestamp key (see NewKeyGenerator): unique, sortable, in append order.
+	Key string `json:"key"`
+	// Type is the event type name.
+	Type string `json:"type"`
+	// Body is the event as JSON.
+	Body json.RawMessage `json:"body"`
+	// CommandID is the id of the command whose append wrote the event.
+	CommandID string `json:"commandId,omitempty"`
+	// Metadata links the event to its cause.
+	Metadata Metadata `json:"metadata"`
+	// RecordedAt is when the store accepted the event.
+	RecordedAt time.Time `json:"recordedAt"`
+}
+
+// Outcome statuses.
+const (
+	// OutcomeAccepted: the command's events were appended.
+	OutcomeAccepted = "accepted"
+	// OutcomeRejected: a domain rule refused the command; Reason says why.
+	OutcomeRejected = "rejected"
+	// OutcomeInvalid: the command could not be decoded or validated; Reason is the error.
+	OutcomeInvalid = "invalid"
+)
+
+// Outcome is what became of one command id. Accepted outcomes are written by Append in the
+// same transaction as the events; rejected and invalid ones by RecordOutcome.
+type Outcome struct {
+	// CommandID is the client's idempotency key.
+	CommandID string `json:"commandId"`
+	// CommandType is the command's type name, when known.
+	CommandType string `json:"commandType,omitempty"`
+	// Status is OutcomeAccepted, OutcomeRejected or OutcomeInvalid.
+	Status string `json:"status"`
+	// Stream is the stream the command targeted, when known.
+	Stream string `json:"stream,omitempty"`
+	// FirstVersion and LastVersion are the versions appended (accepted with events only);
+	// an accepted command that raised no event has both 0 and Version set to the stream version it saw.
+	FirstVersion int64 `json:"firstVersion,omitempty"`
+	// LastVersion is the last version the command appended.
+	LastVersion int64 `json:"lastVersion,omitempty"`
+	// Version is the stream version after the command: what a reader waits for.
+	Version int64 `json:"version"`
+	// Reason says why a command was rejected or invalid.
+	Reason string `json:"reason,omitempty"`
+	// BodyHash identifies the command body, so that an id reused with another body is noticed.
+	BodyHash string `json:"bodyHash,omitempty"`
+	// RecordedAt is when the outcome was stored.
+	RecordedAt time.Time `json:"recordedAt"`
+}
+
+// Command describes the command an Append carries out; its id makes the append happen once.
+type Command struct {
+	// ID is the command id; required.
+	ID string
+	// Type is the command type name.
+	Type string
+	// BodyHash identifies the command body (optional).
+	BodyHash string
+}
+
+// Page is one page of a time-ordered read.
+type Page struct {
+	// Records are in timestamp key order.
+	Records []Record
+	// Next is the key to pass as `after` for the following page; empty when there is no more.
+	Next string
+}
+
+// Store is the event store port.
+type Store interface {
+	// Append writes events to the end of stream, which must be at expectedVersion (0 for a new
+	// stream), together with the command's accepted outcome, all or nothing. A lost race is
+	// an error that errors.Is ErrVersionConflict; a command id that already has an outcome is
+	// one that errors.Is ErrDuplicateCommand, and nothing is written. Appending no events
+	// records the outcome alone (a command that changed nothing).
+	Append(ctx context.Context, stream string, expectedVersion int64, events []Event, cmd Command) ([]Record, error)
+	// Load returns the events of stream with version >= fromVersion, in version order,
+	// however large the stream is.
+	Load(ctx context.Context, stream string, fromVersion int64) ([]Record, error)
+	// LoadRange returns the events of stream with fromVersion <= version <= toVersion.
+	LoadRange(ctx context.Context, stream string, fromVersion, toVersion int64) ([]Record, error)
+	// Version returns the stream's current version (0 when it has no events).
+	Version(ctx context.Context, stream string) (int64, error)
+	// ReadAll returns up to limit events of every stream in timestamp key order, starting
+	// after the key `after` ("" for the beginning).
+	ReadAll(ctx context.Context, after string, limit int) (Page, error)
+	// Put stores one event outside any stream, as dynamodb-eventstore does, and returns its
+	// timestamp key. Body must be JSON.
+	Put(ctx context.Context, body json.RawMessage) (string, error)
+	// RecordOutcome stores the outcome of a command that appended nothing (rejected,
+	// invalid). An id that already has an outcome is ErrDuplicateCommand.
+	RecordOutcome(ctx context.Context, o Outcome) error
+	// Outcome returns the outcome stored for a command id, or ErrNotFound.
+	Outcome(ctx context.Context, commandID string) (Outcome, error)
+}
