@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -43,7 +44,9 @@ func Config(tb testing.TB) aws.Config {
 		tb.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}),
+		config.WithHTTPClient(awshttp.NewBuildableClient().
+			WithTimeout(30*time.Second).
+			WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 256 })),
 		config.WithRetryMaxAttempts(10),
 	)
 	if err != nil {

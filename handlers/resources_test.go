@@ -1,0 +1,110 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"buildledger/handlers"
+	"buildledger/internal/awstest"
+)
+
+func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sqsc, snsc := awstest.SQS(t), awstest.SNS(t)
+	names, err := handlers.NewNames(awstest.Prefix(t, "provision"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := handlers.MessagingConfig{MaxReceiveCount: 2}
+
+	first, created, err := handlers.ProvisionMessaging(ctx, sqsc, snsc, names, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 5 {
+		t.Fatalf("first run created %v, want 4 queues and 1 subscription", created)
+	}
+	second, created, err := handlers.ProvisionMessaging(ctx, sqsc, snsc, names, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != 0 {
+		t.Fatalf("second run created %v, want nothing", created)
+	}
+	if first != second {
+		t.Fatalf("endpoints differ between runs: %+v vs %+v", first, second)
+	}
+	resolved, err := handlers.ResolveMessaging(ctx, sqsc, snsc, names)
+	if err != nil || resolved != first {
+		t.Fatalf("ResolveMessaging = %+v, %v; want %+v", resolved, err, first)
+	}
+
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(first.CommandsQueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs.Attributes["FifoQueue"] != "true" {
+		t.Errorf("commands queue FifoQueue = %q, want true", attrs.Attributes["FifoQueue"])
+	}
+	var rp struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(attrs.Attributes["RedrivePolicy"]), &rp); err != nil || rp.DeadLetterTargetArn == "" {
+		t.Errorf("commands queue RedrivePolicy = %q (%v), want a dead-letter target", attrs.Attributes["RedrivePolicy"], err)
+	}
+
+	// An event published to the topic reaches the projector queue as the raw body.
+	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(first.EventsTopicARN), Message: aws.String(`{"hello":"projector"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(first.ProjectorQueueURL), WaitTimeSeconds: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Messages) != 1 || aws.ToString(got.Messages[0].Body) != `{"hello":"projector"}` {
+		t.Fatalf("projector queue received %+v, want the raw published body", got.Messages)
+	}
+
+	// A command received MaxReceiveCount times without being deleted moves to the dead-letter queue.
+	if _, err := sqsc.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(first.CommandsQueueURL), MessageBody: aws.String(`poison`),
+		MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("d1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(first.CommandsQueueURL), WaitTimeSeconds: 1, VisibilityTimeout: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			_, _ = sqsc.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(first.CommandsQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		}
+	}
+	dead, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(first.CommandsDLQURL), WaitTimeSeconds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead.Messages) != 1 || aws.ToString(dead.Messages[0].Body) != "poison" {
+		t.Fatalf("dead-letter queue holds %+v, want the poison message", dead.Messages)
+	}
+}
+
+func TestNewNames_GivenBadPrefix_ThenError(t *testing.T) {
+	for _, p := range []string{"has space", "slash/", string(make([]byte, 61))} {
+		if _, err := handlers.NewNames(p); err == nil {
+			t.Errorf("NewNames(%q) succeeded, want an error", p)
+		}
+	}
+}
