@@ -210,7 +210,10 @@ func unsupported(a aggregate, c Command) error {
 // derefEvent turns a pointer to an event into the event value the aggregates switch on,
 // so that callers may pass either; it returns nil for nil.
 func derefEvent(e Event) Event {
-	if d, ok := deref(e).(Event); ok {
+	switch d := deref(e).(type) {
+	case nil:
+		return nil
+	case Event:
 		return d
 	}
 	return e
@@ -218,7 +221,10 @@ func derefEvent(e Event) Event {
 
 // derefCommand is derefEvent for commands.
 func derefCommand(c Command) Command {
-	if d, ok := deref(c).(Command); ok {
+	switch d := deref(c).(type) {
+	case nil:
+		return nil
+	case Command:
 		return d
 	}
 	return c
