@@ -1,0 +1,114 @@
+// Package dynamo is the DynamoDB adapter of the event store port (eventstore.Store).
+//
+// Events live in one table keyed by stream and version; a global secondary index (TimeIndex)
+// orders them by timestamp key within day buckets. Command outcomes live in a second table
+// keyed by command id. An Append writes its events and the command's outcome in one
+// TransactWriteItems whose conditions make each version slot and each command id take one
+// write only. See CreateTables for the schema.
+package dynamo
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"buildledger/eventstore"
+)
+
+// Config configures a Store. Zero values of the optional fields take the defaults below.
+type Config struct {
+	// Client is the DynamoDB client every call goes through; required.
+	Client *dynamodb.Client
+	// EventsTable is the name of the events table, prefix included; required.
+	EventsTable string
+	// CommandsTable is the name of the command outcomes table, prefix included; required.
+	CommandsTable string
+	// Now is the clock for timestamp keys and recordedAt; default time.Now.
+	Now func() time.Time
+	// PutBatchWindow is how long a Put waits for other Put calls to share one BatchWriteItem;
+	// default 2 ms. A negative value writes every Put at once, alone.
+	PutBatchWindow time.Duration
+	// PutBatchSize is the most Put calls one BatchWriteItem carries, 1 to 25; default 25. A
+	// batch is written as soon as it is full.
+	PutBatchSize int
+	// PutMaxAttempts is how many times a batch is written before the items DynamoDB still
+	// leaves unprocessed fail; default 8. Attempts back off exponentially from 10 ms.
+	PutMaxAttempts int
+}
+
+const (
+	defaultPutBatchWindow = 2 * time.Millisecond
+	maxBatchWriteItems    = 25
+	defaultPutMaxAttempts = 8
+)
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.PutBatchWindow == 0 {
+		c.PutBatchWindow = defaultPutBatchWindow
+	}
+	if c.PutBatchSize == 0 {
+		c.PutBatchSize = maxBatchWriteItems
+	}
+	if c.PutMaxAttempts == 0 {
+		c.PutMaxAttempts = defaultPutMaxAttempts
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil {
+		errs = append(errs, errors.New("eventstore/dynamo: config: Client is nil"))
+	}
+	if c.EventsTable == "" {
+		errs = append(errs, errors.New("eventstore/dynamo: config: EventsTable is empty"))
+	}
+	if c.CommandsTable == "" {
+		errs = append(errs, errors.New("eventstore/dynamo: config: CommandsTable is empty"))
+	}
+	if c.EventsTable != "" && c.EventsTable == c.CommandsTable {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: EventsTable and CommandsTable are both %q", c.EventsTable))
+	}
+	if c.PutBatchSize < 1 || c.PutBatchSize > maxBatchWriteItems {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutBatchSize %d is outside 1..%d", c.PutBatchSize, maxBatchWriteItems))
+	}
+	if c.PutMaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxAttempts %d is below 1", c.PutMaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// Store is the DynamoDB event store. It is safe for concurrent use; use one per process, so
+// that its key generator and caches are shared by all callers.
+type Store struct {
+	cfg     Config
+	db      *dynamodb.Client
+	keys    *eventstore.KeyGenerator
+	buckets sync.Map // day bucket "YYYYMMDD" → struct{}: recorded in the buckets list
+	puts    *batcher
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// New returns a Store for the tables named in cfg, which must exist (see CreateTables).
+func New(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:  cfg,
+		db:   cfg.Client,
+		keys: eventstore.NewKeyGenerator(cfg.Now),
+	}
+	s.puts = newBatcher(cfg.PutBatchWindow, cfg.PutBatchSize, s.writePuts)
+	return s, nil
+}
+
+func (s *Store) clock() time.Time { return s.cfg.Now().Round(0).UTC() }

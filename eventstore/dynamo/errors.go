@@ -1,0 +1,71 @@
+package dynamo
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/eventstore"
+)
+
+// itemRole says what a conditional write stands for, so that a failed condition can be
+// told apart: a taken version slot, a missing expected version, a used command id.
+type itemRole int
+
+const (
+	roleEvent         itemRole = iota // Put of an event: its version slot was taken
+	roleExpectedCheck                 // ConditionCheck that the expected version exists
+	roleOutcome                       // Put of the command outcome: the id was used
+)
+
+// writeTarget names what a write was about, for the errors it may turn into.
+type writeTarget struct {
+	stream          string
+	expectedVersion int64
+	commandID       string
+}
+
+// translateWriteError turns a failed conditional write into the port's errors. roles[i]
+// describes the i-th item of a transaction; a single-item write passes one role. A used
+// command id wins over everything else, since retrying a command that already took effect
+// must not look like a conflict; a failed event or expected-version condition, or another
+// transaction touching the same items (TransactionConflict), is a version conflict. Any other
+// error is wrapped as it is.
+func translateWriteError(err error, op string, roles []itemRole, t writeTarget) error {
+	if err == nil {
+		return nil
+	}
+	duplicate, conflict := false, false
+	var canceled *types.TransactionCanceledException
+	var condFailed *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &canceled):
+		for i, reason := range canceled.CancellationReasons {
+			switch aws.ToString(reason.Code) {
+			case "ConditionalCheckFailed":
+				if i < len(roles) && roles[i] == roleOutcome {
+					duplicate = true
+				} else {
+					conflict = true
+				}
+			case "TransactionConflict":
+				conflict = true
+			}
+		}
+	case errors.As(err, &condFailed):
+		if len(roles) > 0 && roles[0] == roleOutcome {
+			duplicate = true
+		} else {
+			conflict = true
+		}
+	}
+	switch {
+	case duplicate:
+		return &eventstore.DuplicateCommandError{CommandID: t.commandID}
+	case conflict:
+		return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
+	}
+	return fmt.Errorf("eventstore/dynamo: %s: %w", op, err)
+}

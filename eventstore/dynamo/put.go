@@ -1,0 +1,192 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/eventstore"
+)
+
+// Put implements eventstore.Store: the dynamodb-eventstore operation. The event is stored as
+// version 1 of its own stream, "put:" + its key, with type "Put", so that ReadAll returns it
+// with the other events. Concurrent calls share BatchWriteItem calls (see
+// Config.PutBatchWindow); each gets its own key or its own error.
+//
+// If ctx ends before the write is confirmed, Put returns the context's error and the event
+// may still be stored.
+func (s *Store) Put(ctx context.Context, body json.RawMessage) (string, error) {
+	if err := eventstore.ValidateBody(body); err != nil {
+		return "", err
+	}
+	key := s.keys.Next()
+	r := eventstore.Record{
+		Stream:     eventstore.PutStreamPrefix + key,
+		Version:    1,
+		Key:        key,
+		Type:       eventstore.PutEventType,
+		Body:       body,
+		RecordedAt: s.clock(),
+	}
+	item := eventItem(r)
+	if size := itemSize(item); size > eventstore.MaxItemBytes {
+		return "", fmt.Errorf("%w: put event would be %d bytes, at most %d", eventstore.ErrItemTooLarge, size, eventstore.MaxItemBytes)
+	}
+	if err := s.recordBuckets(ctx, []eventstore.Record{r}); err != nil {
+		return "", err
+	}
+	if err := s.puts.submit(ctx, &putCall{key: key, item: item, done: make(chan error, 1)}); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// putCall is one Put waiting for its batch to be written.
+type putCall struct {
+	key  string
+	item map[string]types.AttributeValue
+	// done receives the call's result exactly once; it is buffered so that the writer never
+	// waits for a caller that has given up.
+	done chan error
+}
+
+// batcher gathers concurrent calls into batches: a batch is written when it is full or when
+// the window since its first call has passed, whichever comes first.
+type batcher struct {
+	window time.Duration
+	size   int
+	// write stores calls and sends each call's result on its done channel.
+	write func(ctx context.Context, calls []*putCall)
+
+	mu      sync.Mutex
+	pending []*putCall
+	ctx     context.Context // the first pending caller's, without its cancellation
+	gen     uint64          // counts batches taken, so that a stale timer flushes nothing
+}
+
+func newBatcher(window time.Duration, size int, write func(context.Context, []*putCall)) *batcher {
+	return &batcher{window: window, size: size, write: write}
+}
+
+// submit queues c and waits for its result or for ctx to end.
+func (b *batcher) submit(ctx context.Context, c *putCall) error {
+	if b.window < 0 || b.size == 1 {
+		b.write(ctx, []*putCall{c})
+		return <-c.done
+	}
+	b.mu.Lock()
+	if len(b.pending) == 0 {
+		// The batch outlives any one caller: it keeps the first caller's values, not its end.
+		b.ctx = context.WithoutCancel(ctx)
+		gen := b.gen
+		time.AfterFunc(b.window, func() { b.flush(gen) })
+	}
+	b.pending = append(b.pending, c)
+	var full []*putCall
+	var fullCtx context.Context
+	if len(b.pending) >= b.size {
+		full, fullCtx = b.take()
+	}
+	b.mu.Unlock()
+	if full != nil {
+		go b.write(fullCtx, full)
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("eventstore/dynamo: put %s: %w (the event may still be stored)", c.key, ctx.Err())
+	}
+}
+
+// take empties the pending batch; b.mu must be held.
+func (b *batcher) take() ([]*putCall, context.Context) {
+	calls, ctx := b.pending, b.ctx
+	b.pending, b.ctx = nil, nil
+	b.gen++
+	return calls, ctx
+}
+
+// flush writes the pending batch if it is still batch gen.
+func (b *batcher) flush(gen uint64) {
+	b.mu.Lock()
+	if gen != b.gen || len(b.pending) == 0 {
+		b.mu.Unlock()
+		return
+	}
+	calls, ctx := b.take()
+	b.mu.Unlock()
+	b.write(ctx, calls)
+}
+
+var errUnprocessed = errors.New("still unprocessed")
+
+// Backoff between attempts to write the items a BatchWriteItem left unprocessed.
+const (
+	putBackoffBase = 10 * time.Millisecond
+	putBackoffMax  = time.Second
+)
+
+// writePuts stores calls with BatchWriteItem, writing again, with backoff, the items
+// DynamoDB leaves unprocessed (throttling), and gives every call its own result.
+func (s *Store) writePuts(ctx context.Context, calls []*putCall) {
+	pending := calls
+	for attempt := 1; ; attempt++ {
+		reqs := make([]types.WriteRequest, len(pending))
+		for i, c := range pending {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: c.item}}
+		}
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{s.cfg.EventsTable: reqs},
+		})
+		if err != nil {
+			for _, c := range pending {
+				c.done <- fmt.Errorf("eventstore/dynamo: put %s: %w", c.key, err)
+			}
+			return
+		}
+		left := make(map[string]bool)
+		for _, req := range out.UnprocessedItems[s.cfg.EventsTable] {
+			if req.PutRequest != nil {
+				if k, ok := req.PutRequest.Item[attrKey].(*types.AttributeValueMemberS); ok {
+					left[k.Value] = true
+				}
+			}
+		}
+		var again []*putCall
+		for _, c := range pending {
+			if left[c.key] {
+				again = append(again, c)
+			} else {
+				c.done <- nil
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		pending = again
+		if attempt >= s.cfg.PutMaxAttempts {
+			for _, c := range pending {
+				c.done <- fmt.Errorf("eventstore/dynamo: put %s: %w after %d attempts", c.key, errUnprocessed, attempt)
+			}
+			return
+		}
+		wait := min(putBackoffBase<<(attempt-1), putBackoffMax)
+		wait = wait/2 + rand.N(wait/2+1) // jitter, so that throttled writers spread out
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			for _, c := range pending {
+				c.done <- fmt.Errorf("eventstore/dynamo: put %s: %w", c.key, ctx.Err())
+			}
+			return
+		}
+	}
+}

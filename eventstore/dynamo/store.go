@@ -1,0 +1,377 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/eventstore"
+)
+
+// maxTransactItems is DynamoDB's limit on the items of one TransactWriteItems.
+const maxTransactItems = 100
+
+// Append implements eventstore.Store. It writes, in one transaction, a Put per event
+// conditioned on its version slot being free, the command's outcome conditioned on its id
+// being unused, and a check that the expected version exists (when expectedVersion > 0).
+// When 99 events leave no room for that check in the transaction, the expected version is
+// read (consistently) before it instead; versions are never deleted, so the read cannot go
+// stale.
+func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.Command) ([]eventstore.Record, error) {
+	if err := eventstore.ValidateAppend(stream, expectedVersion, events, cmd); err != nil {
+		return nil, err
+	}
+	at := s.clock()
+	records := make([]eventstore.Record, len(events))
+	items := make([]types.TransactWriteItem, 0, len(events)+2)
+	roles := make([]itemRole, 0, len(events)+2)
+	total := 0
+	for i, e := range events {
+		r := eventstore.Record{
+			Stream:     stream,
+			Version:    expectedVersion + int64(i) + 1,
+			Key:        s.keys.Next(),
+			Type:       e.Type,
+			Body:       e.Body,
+			CommandID:  cmd.ID,
+			Metadata:   e.Metadata,
+			RecordedAt: at,
+		}
+		item := eventItem(r)
+		size := itemSize(item)
+		if size > eventstore.MaxItemBytes {
+			return nil, fmt.Errorf("%w: event %d (%s) of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, i, e.Type, stream, size, eventstore.MaxItemBytes)
+		}
+		total += size
+		records[i] = r
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                aws.String(s.cfg.EventsTable),
+			Item:                     item,
+			ConditionExpression:      aws.String("attribute_not_exists(#stream)"),
+			ExpressionAttributeNames: map[string]string{"#stream": attrStream},
+		}})
+		roles = append(roles, roleEvent)
+	}
+	out := eventstore.Outcome{
+		CommandID:   cmd.ID,
+		CommandType: cmd.Type,
+		Status:      eventstore.OutcomeAccepted,
+		Stream:      stream,
+		Version:     expectedVersion + int64(len(events)),
+		BodyHash:    cmd.BodyHash,
+		RecordedAt:  at,
+	}
+	if len(records) > 0 {
+		out.FirstVersion, out.LastVersion = records[0].Version, records[len(records)-1].Version
+	}
+	outItem := outcomeItem(out)
+	size := itemSize(outItem)
+	if size > eventstore.MaxItemBytes {
+		return nil, fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, cmd.ID, size, eventstore.MaxItemBytes)
+	}
+	total += size
+	if total > eventstore.MaxAppendBytes {
+		return nil, fmt.Errorf("%w: %d events of %s would be %d bytes in all, at most %d", eventstore.ErrAppendTooLarge, len(events), stream, total, eventstore.MaxAppendBytes)
+	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{
+		TableName:                aws.String(s.cfg.CommandsTable),
+		Item:                     outItem,
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": attrCommandID},
+	}})
+	roles = append(roles, roleOutcome)
+
+	target := writeTarget{stream: stream, expectedVersion: expectedVersion, commandID: cmd.ID}
+	if expectedVersion > 0 {
+		if len(items) < maxTransactItems {
+			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName:                aws.String(s.cfg.EventsTable),
+				Key:                      eventKey(stream, expectedVersion),
+				ConditionExpression:      aws.String("attribute_exists(#stream)"),
+				ExpressionAttributeNames: map[string]string{"#stream": attrStream},
+			}})
+			roles = append(roles, roleExpectedCheck)
+		} else if err := s.checkVersionExists(ctx, target); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.recordBuckets(ctx, records); err != nil {
+		return nil, err
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil {
+		return nil, translateWriteError(err, "append to "+stream, roles, target)
+	}
+	return records, nil
+}
+
+// checkVersionExists is the expected-version check done outside the transaction.
+func (s *Store) checkVersionExists(ctx context.Context, t writeTarget) error {
+	got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(s.cfg.EventsTable),
+		Key:                  eventKey(t.stream, t.expectedVersion),
+		ConsistentRead:       aws.Bool(true),
+		ProjectionExpression: aws.String("#version"),
+		ExpressionAttributeNames: map[string]string{
+			"#version": attrVersion,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("eventstore/dynamo: check %s is at %d: %w", t.stream, t.expectedVersion, err)
+	}
+	if len(got.Item) == 0 {
+		return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
+	}
+	return nil
+}
+
+// recordBuckets lists the day buckets of records in the buckets partition, once per bucket
+// and process, before the records are written: ReadAll must never miss a bucket that holds
+// events. The write is idempotent, so concurrent first writers are harmless.
+func (s *Store) recordBuckets(ctx context.Context, records []eventstore.Record) error {
+	last := ""
+	for _, r := range records {
+		b := eventstore.Bucket(r.Key)
+		if b == last {
+			continue
+		}
+		last = b
+		if _, ok := s.buckets.Load(b); ok {
+			continue
+		}
+		day, err := strconv.ParseInt(b, 10, 64)
+		if err != nil {
+			return fmt.Errorf("eventstore/dynamo: key %s has no day bucket: %w", r.Key, err)
+		}
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.cfg.EventsTable),
+			Item:      eventKey(bucketsStream, day),
+		})
+		if err != nil {
+			return fmt.Errorf("eventstore/dynamo: record day bucket %s: %w", b, err)
+		}
+		s.buckets.Store(b, struct{}{})
+	}
+	return nil
+}
+
+// Load implements eventstore.Store.
+func (s *Store) Load(ctx context.Context, stream string, fromVersion int64) ([]eventstore.Record, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("%w: stream is empty", eventstore.ErrInvalidInput)
+	}
+	return s.queryStream(ctx, stream, &dynamodb.QueryInput{
+		KeyConditionExpression: aws.String("#stream = :stream AND #version >= :from"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stream": str(stream), ":from": num(fromVersion),
+		},
+	})
+}
+
+// LoadRange implements eventstore.Store.
+func (s *Store) LoadRange(ctx context.Context, stream string, fromVersion, toVersion int64) ([]eventstore.Record, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("%w: stream is empty", eventstore.ErrInvalidInput)
+	}
+	if fromVersion > toVersion {
+		return []eventstore.Record{}, nil
+	}
+	return s.queryStream(ctx, stream, &dynamodb.QueryInput{
+		KeyConditionExpression: aws.String("#stream = :stream AND #version BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stream": str(stream), ":from": num(fromVersion), ":to": num(toVersion),
+		},
+	})
+}
+
+// queryStream runs a consistent query over one stream in version order and follows every
+// page, so that a stream larger than one 1 MB page loads whole.
+func (s *Store) queryStream(ctx context.Context, stream string, in *dynamodb.QueryInput) ([]eventstore.Record, error) {
+	in.TableName = aws.String(s.cfg.EventsTable)
+	in.ConsistentRead = aws.Bool(true)
+	in.ExpressionAttributeNames = map[string]string{"#stream": attrStream, "#version": attrVersion}
+	records := []eventstore.Record{}
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore/dynamo: load %s: %w", stream, err)
+		}
+		if records, err = decodeRecords(page.Items, records); err != nil {
+			return nil, err
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return records, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// Version implements eventstore.Store.
+func (s *Store) Version(ctx context.Context, stream string) (int64, error) {
+	if stream == "" {
+		return 0, fmt.Errorf("%w: stream is empty", eventstore.ErrInvalidInput)
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.cfg.EventsTable),
+		ConsistentRead:           aws.Bool(true),
+		KeyConditionExpression:   aws.String("#stream = :stream"),
+		ExpressionAttributeNames: map[string]string{"#stream": attrStream, "#version": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stream": str(stream),
+		},
+		ProjectionExpression: aws.String("#version"),
+		ScanIndexForward:     aws.Bool(false),
+		Limit:                aws.Int32(1),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("eventstore/dynamo: version of %s: %w", stream, err)
+	}
+	if len(out.Items) == 0 {
+		return 0, nil
+	}
+	d := itemDecoder{item: out.Items[0]}
+	v := d.num(attrVersion, true)
+	if d.err != nil {
+		return 0, fmt.Errorf("eventstore/dynamo: version of %s: %w", stream, d.err)
+	}
+	return v, nil
+}
+
+// ReadAll implements eventstore.Store. It lists the day buckets from the one of after on,
+// then reads the time index bucket by bucket in key order.
+//
+// Warning: keys come from the writers' clocks and the index is eventually consistent, so an
+// event can become visible after a reader has paged past its key. Readers that follow the
+// store as it grows should stay a few seconds behind the present.
+func (s *Store) ReadAll(ctx context.Context, after string, limit int) (eventstore.Page, error) {
+	if limit <= 0 {
+		return eventstore.Page{}, fmt.Errorf("%w: limit %d is not positive", eventstore.ErrInvalidInput, limit)
+	}
+	var first int64
+	if after != "" {
+		day, err := strconv.ParseInt(eventstore.Bucket(after), 10, 64)
+		if err != nil || len(after) < 8 {
+			return eventstore.Page{}, fmt.Errorf("%w: after %q does not start with a day YYYYMMDD", eventstore.ErrInvalidInput, after)
+		}
+		first = day
+	}
+	days, err := s.listBuckets(ctx, first)
+	if err != nil {
+		return eventstore.Page{}, err
+	}
+	page := eventstore.Page{Records: []eventstore.Record{}}
+	for i, day := range days {
+		bucket := strconv.FormatInt(day, 10)
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(s.cfg.EventsTable),
+			IndexName:                 aws.String(TimeIndex),
+			KeyConditionExpression:    aws.String("#tb = :tb"),
+			ExpressionAttributeNames:  map[string]string{"#tb": attrBucket},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":tb": str(bucket)},
+			ScanIndexForward:          aws.Bool(true),
+		}
+		if after != "" && bucket == eventstore.Bucket(after) {
+			in.KeyConditionExpression = aws.String("#tb = :tb AND #key > :after")
+			in.ExpressionAttributeNames["#key"] = attrKey
+			in.ExpressionAttributeValues[":after"] = str(after)
+		}
+		for {
+			in.Limit = aws.Int32(int32(min(limit-len(page.Records), 1000)))
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return eventstore.Page{}, fmt.Errorf("eventstore/dynamo: read all in bucket %s: %w", bucket, err)
+			}
+			if page.Records, err = decodeRecords(out.Items, page.Records); err != nil {
+				return eventstore.Page{}, err
+			}
+			more := len(out.LastEvaluatedKey) > 0
+			if len(page.Records) >= limit {
+				if more || i < len(days)-1 {
+					page.Next = page.Records[len(page.Records)-1].Key
+				}
+				return page, nil
+			}
+			if !more {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	return page, nil
+}
+
+// listBuckets returns the recorded day buckets from first on, in order.
+func (s *Store) listBuckets(ctx context.Context, first int64) ([]int64, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                aws.String(s.cfg.EventsTable),
+		ConsistentRead:           aws.Bool(true),
+		KeyConditionExpression:   aws.String("#stream = :stream AND #version >= :first"),
+		ExpressionAttributeNames: map[string]string{"#stream": attrStream, "#version": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stream": str(bucketsStream), ":first": num(first),
+		},
+		ProjectionExpression: aws.String("#version"),
+	}
+	var days []int64
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("eventstore/dynamo: list day buckets: %w", err)
+		}
+		for _, item := range out.Items {
+			d := itemDecoder{item: item}
+			days = append(days, d.num(attrVersion, true))
+			if d.err != nil {
+				return nil, fmt.Errorf("eventstore/dynamo: list day buckets: %w", d.err)
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return days, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// RecordOutcome implements eventstore.Store.
+func (s *Store) RecordOutcome(ctx context.Context, o eventstore.Outcome) error {
+	if err := eventstore.ValidateOutcome(o); err != nil {
+		return err
+	}
+	if o.RecordedAt.IsZero() {
+		o.RecordedAt = s.clock()
+	}
+	item := outcomeItem(o)
+	if size := itemSize(item); size > eventstore.MaxItemBytes {
+		return fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, o.CommandID, size, eventstore.MaxItemBytes)
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.cfg.CommandsTable),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": attrCommandID},
+	})
+	return translateWriteError(err, "record outcome of "+o.CommandID, []itemRole{roleOutcome}, writeTarget{stream: o.Stream, commandID: o.CommandID})
+}
+
+// Outcome implements eventstore.Store.
+func (s *Store) Outcome(ctx context.Context, commandID string) (eventstore.Outcome, error) {
+	if commandID == "" {
+		return eventstore.Outcome{}, fmt.Errorf("%w: command id is empty", eventstore.ErrInvalidInput)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.cfg.CommandsTable),
+		Key:            map[string]types.AttributeValue{attrCommandID: str(commandID)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return eventstore.Outcome{}, fmt.Errorf("eventstore/dynamo: outcome of %s: %w", commandID, err)
+	}
+	if len(out.Item) == 0 {
+		return eventstore.Outcome{}, fmt.Errorf("eventstore/dynamo: outcome of %s: %w", commandID, eventstore.ErrNotFound)
+	}
+	return decodeOutcome(out.Item)
+}
