@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
 )
 
 var counter atomic.Int64
@@ -52,7 +55,20 @@ func Config(tb testing.TB) aws.Config {
 	if err != nil {
 		tb.Fatalf("awstest: load AWS config: %v", err)
 	}
+	// DynamoDB Local sends no CRC32 header on error responses; the SDK warns about it on
+	// every such response, which says nothing about the code under test.
+	cfg.Logger = logging.Nop{}
 	return cfg
+}
+
+// FastRetryer retries like the SDK's standard retryer, but with short backoffs and no
+// client-side retry quota, so that tests which inject many failures stay quick.
+func FastRetryer(maxAttempts int) aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = 100 * time.Millisecond
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 // DynamoDB returns a DynamoDB client for the local emulator.
