@@ -486,7 +486,9 @@ func (r *Repo) restore(state []byte) error {
 			}
 			b.browsers = append(b.browsers, browserState{name: br.Name, status: br.Status, pending: br.Pending})
 		}
-		if pending == 0 || pending != bs.Pending {
+		// A build may have no pending browser left: a snapshot can fall between the
+		// BuildBrowserUpdated and the BuildCompleted of one decision.
+		if len(b.browsers) == 0 || pending != bs.Pending {
 			return fmt.Errorf("build %d: pending count does not match its browsers", bs.ID)
 		}
 		builds[bs.ID] = b
