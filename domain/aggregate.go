@@ -1,6 +1,3 @@
-// Package domain holds the aggregates, commands, events and rules of buildledger:
-// repositories and their builds, package build status, deploy locks and running jobs.
-// It is pure: no I/O, no clock, no logging. Time and ids come in through Env.
 package domain
 
 import (

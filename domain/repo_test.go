@@ -266,6 +266,7 @@ func TestRepoRules(t *testing.T) {
 			name:    "when a command for another repo is handled then it is a wrong stream",
 			when:    CreateBuild{User: "api", Repo: "bar", Tag: "master", Browsers: []string{"A"}},
 			thenErr: &WrongStreamError{Command: "CreateBuild", Target: "repo:api/bar", Stream: fooStream},
+			thenMsg: "domain: CreateBuild targets repo:api/bar, not repo:api/foo",
 			thenIs:  ErrWrongStream,
 		},
 		{
