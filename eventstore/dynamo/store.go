@@ -109,7 +109,9 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	return records, nil
 }
 
-// checkVersionExists is the expected-version check done outside the transaction.
+// checkVersionExists is the expected-version check done outside the transaction. It
+// returns ConflictError when the version is missing, or DuplicateCommandError when the
+// command id is used as well.
 func (s *Store) checkVersionExists(ctx context.Context, t writeTarget) error {
 	got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:            aws.String(s.cfg.EventsTable),
@@ -123,10 +125,24 @@ func (s *Store) checkVersionExists(ctx context.Context, t writeTarget) error {
 	if err != nil {
 		return fmt.Errorf("eventstore/dynamo: check %s is at %d: %w", t.stream, t.expectedVersion, err)
 	}
-	if len(got.Item) == 0 {
-		return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
+	if len(got.Item) > 0 {
+		return nil
 	}
-	return nil
+	// As in the transaction, a used command id wins over the conflict.
+	cmd, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.cfg.CommandsTable),
+		Key:                      map[string]types.AttributeValue{attrCommandID: str(t.commandID)},
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#id"),
+		ExpressionAttributeNames: map[string]string{"#id": attrCommandID},
+	})
+	if err != nil {
+		return fmt.Errorf("eventstore/dynamo: check command %s: %w", t.commandID, err)
+	}
+	if len(cmd.Item) > 0 {
+		return &eventstore.DuplicateCommandError{CommandID: t.commandID}
+	}
+	return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
 }
 
 // recordBuckets lists the day buckets of records in the buckets partition, once per bucket

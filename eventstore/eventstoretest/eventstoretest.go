@@ -466,6 +466,12 @@ func testFullAppend(t *testing.T, st eventstore.Store) {
 			t.Errorf("99 events at %d on a stream at 100: got %v, want ErrVersionConflict", expected, err)
 		}
 	}
+	// A used command id wins over the conflict here too.
+	used := newCommand("X")
+	mustAppend(t, st, "repo:api/other", 0, []eventstore.Event{event("O", `{}`)}, used)
+	if _, err := st.Append(testContext(t), stream, 500, many(), used); !errors.Is(err, eventstore.ErrDuplicateCommand) {
+		t.Errorf("99 events with a used id at 500: got %v, want ErrDuplicateCommand", err)
+	}
 	if v := mustVersion(t, st, stream); v != 100 {
 		t.Errorf("version %d, want 100", v)
 	}
