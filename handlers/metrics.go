@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Command outcome labels of Metrics.Commands.
+const (
+	// LabelAccepted counts commands whose events (or no-op) were committed by this delivery.
+	LabelAccepted = "accepted"
+	// LabelRejected counts commands a domain rule refused.
+	LabelRejected = "rejected"
+	// LabelInvalid counts messages that could not be decoded or validated.
+	LabelInvalid = "invalid"
+	// LabelDuplicate counts deliveries of a command id that already had an outcome.
+	LabelDuplicate = "duplicate"
+)
+
+// Metrics are the worker's Prometheus metrics. Several workers in one process may share a
+// registry: registering an already registered metric reuses it.
+type Metrics struct {
+	// Commands counts processed command messages by outcome (accepted, rejected, invalid,
+	// duplicate).
+	Commands *prometheus.CounterVec
+	// Conflicts counts appends that lost a race and were decided again.
+	Conflicts prometheus.Counter
+	// Duplicates counts deliveries of a command id that already had an outcome.
+	Duplicates prometheus.Counter
+	// DeadLettered counts command messages sent to the dead-letter queue, by reason
+	// (invalid, reused_id) and queue (commands, projector).
+	DeadLettered *prometheus.CounterVec
+	// SnapshotsTaken counts snapshots stored.
+	SnapshotsTaken prometheus.Counter
+	// SnapshotsFailed counts snapshots that could not be taken or stored.
+	SnapshotsFailed prometheus.Counter
+	// SnapshotsUnusable counts stored snapshots ignored on load (other schema, bad state).
+	SnapshotsUnusable prometheus.Counter
+	// ProjectionLag observes, for every event applied to the read side, how long after it
+	// was recorded it was applied.
+	ProjectionLag prometheus.Histogram
+	// EventsApplied counts events applied to the read side.
+	EventsApplied prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg; a nil reg registers nothing.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	const ns = "buildledger"
+	m := &Metrics{
+		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "commands_processed_total",
+			Help: "Command messages processed, by outcome.",
+		}, []string{"outcome"}),
+		Conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "command_conflicts_retried_total",
+			Help: "Appends that lost a race with another writer and were decided again.",
+		}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "command_duplicates_total",
+			Help: "Deliveries of a command id that already had an outcome.",
+		}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "messages_dead_lettered_total",
+			Help: "Messages sent to a dead-letter queue, by queue and reason.",
+		}, []string{"queue", "reason"}),
+		SnapshotsTaken: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "snapshots_taken_total",
+			Help: "Aggregate snapshots stored.",
+		}),
+		SnapshotsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "snapshots_failed_total",
+			Help: "Aggregate snapshots that could not be taken or stored.",
+		}),
+		SnapshotsUnusable: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "snapshots_unusable_total",
+			Help: "Stored snapshots ignored on load because of another schema or undecodable state.",
+		}),
+		ProjectionLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "projection_lag_seconds",
+			Help:    "Time from an event being recorded to it being applied to the read side.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+		EventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "projection_events_applied_total",
+			Help: "Events applied to the read side.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	register := func(c prometheus.Collector) prometheus.Collector {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return are.ExistingCollector
+			}
+			errs = append(errs, err)
+		}
+		return c
+	}
+	m.Commands = register(m.Commands).(*prometheus.CounterVec)
+	m.Conflicts = register(m.Conflicts).(prometheus.Counter)
+	m.Duplicates = register(m.Duplicates).(prometheus.Counter)
+	m.DeadLettered = register(m.DeadLettered).(*prometheus.CounterVec)
+	m.SnapshotsTaken = register(m.SnapshotsTaken).(prometheus.Counter)
+	m.SnapshotsFailed = register(m.SnapshotsFailed).(prometheus.Counter)
+	m.SnapshotsUnusable = register(m.SnapshotsUnusable).(prometheus.Counter)
+	m.ProjectionLag = register(m.ProjectionLag).(prometheus.Histogram)
+	m.EventsApplied = register(m.EventsApplied).(prometheus.Counter)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("handlers: register metrics: %w", errors.Join(errs...))
+	}
+	return m, nil
+}

@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"buildledger/eventstore"
+)
+
+// EventApplier applies one committed event to the read side. It must be idempotent (the
+// same record arrives again after a redelivery or a re-publish) and must cope with records
+// out of order, for instance by filling a gap from the event store.
+type EventApplier interface {
+	Apply(ctx context.Context, rec eventstore.Record) error
+}
+
+// ProjectorConfig configures a Projector.
+type ProjectorConfig struct {
+	// Applier applies events to the read side; required.
+	Applier EventApplier
+	// Clock measures projection lag; default time.Now.
+	Clock func() time.Time
+	// Logger receives structured logs; nil is silent.
+	Logger *zerolog.Logger
+	// Metrics are updated as events are applied; nil creates unregistered ones.
+	Metrics *Metrics
+}
+
+func (c *ProjectorConfig) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c ProjectorConfig) Validate() error {
+	if c.Applier == nil {
+		return errors.New("handlers: projector config: Applier is required")
+	}
+	return nil
+}
+
+// Projector hands published events to the read side.
+type Projector struct {
+	cfg     ProjectorConfig
+	log     *zerolog.Logger
+	metrics *Metrics
+}
+
+// NewProjector returns a Projector for a validated configuration.
+func NewProjector(cfg ProjectorConfig) (*Projector, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := cfg.Metrics
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(nil); err != nil {
+			return nil, err
+		}
+	}
+	return &Projector{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
+}
+
+// Handle applies one published event. A body that is not an event record is a
+// *DeadLetterError; an Apply error is returned as it is, to be retried.
+func (p *Projector) Handle(ctx context.Context, body []byte) error {
+	rec, err := DecodeRecord(body)
+	if err != nil {
+		p.metrics.DeadLettered.WithLabelValues("projector", DeadLetterInvalid).Inc()
+		p.log.Warn().Err(err).Msg("undecodable event message; dead-lettering it")
+		return err
+	}
+	if err := p.cfg.Applier.Apply(ctx, rec); err != nil {
+		return fmt.Errorf("handlers: apply %s %s@%d: %w", rec.Type, rec.Stream, rec.Version, err)
+	}
+	p.metrics.EventsApplied.Inc()
+	if !rec.RecordedAt.IsZero() {
+		p.metrics.ProjectionLag.Observe(max(p.cfg.Clock().Sub(rec.RecordedAt).Seconds(), 0))
+	}
+	return nil
+}

@@ -1,0 +1,598 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsns "github.com/ThreeDotsLabs/watermill-aws/sns"
+	wsqs "github.com/ThreeDotsLabs/watermill-aws/sqs"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"buildledger/eventstore"
+	"buildledger/snapshots"
+)
+
+// Defaults of WorkerConfig.
+const (
+	// DefaultParallelism is how many messages of each queue one worker handles at once.
+	DefaultParallelism = 8
+	// DefaultReceiveWaitTime is the SQS long-polling wait (the maximum SQS allows).
+	DefaultReceiveWaitTime = 20 * time.Second
+	// DefaultCommandTimeout bounds the handling of one message.
+	DefaultCommandTimeout = 60 * time.Second
+	// DefaultCloseTimeout bounds how long shutdown waits for messages in flight.
+	DefaultCloseTimeout = 30 * time.Second
+	// DefaultRetries is how often a message that failed transiently is handled again
+	// before it is nacked and left to SQS to redeliver.
+	DefaultRetries = 3
+)
+
+// Names of the router handlers; they appear in logs and in dead-lettered messages.
+const (
+	commandsHandlerName  = "buildledger-commands"
+	projectorHandlerName = "buildledger-projector"
+)
+
+// deadLetterGroup is the FIFO message group of dead-lettered commands. One group keeps the
+// dead-letter queue in arrival order, which is what a person reading it expects.
+const deadLetterGroup = "dead-letters"
+
+// sqsMaxAttributes is the most message attributes SQS accepts on one message.
+const sqsMaxAttributes = 10
+
+// RetryConfig tunes the retry of transient failures inside one delivery. After the last
+// retry the message is nacked and SQS redelivers it after the visibility timeout; after the
+// queue's maxReceiveCount deliveries SQS moves it to the dead-letter queue.
+type RetryConfig struct {
+	// MaxRetries is how often a failed message is handled again; default DefaultRetries.
+	// Negative disables retries.
+	MaxRetries int
+	// InitialInterval is the first wait; default 100ms.
+	InitialInterval time.Duration
+	// MaxInterval caps one wait; default 5s.
+	MaxInterval time.Duration
+}
+
+func (c *RetryConfig) setDefaults() {
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultRetries
+	}
+	if c.MaxRetries < 0 {
+		c.MaxRetries = 0
+	}
+	if c.InitialInterval <= 0 {
+		c.InitialInterval = 100 * time.Millisecond
+	}
+	if c.MaxInterval <= 0 {
+		c.MaxInterval = 5 * time.Second
+	}
+}
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	// AWS is the AWS configuration of the SQS and SNS clients.
+	AWS aws.Config
+	// Names are the resource names; used to resolve Endpoints when those are not given.
+	Names Names
+	// Endpoints are the queue URLs and topic ARN (see ResolveMessaging). When the commands
+	// queue URL is empty, Run resolves every endpoint from Names.
+	Endpoints Endpoints
+	// EventStore is the event store; required.
+	EventStore eventstore.Store
+	// Snapshots stores aggregate snapshots; nil disables snapshots.
+	Snapshots snapshots.Store
+	// SnapshotPolicy says when to take a snapshot; default EveryN(DefaultSnapshotEvery).
+	SnapshotPolicy snapshots.Policy
+	// Applier applies published events to the read side; nil runs no projector, for a
+	// worker that only decides commands.
+	Applier EventApplier
+	// Parallelism is how many command messages are handled at once; default
+	// DefaultParallelism. FIFO message groups (one per stream) keep each stream in order
+	// while different streams proceed in parallel.
+	Parallelism int
+	// ProjectorParallelism is how many events are applied at once; default Parallelism.
+	ProjectorParallelism int
+	// MaxConflictRetries is how often a command is decided again after a version
+	// conflict; default DefaultMaxConflictRetries.
+	MaxConflictRetries int
+	// MaxCommandBytes is the largest accepted command body; default DefaultMaxCommandBytes.
+	MaxCommandBytes int
+	// Retry tunes the retry of transient failures.
+	Retry RetryConfig
+	// ReceiveWaitTime is the SQS long-polling wait, whole seconds from 0 to 20; default
+	// DefaultReceiveWaitTime. Shorter waits stop a worker faster.
+	ReceiveWaitTime time.Duration
+	// VisibilityTimeout overrides the queues' visibility timeout for received messages,
+	// whole seconds; 0 keeps the queues' own. A nacked message returns after it.
+	VisibilityTimeout time.Duration
+	// CommandTimeout bounds the handling of one message; default DefaultCommandTimeout.
+	// Handling is not cut short by shutdown: a message in flight finishes within it.
+	CommandTimeout time.Duration
+	// CloseTimeout bounds how long Run waits for messages in flight when stopping;
+	// default DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// Clock is the time given to decisions and used for lag; default time.Now.
+	Clock func() time.Time
+	// NewID returns random ids for decisions; default uuid.New.
+	NewID func() uuid.UUID
+	// NewTimeID returns time-ordered ids for decisions; default version 1 UUIDs.
+	NewTimeID func() uuid.UUID
+	// Logger receives structured logs, watermill's included; nil is silent.
+	Logger *zerolog.Logger
+	// MetricsRegistry receives the worker's metrics; nil registers none. Workers sharing a
+	// registry share their metrics.
+	MetricsRegistry prometheus.Registerer
+}
+
+func (c *WorkerConfig) setDefaults() {
+	if c.Parallelism <= 0 {
+		c.Parallelism = DefaultParallelism
+	}
+	if c.ProjectorParallelism <= 0 {
+		c.ProjectorParallelism = c.Parallelism
+	}
+	if c.ReceiveWaitTime == 0 {
+		c.ReceiveWaitTime = DefaultReceiveWaitTime
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = DefaultCommandTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	c.Retry.setDefaults()
+}
+
+// Validate reports every problem of the configuration.
+func (c WorkerConfig) Validate() error {
+	var errs []error
+	if c.AWS.Credentials == nil {
+		errs = append(errs, errors.New("AWS config has no credentials"))
+	}
+	if c.EventStore == nil {
+		errs = append(errs, errors.New("EventStore is required"))
+	}
+	if c.Endpoints.CommandsQueueURL == "" {
+		if c.Names.CommandsQueue == "" {
+			errs = append(errs, errors.New("either Endpoints or Names is required"))
+		}
+	} else {
+		missing := func(name, v string) {
+			if v == "" {
+				errs = append(errs, fmt.Errorf("Endpoints.%s is empty", name))
+			}
+		}
+		missing("CommandsDLQURL", c.Endpoints.CommandsDLQURL)
+		missing("EventsTopicARN", c.Endpoints.EventsTopicARN)
+		if c.Applier != nil {
+			missing("ProjectorQueueURL", c.Endpoints.ProjectorQueueURL)
+			missing("ProjectorDLQURL", c.Endpoints.ProjectorDLQURL)
+		}
+	}
+	if c.ReceiveWaitTime < 0 || c.ReceiveWaitTime > 20*time.Second {
+		errs = append(errs, fmt.Errorf("ReceiveWaitTime %v is outside 0s to 20s", c.ReceiveWaitTime))
+	}
+	if c.VisibilityTimeout < 0 || c.VisibilityTimeout > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("VisibilityTimeout %v is outside 0s to 12h", c.VisibilityTimeout))
+	}
+	if c.MaxConflictRetries < 0 {
+		errs = append(errs, fmt.Errorf("MaxConflictRetries %d is negative", c.MaxConflictRetries))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("handlers: worker config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Worker consumes the commands queue (deciding commands and publishing their events to the
+// events topic) and, with an Applier, the projector queue (applying events to the read
+// side), each through a watermill router with Recoverer, CorrelationID, PoisonQueue and
+// Retry middleware.
+//
+// Delivery guarantees: a message is acked only after its outcome is durable and its events
+// are published. A worker that stops lets the messages in flight finish, but their acks
+// may be lost with the subscription; SQS then redelivers them and, their outcome being
+// stored, they only re-publish. Consumers of events must therefore be idempotent.
+type Worker struct {
+	cfg     WorkerConfig
+	log     *zerolog.Logger
+	wlog    watermill.LoggerAdapter
+	metrics *Metrics
+	router  *message.Router
+
+	ran      atomic.Bool
+	mu       sync.Mutex
+	commands *CommandHandler
+	closers  []func() error
+}
+
+// NewWorker returns a Worker for a validated configuration. Nothing is contacted until Run.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	metrics, err := NewMetrics(cfg.MetricsRegistry)
+	if err != nil {
+		return nil, err
+	}
+	wlog := NewWatermillLogger(cfg.Logger)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: new router: %w", err)
+	}
+	return &Worker{cfg: cfg, log: logger(cfg.Logger), wlog: wlog, metrics: metrics, router: router}, nil
+}
+
+// Metrics returns the worker's metrics.
+func (w *Worker) Metrics() *Metrics { return w.metrics }
+
+// Running is closed once the worker consumes its queues. Like watermill's, it stays closed
+// after the worker stopped; Ready tells whether it still runs.
+func (w *Worker) Running() chan struct{} { return w.router.Running() }
+
+// Ready returns nil while the worker consumes its queues.
+func (w *Worker) Ready() error {
+	if !w.router.IsRunning() {
+		return errors.New("handlers: worker is not running yet")
+	}
+	if w.router.IsClosed() {
+		return errors.New("handlers: worker has stopped")
+	}
+	return nil
+}
+
+// Run consumes the queues until ctx is cancelled, then stops: it stops receiving, waits up
+// to CloseTimeout for the messages in flight and for background snapshots, and returns
+// nil. Messages not finished are not acked; SQS redelivers them. A Worker runs once.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.ran.CompareAndSwap(false, true) {
+		return errors.New("handlers: a worker runs once; create a new one")
+	}
+	defer w.close()
+	ep := w.cfg.Endpoints
+	if ep.CommandsQueueURL == "" {
+		var err error
+		ep, err = ResolveMessaging(ctx, sqs.NewFromConfig(w.cfg.AWS), sns.NewFromConfig(w.cfg.AWS), w.cfg.Names)
+		if err != nil {
+			return err
+		}
+	}
+	if err := w.wire(ep); err != nil {
+		return err
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- w.router.Run(context.Background()) }()
+	stopped := func(err error) error {
+		_ = w.router.Close()
+		w.waitSnapshots()
+		if err == nil {
+			err = errors.New("every subscription stopped")
+		}
+		return fmt.Errorf("handlers: router stopped: %w", err)
+	}
+	select {
+	case <-w.router.Running():
+		w.log.Info().Str("commands_queue", ep.CommandsQueueURL).Bool("projector", w.cfg.Applier != nil).
+			Int("parallelism", w.cfg.Parallelism).Msg("worker running")
+	case err := <-errc:
+		return stopped(err)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return stopped(err)
+	}
+	w.log.Info().Msg("worker stopping")
+	closeErr := w.router.Close()
+	runErr := <-errc
+	w.waitSnapshots()
+	if err := errors.Join(closeErr, runErr); err != nil {
+		return fmt.Errorf("handlers: stop worker: %w", err)
+	}
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+func (w *Worker) waitSnapshots() {
+	w.mu.Lock()
+	commands := w.commands
+	w.mu.Unlock()
+	if commands != nil {
+		commands.Wait()
+	}
+}
+
+func (w *Worker) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.closers {
+		if err := c(); err != nil {
+			w.log.Warn().Err(err).Msg("closing worker resources")
+		}
+	}
+	w.closers = nil
+}
+
+// wire builds the publishers, subscribers and handlers for the resolved endpoints.
+func (w *Worker) wire(ep Endpoints) error {
+	cfg := w.cfg
+	w.router.AddMiddleware(
+		// Outermost: a panic anywhere below becomes an error, so the message is nacked
+		// and redelivered (and, if it keeps panicking, dead-lettered by SQS).
+		middleware.Recoverer,
+		middleware.CorrelationID,
+	)
+	retry := middleware.Retry{
+		MaxRetries:          cfg.Retry.MaxRetries,
+		InitialInterval:     cfg.Retry.InitialInterval,
+		MaxInterval:         cfg.Retry.MaxInterval,
+		Multiplier:          2,
+		RandomizationFactor: 0.5,
+		// A dead letter cannot succeed; a cancelled delivery is being shut down.
+		ShouldRetry: func(p middleware.RetryParams) bool {
+			return !IsDeadLetter(p.Err) && !errors.Is(p.Err, context.Canceled)
+		},
+		Logger: w.wlog,
+	}
+
+	// Events go out through a cqrs EventBus over the SNS topic.
+	snsPub, err := wsns.NewPublisher(wsns.PublisherConfig{
+		AWSConfig:                   cfg.AWS,
+		TopicResolver:               wsns.TransparentTopicResolver{},
+		DoNotCreateTopicIfNotExists: true,
+	}, w.wlog)
+	if err != nil {
+		return fmt.Errorf("handlers: events publisher: %w", err)
+	}
+	w.closers = append(w.closers, snsPub.Close)
+	bus, err := cqrs.NewEventBusWithConfig(snsPub, cqrs.EventBusConfig{
+		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return ep.EventsTopicARN, nil },
+		Marshaler:            recordMarshaler{},
+		Logger:               w.wlog,
+	})
+	if err != nil {
+		return fmt.Errorf("handlers: event bus: %w", err)
+	}
+	commands, err := NewCommandHandler(CommandHandlerConfig{
+		Events:             cfg.EventStore,
+		Publisher:          busPublisher{bus: bus},
+		Snapshots:          cfg.Snapshots,
+		SnapshotPolicy:     cfg.SnapshotPolicy,
+		MaxConflictRetries: cfg.MaxConflictRetries,
+		MaxCommandBytes:    cfg.MaxCommandBytes,
+		Clock:              cfg.Clock,
+		NewID:              cfg.NewID,
+		NewTimeID:          cfg.NewTimeID,
+		Logger:             cfg.Logger,
+		Metrics:            w.metrics,
+	})
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.commands = commands
+	w.mu.Unlock()
+
+	// Commands: one cqrs handler for the Envelope; the body's "type" picks the command.
+	cmdSub, err := w.subscriber(cfg.Parallelism)
+	if err != nil {
+		return err
+	}
+	cmdDLQ, err := w.deadLetterPublisher(true)
+	if err != nil {
+		return err
+	}
+	cmdPoison, err := middleware.PoisonQueueWithFilter(cmdDLQ, ep.CommandsDLQURL, IsDeadLetter)
+	if err != nil {
+		return fmt.Errorf("handlers: commands dead-letter middleware: %w", err)
+	}
+	processor, err := cqrs.NewCommandProcessorWithConfig(w.router, cqrs.CommandProcessorConfig{
+		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
+			return ep.CommandsQueueURL, nil
+		},
+		SubscriberConstructor: func(cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return cmdSub, nil
+		},
+		Marshaler: envelopeMarshaler{},
+		Logger:    w.wlog,
+	})
+	if err != nil {
+		return fmt.Errorf("handlers: command processor: %w", err)
+	}
+	handler, err := processor.AddHandler(cqrs.NewCommandHandler(commandsHandlerName, func(ctx context.Context, env *Envelope) error {
+		ctx, cancel := w.detach(ctx)
+		defer cancel()
+		_, err := commands.Handle(ctx, *env)
+		return err
+	}))
+	if err != nil {
+		return fmt.Errorf("handlers: add command handler: %w", err)
+	}
+	// PoisonQueue outside Retry: a message is dead-lettered only once retrying is over,
+	// and only when the error says no retry can fix it.
+	handler.AddMiddleware(cmdPoison, retry.Middleware)
+
+	if cfg.Applier == nil {
+		return nil
+	}
+	projector, err := NewProjector(ProjectorConfig{Applier: cfg.Applier, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: w.metrics})
+	if err != nil {
+		return err
+	}
+	projSub, err := w.subscriber(cfg.ProjectorParallelism)
+	if err != nil {
+		return err
+	}
+	projDLQ, err := w.deadLetterPublisher(false)
+	if err != nil {
+		return err
+	}
+	projPoison, err := middleware.PoisonQueueWithFilter(projDLQ, ep.ProjectorDLQURL, IsDeadLetter)
+	if err != nil {
+		return fmt.Errorf("handlers: projector dead-letter middleware: %w", err)
+	}
+	projHandler := w.router.AddConsumerHandler(projectorHandlerName, ep.ProjectorQueueURL, projSub, func(msg *message.Message) error {
+		ctx, cancel := w.detach(msg.Context())
+		defer cancel()
+		return projector.Handle(ctx, msg.Payload)
+	})
+	projHandler.AddMiddleware(projPoison, retry.Middleware)
+	return nil
+}
+
+// detach gives a message's handling its own deadline, free of the subscription's
+// cancellation, so that a message in flight at shutdown finishes instead of leaving a
+// half-done attempt behind.
+func (w *Worker) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CommandTimeout)
+}
+
+func (w *Worker) subscriber(workers int) (*wsqs.Subscriber, error) {
+	wait := int32(w.cfg.ReceiveWaitTime / time.Second)
+	visibility := int32(w.cfg.VisibilityTimeout / time.Second)
+	sub, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
+		AWSConfig:                   w.cfg.AWS,
+		DoNotCreateQueueIfNotExists: true,
+		QueueUrlResolver:            knownQueueURL{},
+		ConsumeWorkers:              workers,
+		GenerateReceiveMessageInput: func(_ context.Context, url wsqs.QueueURL) (*sqs.ReceiveMessageInput, error) {
+			// One message per receive: a nack drops the rest of a batch, and a FIFO
+			// group stays blocked while any of its messages is in flight anyway.
+			return &sqs.ReceiveMessageInput{
+				QueueUrl:              aws.String(string(url)),
+				MessageAttributeNames: []string{"All"},
+				MaxNumberOfMessages:   1,
+				WaitTimeSeconds:       wait,
+				VisibilityTimeout:     visibility,
+			}, nil
+		},
+	}, w.wlog)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: sqs subscriber: %w", err)
+	}
+	w.closers = append(w.closers, sub.Close)
+	return sub, nil
+}
+
+// deadLetterPublisher publishes to a dead-letter queue given by URL as topic. FIFO queues
+// need a group and a deduplication id, which watermill's default send input lacks.
+func (w *Worker) deadLetterPublisher(fifo bool) (*wsqs.Publisher, error) {
+	pub, err := wsqs.NewPublisher(wsqs.PublisherConfig{
+		AWSConfig:                   w.cfg.AWS,
+		DoNotCreateQueueIfNotExists: true,
+		QueueUrlResolver:            knownQueueURL{},
+		GenerateSendMessageInput: func(_ context.Context, url wsqs.QueueURL, msg *sqstypes.Message) (*sqs.SendMessageInput, error) {
+			in := &sqs.SendMessageInput{
+				QueueUrl:          aws.String(string(url)),
+				MessageBody:       msg.Body,
+				MessageAttributes: deadLetterAttributes(msg.MessageAttributes),
+			}
+			if fifo {
+				in.MessageGroupId = aws.String(deadLetterGroup)
+				in.MessageDeduplicationId = aws.String(deadLetterDedupID(msg))
+			}
+			return in, nil
+		},
+	}, w.wlog)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: dead-letter publisher: %w", err)
+	}
+	w.closers = append(w.closers, pub.Close)
+	return pub, nil
+}
+
+// deadLetterDedupID is the original message's id, so that a message dead-lettered again
+// after a lost ack is stored once.
+func deadLetterDedupID(msg *sqstypes.Message) string {
+	if a, ok := msg.MessageAttributes[wsqs.UUIDAttribute]; ok && a.StringValue != nil && *a.StringValue != "" {
+		id := *a.StringValue
+		if len(id) <= 128 {
+			return id
+		}
+	}
+	return uuid.NewSHA1(recordNamespace, []byte(aws.ToString(msg.Body))).String()
+}
+
+// deadLetterAttributes keeps what SQS accepts: at most ten non-empty attributes, the
+// poison reason and origin first, the reason cut to a readable length.
+func deadLetterAttributes(in map[string]sqstypes.MessageAttributeValue) map[string]sqstypes.MessageAttributeValue {
+	first := []string{
+		middleware.ReasonForPoisonedKey, middleware.PoisonedTopicKey, middleware.PoisonedHandlerKey,
+		wsqs.UUIDAttribute, middleware.CorrelationIDMetadataKey, middleware.PoisonedSubscriberKey,
+	}
+	rest := make([]string, 0, len(in))
+	for k := range in {
+		if !contains(first, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	out := make(map[string]sqstypes.MessageAttributeValue, sqsMaxAttributes)
+	for _, k := range append(first, rest...) {
+		v, ok := in[k]
+		if !ok || len(out) == sqsMaxAttributes || strings.HasPrefix(k, "AWS.") || strings.HasPrefix(k, "Amazon.") {
+			continue
+		}
+		if v.DataType == nil || (v.StringValue == nil || *v.StringValue == "") && len(v.BinaryValue) == 0 {
+			continue
+		}
+		if k == middleware.ReasonForPoisonedKey && v.StringValue != nil {
+			v.StringValue = aws.String(truncate(*v.StringValue, 1024))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// knownQueueURL takes the topic to be the queue URL of a queue that exists, so that
+// watermill neither looks it up nor tries to create it (provisioning is ProvisionMessaging's job).
+type knownQueueURL struct{}
+
+func (knownQueueURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlParams) (wsqs.QueueUrlResolverResult, error) {
+	url := wsqs.QueueURL(p.Topic)
+	exists := true
+	name := p.Topic[strings.LastIndex(p.Topic, "/")+1:]
+	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(name), QueueURL: &url, Exists: &exists}, nil
+}
+
+// busPublisher publishes records through a cqrs EventBus, one message per event.
+type busPublisher struct{ bus *cqrs.EventBus }
+
+func (p busPublisher) Publish(ctx context.Context, records []eventstore.Record) error {
+	for _, r := range records {
+		if err := p.bus.Publish(ctx, r); err != nil {
+			return fmt.Errorf("handlers: publish %s@%d: %w", r.Stream, r.Version, err)
+		}
+	}
+	return nil
+}
