@@ -1,0 +1,388 @@
+// Package client sends commands to buildledger and waits for what became of them: the
+// command's outcome and, for read-your-writes, the read side reaching the version the
+// command produced.
+//
+// A command travels as a JSON object on the commands FIFO queue, its own fields flat at
+// the top level next to "type", "id" (the idempotency key) and "metadata":
+//
+//	{"type":"Lock","id":"6b0c…","metadata":{"correlationId":"deploy-42"},"env":"prod","user":"alice","meta":"","uberlock":false}
+//
+// The message group is the command's stream, so that commands on one stream are decided in
+// the order sent, and the deduplication id is the command id, so that SQS drops a resend
+// within its five-minute window (the worker drops any later one by id).
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"buildledger/domain"
+	"buildledger/eventstore"
+)
+
+// Defaults of Config.
+const (
+	// DefaultPollInterval is how often outcomes and positions are polled.
+	DefaultPollInterval = 100 * time.Millisecond
+	// DefaultMaxCommandBytes is the largest message body sent; the worker accepts the same
+	// by default.
+	DefaultMaxCommandBytes = 64 << 10
+)
+
+// maxIDBytes bounds a command id: the worker refuses longer ones.
+const maxIDBytes = 128
+
+// reserved are the envelope's own keys; no command field may use them.
+var reserved = []string{"type", "id", "metadata"}
+
+// OutcomeReader reads the outcome stored for a command id; eventstore.Store is one. A
+// missing outcome is an error that errors.Is eventstore.ErrNotFound.
+type OutcomeReader interface {
+	Outcome(ctx context.Context, commandID string) (eventstore.Outcome, error)
+}
+
+// PositionReader reads the stream version the read side reflects (0 when it has seen
+// nothing of the stream).
+type PositionReader interface {
+	Position(ctx context.Context, stream string) (int64, error)
+}
+
+// Config configures a Client.
+type Config struct {
+	// SQS is the client commands are sent with; required to send.
+	SQS *sqs.Client
+	// QueueURL is the URL of the commands FIFO queue; required to send.
+	QueueURL string
+	// Outcomes reads command outcomes; required to wait for an outcome.
+	Outcomes OutcomeReader
+	// Positions reads the read side's stream versions; required to wait for projections.
+	Positions PositionReader
+	// PollInterval is how often WaitOutcome and WaitProjected poll; default DefaultPollInterval.
+	PollInterval time.Duration
+	// MaxCommandBytes is the largest body Send sends; default DefaultMaxCommandBytes.
+	MaxCommandBytes int
+}
+
+func (c *Config) setDefaults() {
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.MaxCommandBytes <= 0 {
+		c.MaxCommandBytes = DefaultMaxCommandBytes
+	}
+}
+
+// Validate reports every problem of the configuration. Only what sending needs is
+// required; the readers are checked when a wait needs them.
+func (c Config) Validate() error {
+	var errs []error
+	if c.SQS == nil {
+		errs = append(errs, errors.New("SQS client is required"))
+	}
+	if c.QueueURL == "" {
+		errs = append(errs, errors.New("QueueURL is required"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("client: config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Client sends commands and waits for their outcomes.
+type Client struct {
+	cfg Config
+}
+
+// New returns a Client for a validated configuration.
+func New(cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+// RejectedError is the outcome of a command a domain rule refused.
+type RejectedError struct {
+	// CommandID is the command's id.
+	CommandID string
+	// Reason is the rule's reason, e.g. "Still locked at env prod by alice".
+	Reason string
+}
+
+// Error returns the reason as the worker stored it.
+func (e *RejectedError) Error() string { return "client: command rejected: " + e.Reason }
+
+// InvalidError is the outcome of a command message the worker could not decode or validate.
+type InvalidError struct {
+	// CommandID is the command's id.
+	CommandID string
+	// Reason is the decoding or validation error.
+	Reason string
+}
+
+// Error returns the reason as the worker stored it.
+func (e *InvalidError) Error() string { return "client: command invalid: " + e.Reason }
+
+// SendOption changes how Send sends a command.
+type SendOption func(*sendOptions)
+
+type sendOptions struct {
+	id            string
+	correlationID string
+}
+
+// WithID sends the command under id, the idempotency key: sending the same command again
+// with the same id has no further effect. By default every Send uses a new random id.
+func WithID(id string) SendOption { return func(o *sendOptions) { o.id = id } }
+
+// WithCorrelationID links the command and everything it causes to a wider request.
+func WithCorrelationID(id string) SendOption { return func(o *sendOptions) { o.correlationID = id } }
+
+// Marshal returns the message body of cmd under id: its fields plus type, id and metadata.
+// It validates cmd first and checks that the worker will decode the body to the same command.
+func Marshal(cmd domain.Command, id, correlationID string) ([]byte, error) {
+	if cmd == nil {
+		return nil, errors.New("client: no command")
+	}
+	if err := cmd.Validate(); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("client: encode %s: %w", cmd.CommandType(), err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("client: %s does not encode as a JSON object: %w", cmd.CommandType(), err)
+	}
+	for _, k := range reserved {
+		if _, ok := fields[k]; ok {
+			return nil, fmt.Errorf("client: %s has a field %q, which the envelope reserves", cmd.CommandType(), k)
+		}
+	}
+	fields["type"], _ = json.Marshal(cmd.CommandType())
+	fields["id"], _ = json.Marshal(id)
+	if correlationID != "" {
+		fields["metadata"], _ = json.Marshal(map[string]string{"correlationId": correlationID})
+	}
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("client: encode envelope: %w", err)
+	}
+	// What the worker will see: a command that does not survive the round trip would be
+	// dead-lettered there, far from the caller.
+	if _, err := domain.DecodeCommand(cmd.CommandType(), body); err != nil {
+		return nil, fmt.Errorf("client: %s does not decode as sent: %w", cmd.CommandType(), err)
+	}
+	return body, nil
+}
+
+// Send validates cmd, sends it and returns its command id (the given one, or a new one).
+// An invalid command is an error and nothing is sent.
+func (c *Client) Send(ctx context.Context, cmd domain.Command, opts ...SendOption) (string, error) {
+	var o sendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.id == "" {
+		o.id = uuid.NewString()
+	}
+	body, err := Marshal(cmd, o.id, o.correlationID)
+	if err != nil {
+		return "", err
+	}
+	if len(body) > c.cfg.MaxCommandBytes {
+		return "", fmt.Errorf("client: %s is %d bytes encoded, at most %d are accepted", cmd.CommandType(), len(body), c.cfg.MaxCommandBytes)
+	}
+	if _, err := c.send(ctx, cmd.StreamID(), o.id, body); err != nil {
+		return "", err
+	}
+	return o.id, nil
+}
+
+// SendRaw sends a message body as it is, for callers that build the JSON themselves. The
+// stream orders it among the stream's other commands; id, when not empty, deduplicates
+// resends and should be the body's "id". It returns the id to wait for: id, or, when the
+// body is sent without one, the SQS message id the worker uses in its place.
+func (c *Client) SendRaw(ctx context.Context, streamID, id string, body []byte) (string, error) {
+	if streamID == "" {
+		return "", errors.New("client: send raw: stream id is empty")
+	}
+	if id != "" {
+		if err := checkID(id); err != nil {
+			return "", err
+		}
+	}
+	messageID, err := c.send(ctx, streamID, id, body)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return messageID, nil
+	}
+	return id, nil
+}
+
+func (c *Client) send(ctx context.Context, stream, id string, body []byte) (string, error) {
+	dedup := id
+	if dedup == "" || !validDedupID(dedup) {
+		sum := sha256.Sum256(append([]byte(id+"\x00"), body...))
+		dedup = hex.EncodeToString(sum[:])
+	}
+	out, err := c.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:               aws.String(c.cfg.QueueURL),
+		MessageBody:            aws.String(string(body)),
+		MessageGroupId:         aws.String(GroupID(stream)),
+		MessageDeduplicationId: aws.String(dedup),
+	})
+	if err != nil {
+		return "", fmt.Errorf("client: send command to %s: %w", stream, err)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+// WaitOutcome polls the outcome of a command until it is stored or ctx ends. An accepted
+// command returns its outcome; a rejected one the outcome and a *RejectedError; an invalid
+// one the outcome and an *InvalidError.
+func (c *Client) WaitOutcome(ctx context.Context, id string) (eventstore.Outcome, error) {
+	if c.cfg.Outcomes == nil {
+		return eventstore.Outcome{}, errors.New("client: no OutcomeReader configured")
+	}
+	var (
+		got  eventstore.Outcome
+		last error
+	)
+	err := c.poll(ctx, func() (bool, error) {
+		o, err := c.cfg.Outcomes.Outcome(ctx, id)
+		switch {
+		case errors.Is(err, eventstore.ErrNotFound):
+			return false, nil
+		case err != nil:
+			last = err // a throttled or unreachable store may recover before ctx ends
+			return false, nil
+		}
+		got = o
+		switch o.Status {
+		case eventstore.OutcomeAccepted:
+			return true, nil
+		case eventstore.OutcomeRejected:
+			return true, &RejectedError{CommandID: id, Reason: o.Reason}
+		case eventstore.OutcomeInvalid:
+			return true, &InvalidError{CommandID: id, Reason: o.Reason}
+		}
+		return true, fmt.Errorf("client: command %s has unknown outcome status %q", id, o.Status)
+	})
+	if err != nil && got.Status == "" {
+		return eventstore.Outcome{}, fmt.Errorf("client: waiting for the outcome of %s: %w", id, errors.Join(err, last))
+	}
+	return got, err
+}
+
+// WaitProjected polls until the read side reflects stream at version or later, or ctx ends.
+func (c *Client) WaitProjected(ctx context.Context, stream string, version int64) error {
+	if c.cfg.Positions == nil {
+		return errors.New("client: no PositionReader configured")
+	}
+	var last error
+	err := c.poll(ctx, func() (bool, error) {
+		pos, err := c.cfg.Positions.Position(ctx, stream)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		return pos >= version, nil
+	})
+	if err != nil {
+		return fmt.Errorf("client: waiting for %s to reach version %d: %w", stream, version, errors.Join(err, last))
+	}
+	return nil
+}
+
+// Do sends cmd, waits for its outcome and, when it was accepted, for the read side to
+// reflect it, so that a query made after Do sees the command's effect.
+func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption) (eventstore.Outcome, error) {
+	if c.cfg.Outcomes == nil {
+		return eventstore.Outcome{}, errors.New("client: no OutcomeReader configured")
+	}
+	id, err := c.Send(ctx, cmd, opts...)
+	if err != nil {
+		return eventstore.Outcome{}, err
+	}
+	o, err := c.WaitOutcome(ctx, id)
+	if err != nil {
+		return o, err
+	}
+	if o.Version > 0 && o.Stream != "" {
+		if err := c.WaitProjected(ctx, o.Stream, o.Version); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// poll calls check every PollInterval until it reports done or ctx ends.
+func (c *Client) poll(ctx context.Context, check func() (bool, error)) error {
+	t := time.NewTicker(c.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// GroupID returns the FIFO message group of a stream: the stream id itself when SQS
+// accepts it (at most 128 characters, letters, digits and punctuation), else a hash of it,
+// so that every stream keeps one group and therefore its order.
+func GroupID(stream string) string {
+	if validDedupID(stream) {
+		return stream
+	}
+	sum := sha256.Sum256([]byte(stream))
+	return "sha256-" + hex.EncodeToString(sum[:])
+}
+
+// validDedupID reports whether SQS accepts s as a message group or deduplication id.
+func validDedupID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("client: command id is empty")
+	case len(id) > maxIDBytes:
+		return fmt.Errorf("client: command id is %d bytes, at most %d", len(id), maxIDBytes)
+	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
+		return fmt.Errorf("client: command id %q contains white space or control characters", id)
+	}
+	return nil
+}
