@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
+
+	"buildledger/eventstore/dynamo"
+)
+
+// environment is what every figure shares: the configuration, the AWS clients, and the
+// resources created so far, to be deleted at the end.
+type environment struct {
+	cfg      Config
+	aws      aws.Config
+	db       *dynamodb.Client
+	sqs      *sqs.Client
+	sns      *sns.Client
+	progress io.Writer
+	started  time.Time
+
+	mu     sync.Mutex
+	tables []string
+	queues []string // URLs
+	topics []string // ARNs
+}
+
+// newEnvironment loads the AWS configuration and checks that DynamoDB answers.
+func newEnvironment(ctx context.Context, cfg Config, progress io.Writer) (*environment, error) {
+	var awsCfg aws.Config
+	if cfg.AWS != nil {
+		awsCfg = *cfg.AWS
+	} else {
+		var err error
+		if awsCfg, err = loadAWS(ctx); err != nil {
+			return nil, err
+		}
+	}
+	e := &environment{
+		cfg:      cfg,
+		aws:      awsCfg,
+		db:       dynamodb.NewFromConfig(awsCfg),
+		sqs:      sqs.NewFromConfig(awsCfg),
+		sns:      sns.NewFromConfig(awsCfg),
+		progress: progress,
+		started:  time.Now(),
+	}
+	if _, err := e.db.ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)}); err != nil {
+		return nil, fmt.Errorf("bench: DynamoDB does not answer (is the local stack up? `make up`): %w", err)
+	}
+	e.logf("resources under prefix %s", cfg.Prefix)
+	return e, nil
+}
+
+// loadAWS builds the AWS configuration from the environment. It refuses to run without an
+// explicit endpoint, so that a benchmark never creates tables in a real account by mistake,
+// and it supplies the emulators' dummy credentials and region when none are set.
+func loadAWS(ctx context.Context) (aws.Config, error) {
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return aws.Config{}, errors.New("bench: AWS_ENDPOINT_URL_DYNAMODB is not set; the benchmark runs against the local emulators (`make up`, or eval \"$(scripts/localstack.sh env)\")")
+	}
+	opts := []func(*config.LoadOptions) error{
+		// Up to 64 concurrent writers and the worker's consumers share one client: keep a
+		// connection for each, or the benchmark would measure TCP handshakes.
+		config.WithHTTPClient(awshttp.NewBuildableClient().
+			WithTimeout(60 * time.Second).
+			WithTransportOptions(func(tr *http.Transport) {
+				tr.MaxIdleConns = 512
+				tr.MaxIdleConnsPerHost = 256
+			})),
+		// No client-side retry quota: an emulator under load answers slowly, and a run must
+		// not fail because a quota ran dry.
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 10
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		opts = append(opts, config.WithRegion("us-east-1"))
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("bench: load AWS config: %w", err)
+	}
+	// DynamoDB Local sends no CRC32 header on error responses; the SDK would warn on each.
+	cfg.Logger = logging.Nop{}
+	return cfg, nil
+}
+
+// logf writes one progress line, stamped with the time since the run began.
+func (e *environment) logf(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fmt.Fprintf(e.progress, "bench %7s  %s\n", time.Since(e.started).Round(100*time.Millisecond), fmt.Sprintf(format, args...))
+}
+
+// name returns a resource name under the run's prefix.
+func (e *environment) name(suffix string) string { return e.cfg.Prefix + suffix }
+
+// eventTables creates an events and a commands table under the run's prefix and returns
+// their names.
+func (e *environment) eventTables(ctx context.Context, what string) (events, commands string, err error) {
+	events, commands = e.name(what+"-events"), e.name(what+"-commands")
+	e.track(events, commands)
+	if _, err := dynamo.CreateTables(ctx, e.db, events, commands); err != nil {
+		return "", "", err
+	}
+	return events, commands, nil
+}
+
+// track remembers tables to delete at the end.
+func (e *environment) track(tables ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tables = append(e.tables, tables...)
+}
+
+// trackMessaging remembers queues (URLs) and topics (ARNs) to delete at the end.
+func (e *environment) trackMessaging(queues, topics []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queues = append(e.queues, queues...)
+	e.topics = append(e.topics, topics...)
+}
+
+// dropTables deletes tables now, to give the emulator its memory back before the next
+// figure, and forgets them.
+func (e *environment) dropTables(ctx context.Context, tables ...string) {
+	for _, t := range tables {
+		_, _ = e.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)})
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	kept := e.tables[:0]
+	for _, t := range e.tables {
+		dropped := false
+		for _, d := range tables {
+			dropped = dropped || d == t
+		}
+		if !dropped {
+			kept = append(kept, t)
+		}
+	}
+	e.tables = kept
+}
+
+// cleanup deletes every resource the run created, whatever happened to the run's context.
+func (e *environment) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.mu.Lock()
+	tables, queues, topics := e.tables, e.queues, e.topics
+	e.tables, e.queues, e.topics = nil, nil, nil
+	e.mu.Unlock()
+	var failed []string
+	for _, t := range topics {
+		if _, err := e.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(t)}); err != nil {
+			failed = append(failed, t)
+		}
+	}
+	for _, q := range queues {
+		if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)}); err != nil {
+			failed = append(failed, q)
+		}
+	}
+	for _, t := range tables {
+		var notFound *ddbtypes.ResourceNotFoundException
+		if _, err := e.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)}); err != nil && !errors.As(err, &notFound) {
+			failed = append(failed, t)
+		}
+	}
+	if len(failed) > 0 {
+		e.logf("could not delete %d resources: %v", len(failed), failed)
+		return
+	}
+	e.logf("deleted %d tables, %d queues, %d topics", len(tables), len(queues), len(topics))
+}

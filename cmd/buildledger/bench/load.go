@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
+
+	"buildledger/domain"
+	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo"
+	"buildledger/snapshots"
+	snapdynamo "buildledger/snapshots/dynamo"
+)
+
+// loadGoal bounds the load of the longest stream, with snapshots, as a multiple of the load
+// of the shortest.
+const loadGoal = 2.0
+
+// loadFixture is one lock stream of the load figure and what is stored about it.
+type loadFixture struct {
+	length int
+	stream string
+	// tail is how many events follow the lagging snapshot (the whole stream without one).
+	tail int
+}
+
+// measureLoad writes one deploy-lock stream (Lock and Release alternating) of each length,
+// with a snapshot every SnapshotEvery events, and times loading its aggregate three ways:
+//
+//   - lagging snapshot: the snapshot store holds the previous snapshot, taken at the last
+//     multiple of SnapshotEvery strictly below the length, so the tail is as long as the
+//     policy allows (the worst case, and the figure reported);
+//   - fresh snapshot: the snapshot at the stream's last multiple of SnapshotEvery (tail 0
+//     for the round lengths used here: the best case);
+//   - no snapshot: load every event and rehydrate.
+//
+// Each load takes the same steps as the command handler's: fetch the snapshot, restore it,
+// load the events after it, decode and apply them.
+func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
+	events, commands, err := e.eventTables(ctx, "load")
+	if err != nil {
+		return nil, err
+	}
+	freshTable, lagTable := e.name("load-snapshots"), e.name("load-snapshots-lag")
+	e.track(freshTable, lagTable)
+	defer e.dropTables(context.WithoutCancel(ctx), events, commands, freshTable, lagTable)
+	for _, t := range []string{freshTable, lagTable} {
+		if _, err := snapdynamo.CreateTable(ctx, e.db, t); err != nil {
+			return nil, err
+		}
+	}
+	st, err := dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands})
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := snapdynamo.New(snapdynamo.Config{Client: e.db, Table: freshTable})
+	if err != nil {
+		return nil, err
+	}
+	lag, err := snapdynamo.New(snapdynamo.Config{Client: e.db, Table: lagTable})
+	if err != nil {
+		return nil, err
+	}
+
+	lengths := slices.Clone(e.cfg.LoadLengths)
+	slices.Sort(lengths)
+	lengths = slices.Compact(lengths)
+	fixtures := make([]loadFixture, len(lengths))
+	var wg sync.WaitGroup
+	errs := make([]error, len(lengths))
+	for i, l := range lengths {
+		wg.Go(func() {
+			fixtures[i], errs[i] = writeLockStream(ctx, st, fresh, lag, l, e.cfg.SnapshotEvery)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	e.logf("load: wrote streams of %v events", lengths)
+
+	type method struct {
+		name  string
+		snaps snapshots.Store
+	}
+	methods := []method{{"lagging", lag}, {"fresh", fresh}, {"full", nil}}
+	times := make(map[string]map[int][]float64) // method → length → ms
+	for _, m := range methods {
+		times[m.name] = map[int][]float64{}
+	}
+	rawQuery := map[int][]float64{}
+	for _, f := range fixtures {
+		// Interleave the methods, after a warm-up, so that drift affects each alike.
+		for rep := -2; rep < e.cfg.LoadRepeats; rep++ {
+			for _, m := range methods {
+				start := time.Now()
+				agg, err := loadAggregate(ctx, st, m.snaps, f.stream)
+				took := time.Since(start)
+				if err != nil {
+					return nil, fmt.Errorf("%s load of %s: %w", m.name, f.stream, err)
+				}
+				if agg.Version() != int64(f.length) {
+					return nil, fmt.Errorf("%s load of %s: version %d, want %d", m.name, f.stream, agg.Version(), f.length)
+				}
+				if rep >= 0 {
+					times[m.name][f.length] = append(times[m.name][f.length], ms(took))
+				}
+			}
+			start := time.Now()
+			if err := queryAll(ctx, e.db, events, f.stream); err != nil {
+				return nil, err
+			}
+			if rep >= 0 {
+				rawQuery[f.length] = append(rawQuery[f.length], ms(time.Since(start)))
+			}
+		}
+	}
+
+	var figs []Figure
+	for _, f := range fixtures {
+		lagMs, freshMs, fullMs := median(times["lagging"][f.length]), median(times["fresh"][f.length]), median(times["full"][f.length])
+		fig := newFigure(fmt.Sprintf("Aggregate load, %s events", thousands(int64(f.length))), "ms", lagMs, fullMs, 0, true)
+		fig.Notes = fmt.Sprintf("ours: snapshot + %d-event tail + restore; raw: load all + rehydrate; fresh snapshot (no tail) %s ms; plain Query of all items %s ms",
+			f.tail, formatValue(freshMs, ""), formatValue(median(rawQuery[f.length]), ""))
+		if f.tail == f.length {
+			fig.Notes = fmt.Sprintf("no snapshot below %d events: both load all + rehydrate; plain Query of all items %s ms",
+				e.cfg.SnapshotEvery, formatValue(median(rawQuery[f.length]), ""))
+		}
+		fig.Extra = map[string]float64{
+			"events":                 float64(f.length),
+			"tail_events":            float64(f.tail),
+			"lagging_snapshot_ms":    lagMs,
+			"lagging_snapshot_p95ms": percentile(times["lagging"][f.length], 95),
+			"fresh_snapshot_ms":      freshMs,
+			"no_snapshot_ms":         fullMs,
+			"no_snapshot_p95ms":      percentile(times["full"][f.length], 95),
+			"raw_query_all_ms":       median(rawQuery[f.length]),
+		}
+		figs = append(figs, fig)
+	}
+	if len(fixtures) > 1 {
+		short, long := fixtures[0], fixtures[len(fixtures)-1]
+		longMs, shortMs := median(times["lagging"][long.length]), median(times["lagging"][short.length])
+		fig := newFigure(fmt.Sprintf("Aggregate load with snapshots, %s vs %s events", thousands(int64(long.length)), thousands(int64(short.length))),
+			"ms", longMs, shortMs, loadGoal, true)
+		fig.Notes = fmt.Sprintf("snapshot every %d events, worst-case tail (%d events) on the long stream; median of %d loads",
+			e.cfg.SnapshotEvery, long.tail, e.cfg.LoadRepeats)
+		fig.Extra = map[string]float64{
+			"fresh_snapshot_ratio": median(times["fresh"][long.length]) / shortMs,
+		}
+		figs = append(figs, fig)
+	}
+	return figs, nil
+}
+
+// writeLockStream appends length events (Lock, Release, Lock, …) to a new lock stream, 99 per
+// Append, and stores two snapshots: in fresh the one at the last multiple of every, in lag
+// the one before it.
+func writeLockStream(ctx context.Context, st eventstore.Store, fresh, lag snapshots.Store, length, every int) (loadFixture, error) {
+	lockEnv := fmt.Sprintf("bench-%d-%s", length, uuid.NewString()[:8])
+	stream := domain.LockStreamID(lockEnv)
+	f := loadFixture{length: length, stream: stream, tail: length}
+	agg, err := domain.NewAggregate(stream)
+	if err != nil {
+		return f, err
+	}
+	start := time.Now()
+	env := domain.Env{NewID: uuid.New, NewTimeID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	var taken []snapshots.Snapshot
+	var batch []eventstore.Event
+	written := int64(0)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := st.Append(ctx, stream, written, batch, eventstore.Command{ID: uuid.NewString(), Type: "Lock"})
+		written += int64(len(batch))
+		batch = batch[:0]
+		return err
+	}
+	for i := range length {
+		env.Now = start.Add(time.Duration(i) * time.Millisecond)
+		var cmd domain.Command = domain.Lock{Env: lockEnv, User: "bench", Meta: "https://ci.example/build/" + strconv.Itoa(i)}
+		if i%2 == 1 {
+			cmd = domain.Release{Env: lockEnv, User: "bench"}
+		}
+		evs, err := agg.Handle(cmd, env)
+		if err != nil {
+			return f, fmt.Errorf("decide event %d of %s: %w", i+1, stream, err)
+		}
+		for _, ev := range evs {
+			typ, body, err := domain.EncodeEvent(ev)
+			if err != nil {
+				return f, err
+			}
+			agg.Apply(ev)
+			batch = append(batch, eventstore.Event{Type: typ, Body: body})
+		}
+		if agg.Version()%int64(every) == 0 {
+			state, err := agg.MarshalState()
+			if err != nil {
+				return f, err
+			}
+			taken = append(taken, snapshots.Snapshot{AggregateID: stream, Version: agg.Version(), Schema: agg.SnapshotSchema(), State: state})
+		}
+		if len(batch) == eventstore.MaxEventsPerAppend {
+			if err := flush(); err != nil {
+				return f, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return f, err
+	}
+	// The lagging snapshot is the last one strictly below the stream's version.
+	var below []snapshots.Snapshot
+	for _, s := range taken {
+		if s.Version < int64(length) {
+			below = append(below, s)
+		}
+	}
+	if len(taken) > 0 {
+		if err := fresh.Store(ctx, taken[len(taken)-1]); err != nil {
+			return f, err
+		}
+	}
+	if len(below) > 0 {
+		last := below[len(below)-1]
+		if err := lag.Store(ctx, last); err != nil {
+			return f, err
+		}
+		f.tail = length - int(last.Version)
+	}
+	return f, nil
+}
+
+// loadAggregate loads stream's aggregate as the command handler does: from a usable snapshot
+// (when snaps is not nil) and the events after it, or from every event.
+func loadAggregate(ctx context.Context, st eventstore.Store, snaps snapshots.Store, stream string) (domain.Aggregate, error) {
+	empty, err := domain.NewAggregate(stream)
+	if err != nil {
+		return nil, err
+	}
+	var agg domain.Aggregate
+	from := int64(1)
+	if snaps != nil {
+		snap, err := snaps.Fetch(ctx, stream, empty.SnapshotSchema())
+		switch {
+		case err == nil:
+			if agg, err = domain.RestoreAggregate(stream, snap.Version, snap.Schema, snap.State); err != nil {
+				return nil, err
+			}
+			from = snap.Version + 1
+		case errors.Is(err, snapshots.ErrNotFound):
+		default:
+			return nil, err
+		}
+	}
+	records, err := st.Load(ctx, stream, from)
+	if err != nil {
+		return nil, err
+	}
+	history := make([]domain.Event, len(records))
+	for i, r := range records {
+		if history[i], err = domain.DecodeEvent(r.Type, r.Body); err != nil {
+			return nil, err
+		}
+	}
+	if agg == nil {
+		return domain.Rehydrate(stream, history)
+	}
+	for _, ev := range history {
+		agg.Apply(ev)
+	}
+	return agg, nil
+}
+
+// queryAll reads every item of a stream with consistent Query pages and decodes nothing:
+// the floor under any full load.
+func queryAll(ctx context.Context, db *dynamodb.Client, table, stream string) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		ConsistentRead:            aws.Bool(true),
+		KeyConditionExpression:    aws.String("#stream = :stream"),
+		ExpressionAttributeNames:  map[string]string{"#stream": "stream"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": s(stream)},
+	}
+	for {
+		out, err := db.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", stream, err)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
