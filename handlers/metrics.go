@@ -87,6 +87,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Events applied to the read side.",
 		}),
 	}
+	// Every label value exists from the start, so that dashboards and rate() see zeros
+	// rather than missing series.
+	for _, l := range []string{LabelAccepted, LabelRejected, LabelInvalid, LabelDuplicate} {
+		m.Commands.WithLabelValues(l)
+	}
+	for _, q := range []string{"commands", "projector"} {
+		m.DeadLettered.WithLabelValues(q, DeadLetterInvalid)
+	}
+	m.DeadLettered.WithLabelValues("commands", DeadLetterReusedID)
 	if reg == nil {
 		return m, nil
 	}

@@ -361,6 +361,7 @@ func (w *Worker) wire(ep Endpoints) error {
 		AWSConfig:                   cfg.AWS,
 		TopicResolver:               wsns.TransparentTopicResolver{},
 		DoNotCreateTopicIfNotExists: true,
+		Marshaler:                   topicArnMarshaler{},
 	}, w.wlog)
 	if err != nil {
 		return fmt.Errorf("handlers: events publisher: %w", err)
@@ -583,6 +584,16 @@ func (knownQueueURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlPa
 	exists := true
 	name := p.Topic[strings.LastIndex(p.Topic, "/")+1:]
 	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(name), QueueURL: &url, Exists: &exists}, nil
+}
+
+// topicArnMarshaler is watermill's SNS marshaler addressing the topic by TopicArn rather
+// than TargetArn: both are valid for AWS, but emulators (fauxqs) accept only TopicArn.
+type topicArnMarshaler struct{ wsns.DefaultMarshalerUnmarshaler }
+
+func (m topicArnMarshaler) Marshal(topic wsns.TopicArn, msg *message.Message) *sns.PublishInput {
+	in := m.DefaultMarshalerUnmarshaler.Marshal(topic, msg)
+	in.TopicArn, in.TargetArn = in.TargetArn, nil
+	return in
 }
 
 // busPublisher publishes records through a cqrs EventBus, one message per event.
