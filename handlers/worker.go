@@ -588,7 +588,9 @@ func (knownQueueURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlPa
 
 // topicArnMarshaler is watermill's SNS marshaler addressing the topic by TopicArn rather
 // than TargetArn: both are valid for AWS, but emulators (fauxqs) accept only TopicArn.
-type topicArnMarshaler struct{ wsns.DefaultMarshalerUnmarshaler }
+type topicArnMarshaler struct {
+	wsns.DefaultMarshalerUnmarshaler
+}
 
 func (m topicArnMarshaler) Marshal(topic wsns.TopicArn, msg *message.Message) *sns.PublishInput {
 	in := m.DefaultMarshalerUnmarshaler.Marshal(topic, msg)
