@@ -1,0 +1,114 @@
+// Package dynamo is the DynamoDB adapter of the read-model store port (projections.Store),
+// and the parallel scan of the events table that replays read (projections.EventScanner).
+//
+// Every table is named Config.Prefix + (for generations above 0) "g<N>-" + the logical name,
+// e.g. "buildledger-repos" or "buildledger-g3-repos" (see projections.PhysicalName). Guarded
+// writes are DynamoDB condition expressions; a transaction is one TransactWriteItems; batch
+// writes are BatchWriteItem calls of 25 items, several in flight, retrying what DynamoDB
+// leaves unprocessed. Single-item reads and queries of tables are strongly consistent.
+package dynamo
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"buildledger/projections"
+)
+
+// Config configures a Store. Zero values of the optional fields take the defaults below.
+type Config struct {
+	// Client is the DynamoDB client every call goes through; required.
+	Client *dynamodb.Client
+	// Prefix starts the name of every read-model table, e.g. "buildledger-". Tables under it
+	// whose names look like read-model tables belong to the read model: replays drop those
+	// of generations no longer in use.
+	Prefix string
+	// EventsTable is the name of the event store's events table, prefix included. Only
+	// ScanSegments (replays) needs it.
+	EventsTable string
+	// ScanPageSize is the most items one Scan call of the events table returns; default 1000.
+	ScanPageSize int
+	// BatchAttempts is how many times a batch is sent before the items DynamoDB still leaves
+	// unprocessed fail; default 10. Attempts back off exponentially from 20 ms.
+	BatchAttempts int
+	// BatchConcurrency is how many BatchWriteItem calls one WriteBatch keeps in flight;
+	// default 4.
+	BatchConcurrency int
+}
+
+const (
+	defaultScanPageSize     = 1000
+	defaultBatchAttempts    = 10
+	defaultBatchConcurrency = 4
+	maxBatchWrite           = 25
+	maxBatchGet             = 100
+	maxTableName            = 255
+)
+
+// tableNameChars are the characters DynamoDB allows in table names.
+var tableNameChars = regexp.MustCompile(`^[a-zA-Z0-9_.-]*$`)
+
+func (c *Config) setDefaults() {
+	if c.ScanPageSize == 0 {
+		c.ScanPageSize = defaultScanPageSize
+	}
+	if c.BatchAttempts == 0 {
+		c.BatchAttempts = defaultBatchAttempts
+	}
+	if c.BatchConcurrency == 0 {
+		c.BatchConcurrency = defaultBatchConcurrency
+	}
+}
+
+// longestName is the longest logical table name, with room for a large generation number.
+const longestName = len("g999999999-") + len(projections.TableStatusCounters)
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Client == nil {
+		errs = append(errs, errors.New("projections/dynamo: config: Client is nil"))
+	}
+	if !tableNameChars.MatchString(c.Prefix) || len(c.Prefix)+longestName > maxTableName {
+		errs = append(errs, fmt.Errorf("projections/dynamo: config: Prefix %q must be at most %d characters of a-z, A-Z, 0-9, _, - and .", c.Prefix, maxTableName-longestName))
+	}
+	if !tableNameChars.MatchString(c.EventsTable) || len(c.EventsTable) > maxTableName {
+		errs = append(errs, fmt.Errorf("projections/dynamo: config: EventsTable %q is not a table name", c.EventsTable))
+	}
+	if c.ScanPageSize < 1 {
+		errs = append(errs, fmt.Errorf("projections/dynamo: config: ScanPageSize %d is below 1", c.ScanPageSize))
+	}
+	if c.BatchAttempts < 1 {
+		errs = append(errs, fmt.Errorf("projections/dynamo: config: BatchAttempts %d is below 1", c.BatchAttempts))
+	}
+	if c.BatchConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("projections/dynamo: config: BatchConcurrency %d is below 1", c.BatchConcurrency))
+	}
+	return errors.Join(errs...)
+}
+
+// Store is the DynamoDB read-model store; it is safe for concurrent use.
+type Store struct {
+	cfg Config
+	db  *dynamodb.Client
+}
+
+var (
+	_ projections.Store        = (*Store)(nil)
+	_ projections.EventScanner = (*Store)(nil)
+	_ projections.EventCounter = (*Store)(nil)
+)
+
+// New returns a Store for the tables under cfg.Prefix (see CreateTables).
+func New(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Store{cfg: cfg, db: cfg.Client}, nil
+}
+
+func (s *Store) name(t projections.Table) string { return projections.PhysicalName(s.cfg.Prefix, t) }

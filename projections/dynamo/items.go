@@ -1,0 +1,238 @@
+package dynamo
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/projections"
+)
+
+type attrs = map[string]types.AttributeValue
+
+// toAttr converts a normalized item value to an attribute value.
+func toAttr(v any) (types.AttributeValue, error) {
+	n, err := projections.Normalize(v)
+	if err != nil {
+		return nil, err
+	}
+	switch n := n.(type) {
+	case nil:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case string:
+		return &types.AttributeValueMemberS{Value: n}, nil
+	case bool:
+		return &types.AttributeValueMemberBOOL{Value: n}, nil
+	case int64:
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}, nil
+	case float64:
+		return &types.AttributeValueMemberN{Value: strconv.FormatFloat(n, 'f', -1, 64)}, nil
+	}
+	return nil, fmt.Errorf("projections/dynamo: value of type %T", v)
+}
+
+// fromAttr converts an attribute value to an item value: numbers to int64 when they are
+// whole and fit, else float64.
+func fromAttr(av types.AttributeValue) (any, error) {
+	switch av := av.(type) {
+	case *types.AttributeValueMemberNULL:
+		return nil, nil
+	case *types.AttributeValueMemberS:
+		return av.Value, nil
+	case *types.AttributeValueMemberBOOL:
+		return av.Value, nil
+	case *types.AttributeValueMemberN:
+		if n, err := strconv.ParseInt(av.Value, 10, 64); err == nil {
+			return n, nil
+		}
+		f, err := strconv.ParseFloat(av.Value, 64)
+		if err != nil {
+			return nil, fmt.Errorf("projections/dynamo: number %q: %w", av.Value, err)
+		}
+		return projections.Normalize(f)
+	}
+	return nil, fmt.Errorf("projections/dynamo: attribute of type %T is not used by the read model", av)
+}
+
+func toAttrs(it projections.Item) (attrs, error) {
+	out := make(attrs, len(it))
+	for name, v := range it {
+		av, err := toAttr(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", name, err)
+		}
+		out[name] = av
+	}
+	return out, nil
+}
+
+func fromAttrs(a attrs) (projections.Item, error) {
+	it := make(projections.Item, len(a))
+	for name, av := range a {
+		v, err := fromAttr(av)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", name, err)
+		}
+		it[name] = v
+	}
+	return it, nil
+}
+
+func fromAttrsList(list []attrs) ([]projections.Item, error) {
+	out := make([]projections.Item, 0, len(list))
+	for _, a := range list {
+		it, err := fromAttrs(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// keyAttrs returns the key attributes of k.
+func keyAttrs(k projections.Key) (attrs, error) {
+	s, ok := projections.SchemaOf(k.Table.Name)
+	if !ok {
+		return nil, fmt.Errorf("projections/dynamo: unknown table %q", k.Table.Name)
+	}
+	out := attrs{s.PartitionKey: &types.AttributeValueMemberS{Value: k.Partition}}
+	if s.SortKey != "" {
+		av, err := toAttr(k.Sort)
+		if err != nil {
+			return nil, err
+		}
+		out[s.SortKey] = av
+	}
+	return out, nil
+}
+
+// expr collects the attribute names and values of one expression under placeholders, so
+// that any attribute name (a browser called "size") can be used.
+type expr struct {
+	names  map[string]string
+	values attrs
+}
+
+func newExpr() *expr { return &expr{names: map[string]string{}, values: attrs{}} }
+
+func (e *expr) name(n string) string {
+	for ph, v := range e.names {
+		if v == n {
+			return ph
+		}
+	}
+	ph := "#n" + strconv.Itoa(len(e.names))
+	e.names[ph] = n
+	return ph
+}
+
+func (e *expr) value(v any) (string, error) {
+	av, err := toAttr(v)
+	if err != nil {
+		return "", err
+	}
+	ph := ":v" + strconv.Itoa(len(e.values))
+	e.values[ph] = av
+	return ph, nil
+}
+
+func (e *expr) namesOrNil() map[string]string {
+	if len(e.names) == 0 {
+		return nil
+	}
+	return e.names
+}
+
+func (e *expr) valuesOrNil() attrs {
+	if len(e.values) == 0 {
+		return nil
+	}
+	return e.values
+}
+
+// condition returns the condition expression of a guard on an item of table t.
+func condition(e *expr, t projections.Table, g *projections.Guard) (*string, error) {
+	if g == nil {
+		return nil, nil
+	}
+	s, ok := projections.SchemaOf(t.Name)
+	if !ok {
+		return nil, fmt.Errorf("projections/dynamo: unknown table %q", t.Name)
+	}
+	absent := "attribute_not_exists(" + e.name(s.PartitionKey) + ")"
+	switch g.Op {
+	case projections.GuardAbsent:
+		return aws.String(absent), nil
+	case projections.GuardEqual:
+		var parts []string
+		for i, a := range g.Attrs {
+			v, err := e.value(g.Values[i])
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, e.name(a)+" = "+v)
+		}
+		return aws.String(strings.Join(parts, " AND ")), nil
+	case projections.GuardOlder:
+		// (a0, a1, …) < (v0, v1, …): a0 < v0 OR (a0 = v0 AND a1 < v1) OR …
+		ors := []string{absent}
+		var eqs []string
+		for i, a := range g.Attrs {
+			v, err := e.value(g.Values[i])
+			if err != nil {
+				return nil, err
+			}
+			n := e.name(a)
+			ors = append(ors, "("+strings.Join(append(slicesClone(eqs), n+" < "+v), " AND ")+")")
+			eqs = append(eqs, n+" = "+v)
+		}
+		return aws.String(strings.Join(ors, " OR ")), nil
+	}
+	return nil, fmt.Errorf("projections/dynamo: unknown guard op %d", g.Op)
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// isConditionFailure reports whether err is a failed condition, in a single write or in a
+// cancelled transaction, or a transaction that collided with another one: for callers both
+// mean "someone else wrote first; read again".
+func isConditionFailure(err error) bool {
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		return true
+	}
+	var canceled *types.TransactionCanceledException
+	if errors.As(err, &canceled) {
+		for _, r := range canceled.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed", "TransactionConflict":
+				return true
+			}
+		}
+	}
+	var conflict *types.TransactionConflictException
+	return errors.As(err, &conflict)
+}
+
+func isNoTable(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// translate maps DynamoDB errors to the port's.
+func translate(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isConditionFailure(err):
+		return fmt.Errorf("projections/dynamo: %s: %w", op, projections.ErrConditionFailed)
+	case isNoTable(err):
+		return fmt.Errorf("projections/dynamo: %s: %w: %v", op, projections.ErrNoTable, err)
+	}
+	return fmt.Errorf("projections/dynamo: %s: %w", op, err)
+}

@@ -1,0 +1,339 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/projections"
+)
+
+// Get implements projections.Store: GetItem for one key, BatchGetItem for more, strongly
+// consistent either way.
+func (s *Store) Get(ctx context.Context, keys []projections.Key) (map[projections.Key]projections.Item, error) {
+	for _, k := range keys {
+		if err := projections.CheckKey(k); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[projections.Key]projections.Item, len(keys))
+	if len(keys) == 1 {
+		k := keys[0]
+		ka, err := keyAttrs(k)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.name(k.Table)), Key: ka, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, translate(err, "get "+k.String())
+		}
+		if res.Item != nil {
+			it, err := fromAttrs(res.Item)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = it
+		}
+		return out, nil
+	}
+	tables := map[string]projections.Table{}
+	seen := map[projections.Key]bool{}
+	var unique []projections.Key
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			unique = append(unique, k)
+			tables[s.name(k.Table)] = k.Table
+		}
+	}
+	for start := 0; start < len(unique); start += maxBatchGet {
+		req := map[string]types.KeysAndAttributes{}
+		for _, k := range unique[start:min(start+maxBatchGet, len(unique))] {
+			ka, err := keyAttrs(k)
+			if err != nil {
+				return nil, err
+			}
+			name := s.name(k.Table)
+			r := req[name]
+			r.Keys = append(r.Keys, ka)
+			r.ConsistentRead = aws.Bool(true)
+			req[name] = r
+		}
+		for attempt := 1; len(req) > 0; attempt++ {
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, translate(err, "batch get")
+			}
+			for name, list := range res.Responses {
+				t := tables[name]
+				for _, a := range list {
+					it, err := fromAttrs(a)
+					if err != nil {
+						return nil, err
+					}
+					k, err := projections.KeyOf(t, it)
+					if err != nil {
+						return nil, err
+					}
+					out[k] = it
+				}
+			}
+			req = res.UnprocessedKeys
+			if len(req) > 0 {
+				if attempt >= s.cfg.BatchAttempts {
+					return nil, fmt.Errorf("projections/dynamo: batch get: keys still unprocessed after %d attempts", attempt)
+				}
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Query implements projections.Store.
+func (s *Store) Query(ctx context.Context, q projections.Query) ([]projections.Item, error) {
+	sc, ok := projections.SchemaOf(q.Table.Name)
+	if !ok || q.Partition == "" || q.Limit < 0 {
+		return nil, fmt.Errorf("projections/dynamo: query %s: unknown table, empty partition or negative limit", q.Table)
+	}
+	pk, sk := sc.PartitionKey, sc.SortKey
+	if q.Index != "" {
+		found := false
+		for _, ix := range sc.Indexes {
+			if ix.Name == q.Index {
+				pk, sk, found = ix.PartitionKey, ix.SortKey, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("projections/dynamo: table %s has no index %q", q.Table, q.Index)
+		}
+	}
+	e := newExpr()
+	pv, err := e.value(q.Partition)
+	if err != nil {
+		return nil, err
+	}
+	keyCond := e.name(pk) + " = " + pv
+	if q.After != nil && sk != "" {
+		av, err := e.value(q.After)
+		if err != nil {
+			return nil, err
+		}
+		op := " > "
+		if q.Descending {
+			op = " < "
+		}
+		keyCond += " AND " + e.name(sk) + op + av
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.name(q.Table)),
+		KeyConditionExpression: aws.String(keyCond),
+		ScanIndexForward:       aws.Bool(!q.Descending),
+	}
+	if q.Index != "" {
+		in.IndexName = aws.String(q.Index)
+	} else {
+		in.ConsistentRead = aws.Bool(true)
+	}
+	if len(q.Filter) > 0 {
+		var parts []string
+		for name, want := range q.Filter {
+			v, err := e.value(want)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, e.name(name)+" = "+v)
+		}
+		in.FilterExpression = aws.String(strings.Join(parts, " AND "))
+	} else if q.Limit > 0 {
+		// Without a filter every item read is returned, so the page can stop at the limit.
+		in.Limit = aws.Int32(int32(min(q.Limit, 1<<30)))
+	}
+	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.namesOrNil(), e.valuesOrNil()
+
+	var out []projections.Item
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, translate(err, "query "+q.Table.String())
+		}
+		items, err := fromAttrsList(page.Items)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			return out[:q.Limit], nil
+		}
+	}
+	return out, nil
+}
+
+// Scan implements projections.Store.
+func (s *Store) Scan(ctx context.Context, t projections.Table, fn func(items []projections.Item) error) error {
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: aws.String(s.name(t)), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return translate(err, "scan "+t.String())
+		}
+		items, err := fromAttrsList(page.Items)
+		if err != nil {
+			return err
+		}
+		if err := fn(items); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write implements projections.Store: PutItem for a single put, TransactWriteItems
+// otherwise.
+func (s *Store) Write(ctx context.Context, puts []projections.Put, deletes []projections.Key) error {
+	if err := projections.CheckWrite(puts, deletes, false); err != nil {
+		return err
+	}
+	if len(puts) == 0 && len(deletes) == 0 {
+		return nil
+	}
+	if len(puts) == 1 && len(deletes) == 0 {
+		p := puts[0]
+		in, err := s.putInput(p)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: in.TableName, Item: in.Item, ConditionExpression: in.ConditionExpression,
+			ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+		})
+		return translate(err, "put into "+p.Table.String())
+	}
+	items := make([]types.TransactWriteItem, 0, len(puts)+len(deletes))
+	for _, p := range puts {
+		in, err := s.putInput(p)
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: in})
+	}
+	for _, k := range deletes {
+		ka, err := keyAttrs(k)
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.name(k.Table)), Key: ka}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return translate(err, fmt.Sprintf("transaction of %d items", len(items)))
+}
+
+func (s *Store) putInput(p projections.Put) (*types.Put, error) {
+	item, err := toAttrs(p.Item)
+	if err != nil {
+		return nil, fmt.Errorf("projections/dynamo: put into %s: %w", p.Table, err)
+	}
+	e := newExpr()
+	cond, err := condition(e, p.Table, p.Guard)
+	if err != nil {
+		return nil, err
+	}
+	return &types.Put{
+		TableName: aws.String(s.name(p.Table)), Item: item, ConditionExpression: cond,
+		ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
+	}, nil
+}
+
+// WriteBatch implements projections.Store.
+func (s *Store) WriteBatch(ctx context.Context, puts []projections.Put, deletes []projections.Key) error {
+	if err := projections.CheckWrite(puts, deletes, true); err != nil {
+		return err
+	}
+	type write struct {
+		table string
+		req   types.WriteRequest
+	}
+	writes := make([]write, 0, len(puts)+len(deletes))
+	for _, p := range puts {
+		item, err := toAttrs(p.Item)
+		if err != nil {
+			return fmt.Errorf("projections/dynamo: put into %s: %w", p.Table, err)
+		}
+		writes = append(writes, write{s.name(p.Table), types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}})
+	}
+	for _, k := range deletes {
+		ka, err := keyAttrs(k)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, write{s.name(k.Table), types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: ka}}})
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, s.cfg.BatchConcurrency)
+	var wg sync.WaitGroup
+	for start := 0; start < len(writes) && ctx.Err() == nil; start += maxBatchWrite {
+		req := map[string][]types.WriteRequest{}
+		for _, w := range writes[start:min(start+maxBatchWrite, len(writes))] {
+			req[w.table] = append(req[w.table], w.req)
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.batchWrite(ctx, req); err != nil {
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequest) error {
+	for attempt := 1; len(req) > 0; attempt++ {
+		res, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
+		if err != nil {
+			return translate(err, "batch write")
+		}
+		req = res.UnprocessedItems
+		if len(req) > 0 {
+			if attempt >= s.cfg.BatchAttempts {
+				return fmt.Errorf("projections/dynamo: batch write: items still unprocessed after %d attempts", attempt)
+			}
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// backoff waits before attempt+1: exponential from 20 ms, capped at 2 s, with jitter.
+func backoff(ctx context.Context, attempt int) error {
+	d := min(20*time.Millisecond<<min(attempt-1, 7), 2*time.Second)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
