@@ -159,7 +159,11 @@ func KeyOf(t Table, it Item) (Key, error) {
 	if s.SortKey == "" {
 		return k, nil
 	}
-	switch v := it[s.SortKey].(type) {
+	sv, err := Normalize(it[s.SortKey])
+	if err != nil {
+		return Key{}, fmt.Errorf("projections: item of %s: sort key %s: %w", t, s.SortKey, err)
+	}
+	switch v := sv.(type) {
 	case string:
 		if s.SortKeyNumeric || v == "" {
 			return Key{}, fmt.Errorf("projections: item of %s: sort key %s is %q, want a %s", t, s.SortKey, v, sortKind(s))

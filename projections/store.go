@@ -185,7 +185,8 @@ type Query struct {
 	Descending bool
 	// Limit is the most items returned; 0 for all of them.
 	Limit int
-	// Filter keeps only items whose attributes equal these values (string, int64 or bool).
+	// Filter keeps only items whose attributes equal these values (string, int64 or bool);
+	// it may not name key attributes of the table or index read.
 	Filter map[string]any
 }
 

@@ -164,10 +164,10 @@ func condition(e *expr, t projections.Table, g *projections.Guard) (*string, err
 	if !ok {
 		return nil, fmt.Errorf("projections/dynamo: unknown table %q", t.Name)
 	}
-	absent := "attribute_not_exists(" + e.name(s.PartitionKey) + ")"
+	absent := func() string { return "attribute_not_exists(" + e.name(s.PartitionKey) + ")" }
 	switch g.Op {
 	case projections.GuardAbsent:
-		return aws.String(absent), nil
+		return aws.String(absent()), nil
 	case projections.GuardEqual:
 		var parts []string
 		for i, a := range g.Attrs {
@@ -180,7 +180,7 @@ func condition(e *expr, t projections.Table, g *projections.Guard) (*string, err
 		return aws.String(strings.Join(parts, " AND ")), nil
 	case projections.GuardOlder:
 		// (a0, a1, …) < (v0, v1, …): a0 < v0 OR (a0 = v0 AND a1 < v1) OR …
-		ors := []string{absent}
+		ors := []string{absent()}
 		var eqs []string
 		for i, a := range g.Attrs {
 			v, err := e.value(g.Values[i])

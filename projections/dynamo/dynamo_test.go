@@ -1,0 +1,123 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"buildledger/internal/awstest"
+	"buildledger/projections"
+	"buildledger/projections/dynamo"
+	"buildledger/projections/projectionstest"
+)
+
+// newStore returns a Store under a prefix of its own, whose tables are dropped when the
+// test ends.
+func newStore(t *testing.T, client *dynamodb.Client, eventsTable string) (*dynamo.Store, string) {
+	t.Helper()
+	prefix := awstest.Prefix(t, "proj")
+	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix, EventsTable: eventsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropPrefix(t, client, prefix) })
+	return st, prefix
+}
+
+func dropPrefix(t *testing.T, client *dynamodb.Client, prefix string) {
+	ctx := context.Background()
+	p := dynamodb.NewListTablesPaginator(client, &dynamodb.ListTablesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Logf("list tables: %v", err)
+			return
+		}
+		for _, name := range page.TableNames {
+			if strings.HasPrefix(name, prefix) {
+				_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
+		}
+	}
+}
+
+func TestConformance(t *testing.T) {
+	client := awstest.DynamoDB(t)
+	projectionstest.Run(t, func(t *testing.T) projections.Store {
+		st, _ := newStore(t, client, "")
+		return st
+	})
+}
+
+func TestCreateTables(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := awstest.DynamoDB(t)
+	_, prefix := newStore(t, client, "")
+	created, err := dynamo.CreateTables(ctx, client, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(created)
+	var want []string
+	for _, n := range []string{"builds", "jobs", "locks", "positions", "readmodel", "repos", "status_counters", "status_events", "status_heads", "statuses"} {
+		want = append(want, prefix+n)
+	}
+	if !reflect.DeepEqual(created, want) {
+		t.Errorf("given a new prefix when CreateTables then created %v, want %v", created, want)
+	}
+	again, err := dynamo.CreateTables(ctx, client, prefix)
+	if err != nil || len(again) != 0 {
+		t.Errorf("given existing tables when CreateTables again then created %v, %v; want nothing", again, err)
+	}
+	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(prefix + "jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(desc.Table.GlobalSecondaryIndexes) != 1 || aws.ToString(desc.Table.GlobalSecondaryIndexes[0].IndexName) != "byVersion" {
+		t.Errorf("jobs table indexes = %v, want byVersion", desc.Table.GlobalSecondaryIndexes)
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	client := dynamodb.New(dynamodb.Options{Region: "us-east-1"})
+	for _, tc := range []struct {
+		name    string
+		cfg     dynamo.Config
+		wantErr []string
+	}{
+		{"given a client and a prefix then valid", dynamo.Config{Client: client, Prefix: "bl-"}, nil},
+		{"given no client then invalid", dynamo.Config{Prefix: "bl-"}, []string{"Client is nil"}},
+		{"given a prefix with a space then invalid", dynamo.Config{Client: client, Prefix: "b l"}, []string{`Prefix "b l"`}},
+		{"given nothing valid then every problem is reported", dynamo.Config{Prefix: "b/l", EventsTable: "e e"}, []string{"Client is nil", `Prefix "b/l"`, `EventsTable "e e"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dynamo.New(tc.cfg)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("New: nil error")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	_, err := dynamo.New(dynamo.Config{Client: client})
+	var dummy *dynamo.Store
+	if err != nil || errors.Is(err, projections.ErrInvalidWrite) || dummy != nil {
+		t.Errorf("empty prefix: %v", err)
+	}
+}
