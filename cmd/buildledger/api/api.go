@@ -1,0 +1,355 @@
+// Package api is buildledger's HTTP read API: JSON answers under /v1/ from the read models,
+// the command outcomes and the event store. Unknown things are 404 and bad parameters 400,
+// both with a JSON body {"error": "...", "parameter": "..."}.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"buildledger/eventstore"
+	"buildledger/projections"
+)
+
+// RoutesHelp lists the routes, for --help.
+const RoutesHelp = `  GET /v1/repo?user=U&repo=R                       repository (dynostore getRepo)
+  GET /v1/build?user=U&repo=R&build=N              build (dynostore getBuild)
+  GET /v1/status?pkg=P&env=E&version=V             package status
+  GET /v1/status/head?pkg=P&env=E                  status of the newest version started
+  GET /v1/status/events?pkg=P&env=E&version=V[&after=SEQ][&limit=N]   status events, time ordered
+  GET /v1/locks?env=E                              locks of an env, newest first
+  GET /v1/jobs?jobname=J&version=V                 runs of a job at a git version
+  GET /v1/jobs/active?jobname=J[&ttl=24h]          runs started within ttl, not ended
+  GET /v1/jobs/skipped?jobname=J[&ttl=24h]         runs started within ttl, ended skipped
+  GET /v1/commands/{id}                            outcome of a command
+  GET /v1/events[?after=KEY][&limit=N]             events of every stream in time order
+  GET /v1/events?stream=S[&from=VERSION][&limit=N] events of one stream in version order`
+
+// Reads is what the API reads from the read models.
+type Reads interface {
+	Repo(ctx context.Context, user, repo string) (projections.Repo, error)
+	Build(ctx context.Context, user, repo string, buildID int) (projections.Build, error)
+	Status(ctx context.Context, pkg, env, version string) (projections.Status, error)
+	StatusHead(ctx context.Context, pkg, env string) (projections.StatusHead, error)
+	StatusEvents(ctx context.Context, pkg, env, version string, after int64, limit int) (projections.StatusEventPage, error)
+	Locks(ctx context.Context, env string) ([]projections.Lock, error)
+	Jobs(ctx context.Context, jobname, version string) ([]projections.Job, error)
+	ActiveJobs(ctx context.Context, jobname string, ttl time.Duration, now time.Time) ([]projections.Job, error)
+	SkippedJobs(ctx context.Context, jobname string, ttl time.Duration, now time.Time) ([]projections.Job, error)
+}
+
+// Events is what the API reads from the event store.
+type Events interface {
+	Outcome(ctx context.Context, commandID string) (eventstore.Outcome, error)
+	ReadAll(ctx context.Context, after string, limit int) (eventstore.Page, error)
+	LoadRange(ctx context.Context, stream string, fromVersion, toVersion int64) ([]eventstore.Record, error)
+}
+
+// Config configures the API.
+type Config struct {
+	// Reads answers read-model queries; required.
+	Reads Reads
+	// Events answers outcome and event queries; required.
+	Events Events
+	// Now is the clock of the ttl windows; default time.Now.
+	Now func() time.Time
+	// Logger receives server-side errors; nil is silent.
+	Logger *zerolog.Logger
+}
+
+// Limits of the paginated routes.
+const (
+	// DefaultEventsLimit is the page size of /v1/events without limit.
+	DefaultEventsLimit = 100
+	// MaxEventsLimit is the largest page of /v1/events.
+	MaxEventsLimit = 1000
+	// DefaultTTL is the window of the job routes without ttl.
+	DefaultTTL = 24 * time.Hour
+)
+
+// New returns the API's handler; it serves the routes in RoutesHelp.
+func New(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &server{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/repo", a.repo)
+	mux.HandleFunc("GET /v1/build", a.build)
+	mux.HandleFunc("GET /v1/status", a.status)
+	mux.HandleFunc("GET /v1/status/head", a.statusHead)
+	mux.HandleFunc("GET /v1/status/events", a.statusEvents)
+	mux.HandleFunc("GET /v1/locks", a.locks)
+	mux.HandleFunc("GET /v1/jobs", a.jobs)
+	mux.HandleFunc("GET /v1/jobs/active", a.jobsWindow(Reads.ActiveJobs))
+	mux.HandleFunc("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
+	mux.HandleFunc("GET /v1/commands/{id}", a.command)
+	mux.HandleFunc("GET /v1/events", a.events)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /v1/ routes in `buildledger serve --help`", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type server struct{ cfg Config }
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	Error     string `json:"error"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+// paramError is a bad or missing query parameter.
+type paramError struct {
+	name, reason string
+}
+
+func (e *paramError) Error() string { return fmt.Sprintf("parameter %s: %s", e.name, e.reason) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, param, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Parameter: param})
+}
+
+// answer writes v, or maps err to 400, 404 or 500.
+func (a *server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	var pe *paramError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, v)
+	case errors.As(err, &pe):
+		writeError(w, http.StatusBadRequest, pe.name, pe.Error())
+	case errors.Is(err, projections.ErrInvalidQuery), errors.Is(err, eventstore.ErrInvalidInput):
+		writeError(w, http.StatusBadRequest, "", err.Error())
+	case errors.Is(err, projections.ErrNotFound), errors.Is(err, eventstore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "", err.Error())
+	case errors.Is(err, context.Canceled):
+		writeError(w, http.StatusServiceUnavailable, "", "request cancelled")
+	default:
+		if a.cfg.Logger != nil {
+			a.cfg.Logger.Error().Err(err).Str("path", r.URL.Path).Str("query", r.URL.RawQuery).Msg("read API request failed")
+		}
+		writeError(w, http.StatusInternalServerError, "", "internal error; see the server log")
+	}
+}
+
+// params reads required and optional query parameters, remembering the first problem.
+type params struct {
+	r   *http.Request
+	err error
+}
+
+func (p *params) fail(name, reason string) {
+	if p.err == nil {
+		p.err = &paramError{name: name, reason: reason}
+	}
+}
+
+func (p *params) str(name string) string {
+	v := p.r.URL.Query().Get(name)
+	if v == "" {
+		p.fail(name, "is required")
+	}
+	return v
+}
+
+func (p *params) integer(name string, required bool, def, lo, hi int64) int64 {
+	raw := p.r.URL.Query().Get(name)
+	if raw == "" {
+		if required {
+			p.fail(name, "is required")
+		}
+		return def
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("%q is not a whole number", raw))
+		return def
+	}
+	if n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("%d is outside %d..%d", n, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *params) duration(name string, def time.Duration) time.Duration {
+	raw := p.r.URL.Query().Get(name)
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("%q is not a positive duration such as 30m or 24h", raw))
+		return def
+	}
+	return d
+}
+
+func (a *server) repo(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	user, repo := p.str("user"), p.str("repo")
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.Repo(r.Context(), user, repo)
+	a.answer(w, r, v, err)
+}
+
+func (a *server) build(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	user, repo := p.str("user"), p.str("repo")
+	id := p.integer("build", true, 0, 1, 1<<31-1)
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.Build(r.Context(), user, repo, int(id))
+	a.answer(w, r, v, err)
+}
+
+func (a *server) status(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	pkg, env, version := p.str("pkg"), p.str("env"), p.str("version")
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.Status(r.Context(), pkg, env, version)
+	a.answer(w, r, v, err)
+}
+
+func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	pkg, env := p.str("pkg"), p.str("env")
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.StatusHead(r.Context(), pkg, env)
+	a.answer(w, r, v, err)
+}
+
+func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	pkg, env, version := p.str("pkg"), p.str("env"), p.str("version")
+	after := p.integer("after", false, 0, 0, 1<<62)
+	limit := p.integer("limit", false, int64(projections.DefaultStatusEventsLimit), 1, int64(projections.MaxStatusEventsLimit))
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.StatusEvents(r.Context(), pkg, env, version, after, int(limit))
+	a.answer(w, r, v, err)
+}
+
+func (a *server) locks(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	env := p.str("env")
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.Locks(r.Context(), env)
+	a.answer(w, r, v, err)
+}
+
+func (a *server) jobs(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	jobname, version := p.str("jobname"), p.str("version")
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	v, err := a.cfg.Reads.Jobs(r.Context(), jobname, version)
+	if err == nil && len(v) == 0 {
+		err = fmt.Errorf("%w: no run of job %s at version %s", projections.ErrNotFound, jobname, version)
+	}
+	a.answer(w, r, v, err)
+}
+
+type jobsQuery func(Reads, context.Context, string, time.Duration, time.Time) ([]projections.Job, error)
+
+func (a *server) jobsWindow(q jobsQuery) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := &params{r: r}
+		jobname := p.str("jobname")
+		ttl := p.duration("ttl", DefaultTTL)
+		if p.err != nil {
+			a.answer(w, r, nil, p.err)
+			return
+		}
+		v, err := q(a.cfg.Reads, r.Context(), jobname, ttl, a.cfg.Now())
+		a.answer(w, r, v, err)
+	}
+}
+
+func (a *server) command(w http.ResponseWriter, r *http.Request) {
+	o, err := a.cfg.Events.Outcome(r.Context(), r.PathValue("id"))
+	a.answer(w, r, o, err)
+}
+
+// eventsPage is the answer of /v1/events.
+type eventsPage struct {
+	// Events are in timestamp-key order, or in version order for one stream.
+	Events []eventstore.Record `json:"events"`
+	// Next is the after (time order) or from (one stream) of the following page; empty at the end.
+	Next string `json:"next,omitempty"`
+}
+
+func (a *server) events(w http.ResponseWriter, r *http.Request) {
+	p := &params{r: r}
+	limit := p.integer("limit", false, DefaultEventsLimit, 1, MaxEventsLimit)
+	stream := r.URL.Query().Get("stream")
+	if stream == "" {
+		if r.URL.Query().Has("from") {
+			p.fail("from", "goes with stream; use after for the time-ordered feed")
+		}
+		if p.err != nil {
+			a.answer(w, r, nil, p.err)
+			return
+		}
+		page, err := a.cfg.Events.ReadAll(r.Context(), r.URL.Query().Get("after"), int(limit))
+		a.answer(w, r, eventsPage{Events: orEmpty(page.Records), Next: page.Next}, err)
+		return
+	}
+	from := p.integer("from", false, 1, 1, 1<<62)
+	if r.URL.Query().Has("after") {
+		p.fail("after", "goes with the time-ordered feed; use from with stream")
+	}
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	// One more than asked tells whether a next page exists.
+	recs, err := a.cfg.Events.LoadRange(r.Context(), stream, from, from+limit)
+	page := eventsPage{Events: orEmpty(recs)}
+	if int64(len(recs)) > limit {
+		page.Events = recs[:limit]
+		page.Next = strconv.FormatInt(from+limit, 10)
+	}
+	a.answer(w, r, page, err)
+}
+
+func orEmpty(recs []eventstore.Record) []eventstore.Record {
+	if recs == nil {
+		return []eventstore.Record{}
+	}
+	return recs
+}

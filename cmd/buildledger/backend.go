@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"buildledger/client"
+	"buildledger/domain"
+	"buildledger/eventstore"
+	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/handlers"
+	"buildledger/projections"
+	projdynamo "buildledger/projections/dynamo"
+)
+
+// backend is what the CLI commands talk to: the event store (outcomes, events), the read
+// models (queries) and the commands queue. It is built on first use, so --help and usage
+// errors never need AWS.
+type backend struct {
+	s       *settings
+	aws     *awsClients
+	names   handlers.Names
+	events  *esdynamo.Store
+	reads   *projdynamo.Store
+	queries *projections.Queries
+	sender  *client.Client
+}
+
+func openBackend(ctx context.Context, s *settings) (*backend, error) {
+	c, err := loadAWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := s.names()
+	events, err := esdynamo.New(esdynamo.Config{Client: c.dynamodb, EventsTable: n.EventsTable, CommandsTable: n.CommandsTable})
+	if err != nil {
+		return nil, err
+	}
+	reads, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix, EventsTable: n.EventsTable})
+	if err != nil {
+		return nil, err
+	}
+	return &backend{s: s, aws: c, names: n, events: events, reads: reads, queries: projections.NewQueries(reads)}, nil
+}
+
+// commandSender returns the client that sends commands, resolving the queue on first use.
+func (b *backend) commandSender(ctx context.Context) (*client.Client, error) {
+	if b.sender != nil {
+		return b.sender, nil
+	}
+	ep, err := handlers.ResolveMessaging(ctx, b.aws.sqs, b.aws.sns, b.names)
+	if err != nil {
+		return nil, err
+	}
+	b.sender, err = client.New(client.Config{
+		SQS:       b.aws.sqs,
+		QueueURL:  ep.CommandsQueueURL,
+		Outcomes:  b.events,
+		Positions: b.queries,
+	})
+	return b.sender, err
+}
+
+// waitFlags are the flags of every command that changes state.
+type waitFlags struct {
+	wait   time.Duration
+	noWait bool
+}
+
+func (w *waitFlags) bind(fs *pflag.FlagSet, waitName string) {
+	fs.DurationVar(&w.wait, waitName, 30*time.Second, "how long to wait for the outcome and for the read models to show it (exit 3 when it runs out)")
+	fs.BoolVar(&w.noWait, "no-wait", false, "only enqueue the command and print its id")
+}
+
+// mutate sends cmd and, unless --no-wait, waits for its outcome and for the projection to
+// reach the version it produced, so that whatever the caller reads next includes it. It
+// returns the outcome of an accepted command; a rejection is an exit-1 error with the reason,
+// running out of time an exit-3 error.
+func (b *backend) mutate(ctx context.Context, cmd domain.Command, w waitFlags, out io.Writer) (eventstore.Outcome, bool, error) {
+	if err := cmd.Validate(); err != nil {
+		return eventstore.Outcome{}, false, &exitError{code: exitUsage, err: err}
+	}
+	sender, err := b.commandSender(ctx)
+	if err != nil {
+		return eventstore.Outcome{}, false, err
+	}
+	if w.noWait {
+		id, err := sender.Send(ctx, cmd)
+		if err != nil {
+			return eventstore.Outcome{}, false, err
+		}
+		fmt.Fprintln(out, id)
+		return eventstore.Outcome{CommandID: id}, false, nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, w.wait)
+	defer cancel()
+	id, err := sender.Send(waitCtx, cmd)
+	if err != nil {
+		return eventstore.Outcome{}, false, timeoutOr(err, w.wait, "sending the command")
+	}
+	o, err := sender.WaitOutcome(waitCtx, id)
+	if err != nil {
+		return o, false, outcomeError(err, w.wait, id)
+	}
+	if err := sender.WaitProjected(waitCtx, o.Stream, o.Version); err != nil {
+		return o, false, timeoutOr(err, w.wait, fmt.Sprintf("the read models to show command %s", id))
+	}
+	return o, true, nil
+}
+
+func outcomeError(err error, wait time.Duration, id string) error {
+	var rejected *client.RejectedError
+	var invalid *client.InvalidError
+	switch {
+	case errors.As(err, &rejected):
+		return &exitError{code: exitRejected, err: errors.New(rejected.Reason)}
+	case errors.As(err, &invalid):
+		return &exitError{code: exitRejected, err: errors.New(invalid.Reason)}
+	}
+	return timeoutOr(err, wait, fmt.Sprintf("the outcome of command %s (is the worker running?)", id))
+}
+
+func timeoutOr(err error, wait time.Duration, what string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &exitError{code: exitTimeout, err: fmt.Errorf("no answer within %s while waiting for %s", wait, what)}
+	}
+	return err
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// withBackend wraps a RunE body that needs the backend.
+func withBackend(s *settings, fn func(cmd *cobra.Command, b *backend) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		b, err := openBackend(cmd.Context(), s)
+		if err != nil {
+			return err
+		}
+		return fn(cmd, b)
+	}
+}
+
+// notFound turns a missing read row into a clear exit-1 error.
+func notFound(err error, what string) error {
+	if errors.Is(err, projections.ErrNotFound) {
+		return &exitError{code: exitRejected, err: fmt.Errorf("%s not found", what)}
+	}
+	return err
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"buildledger/handlers"
+)
+
+// settings is the configuration shared by every subcommand: read once from the environment
+// (BUILDLEDGER_* and the standard AWS variables), then overridden by flags.
+type settings struct {
+	// Prefix is the name prefix of every table, queue and topic.
+	Prefix string
+	// LogFormat is "json" or "pretty".
+	LogFormat string
+	// LogLevel is a zerolog level name.
+	LogLevel string
+	// HTTPAddr is where serve and run listen for the read API, /healthz and /metrics.
+	HTTPAddr string
+	// Parallelism is how many commands the worker handles at once, on different streams.
+	Parallelism int
+	// SnapshotEvery takes a snapshot each time a stream crosses a multiple of this many events.
+	SnapshotEvery int
+	// MaxReceiveCount is how often SQS delivers a message before it dead-letters it.
+	MaxReceiveCount int
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// bindFlags registers the shared flags with defaults taken from the environment.
+func (s *settings) bindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&s.Prefix, "prefix", envString("BUILDLEDGER_PREFIX", handlers.DefaultPrefix), "name prefix of every table, queue and topic (env BUILDLEDGER_PREFIX)")
+	fs.StringVar(&s.LogFormat, "log-format", envString("BUILDLEDGER_LOG_FORMAT", "json"), "log format: json or pretty (env BUILDLEDGER_LOG_FORMAT)")
+	fs.StringVar(&s.LogLevel, "log-level", envString("BUILDLEDGER_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env BUILDLEDGER_LOG_LEVEL)")
+	fs.StringVar(&s.HTTPAddr, "http-addr", envString("BUILDLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "listen address of the read API, /healthz and /metrics (env BUILDLEDGER_HTTP_ADDR)")
+	fs.IntVar(&s.Parallelism, "parallelism", envInt("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
+	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", 100), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
+	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
+}
+
+func (s settings) validate() error {
+	var errs []error
+	if _, err := handlers.NewNames(s.Prefix); err != nil {
+		errs = append(errs, err)
+	}
+	if s.LogFormat != "json" && s.LogFormat != "pretty" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want json or pretty", s.LogFormat))
+	}
+	if _, err := zerolog.ParseLevel(s.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: %w", s.LogLevel, err))
+	}
+	if s.Parallelism < 1 {
+		errs = append(errs, fmt.Errorf("--parallelism %d: want at least 1", s.Parallelism))
+	}
+	if s.SnapshotEvery < 0 {
+		errs = append(errs, fmt.Errorf("--snapshot-every %d: want 0 or more", s.SnapshotEvery))
+	}
+	return errors.Join(errs...)
+}
+
+func (s settings) names() handlers.Names {
+	n, _ := handlers.NewNames(s.Prefix) // validated before use
+	return n
+}
+
+// logger builds the process logger; pretty output goes to a terminal-friendly console writer.
+func (s settings) logger(w io.Writer) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(s.LogLevel)
+	if s.LogFormat == "pretty" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// awsClients are the SDK clients of one process, all from one aws.Config that reads the
+// standard AWS_REGION, credentials and AWS_ENDPOINT_URL_* variables.
+type awsClients struct {
+	cfg      aws.Config
+	dynamodb *dynamodb.Client
+	sqs      *sqs.Client
+	sns      *sns.Client
+}
+
+func loadAWS(ctx context.Context) (*awsClients, error) {
+	opts := []func(*config.LoadOptions) error{
+		// The SDK's own warnings (e.g. DynamoDB Local's error responses carry no CRC32 header)
+		// are about connection reuse, not about buildledger's work: keep them out of the
+		// output unless BUILDLEDGER_AWS_DEBUG is set.
+		config.WithLogger(sdkLogger()),
+		config.WithHTTPClient(awshttp.NewBuildableClient().
+			WithTimeout(30 * time.Second).
+			WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 128 })),
+	}
+	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		opts = append(opts, config.WithRegion("us-east-1"))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return &awsClients{
+		cfg:      cfg,
+		dynamodb: dynamodb.NewFromConfig(cfg),
+		sqs:      sqs.NewFromConfig(cfg),
+		sns:      sns.NewFromConfig(cfg),
+	}, nil
+}
+
+func sdkLogger() logging.Logger {
+	if os.Getenv("BUILDLEDGER_AWS_DEBUG") != "" {
+		return logging.NewStandardLogger(os.Stderr)
+	}
+	return logging.Nop{}
+}

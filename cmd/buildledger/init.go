@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/handlers"
+	snapdynamo "buildledger/snapshots/dynamo"
+)
+
+func newInitCommand(s *settings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the tables, queues and topic (idempotent)",
+		Long: `init creates, under the configured prefix, everything buildledger uses:
+
+  DynamoDB  <prefix>events (with the time-ordered index byTime), <prefix>commands,
+            <prefix>snapshots and the read tables (repos, builds, statuses, status_heads,
+            status_events, status_counters, locks, jobs, positions, readmodel)
+  SQS       <prefix>commands.fifo with <prefix>commands-dlq.fifo as its dead-letter queue,
+            <prefix>projector with <prefix>projector-dlq
+  SNS       <prefix>events, with <prefix>projector subscribed (raw delivery)
+
+Running it again changes nothing and says so.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return initResources(cmd.Context(), s, cmd.OutOrStdout())
+		},
+	}
+}
+
+// initResources creates whatever is missing and says what it created.
+func initResources(ctx context.Context, s *settings, out io.Writer) error {
+	c, err := loadAWS(ctx)
+	if err != nil {
+		return err
+	}
+	n := s.names()
+	var created []string
+	tables, err := esdynamo.CreateTables(ctx, c.dynamodb, n.EventsTable, n.CommandsTable)
+	if err != nil {
+		return err
+	}
+	created = append(created, prefixAll("table ", tables)...)
+	if made, err := snapdynamo.CreateTable(ctx, c.dynamodb, n.SnapshotsTable); err != nil {
+		return err
+	} else if made {
+		created = append(created, "table "+n.SnapshotsTable)
+	}
+	read, err := createReadTables(ctx, c, n)
+	if err != nil {
+		return err
+	}
+	created = append(created, prefixAll("table ", read)...)
+	_, messaging, err := handlers.ProvisionMessaging(ctx, c.sqs, c.sns, n, handlers.MessagingConfig{MaxReceiveCount: s.MaxReceiveCount})
+	if err != nil {
+		return err
+	}
+	created = append(created, messaging...)
+	if len(created) == 0 {
+		fmt.Fprintf(out, "everything under prefix %q already exists; nothing changed\n", n.Prefix)
+		return nil
+	}
+	for _, c := range created {
+		fmt.Fprintln(out, "created", c)
+	}
+	return nil
+}
+
+func prefixAll(p string, xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = p + x
+	}
+	return out
+}

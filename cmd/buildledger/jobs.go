@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"buildledger/domain"
+)
+
+func init() { extraCommands = append(extraCommands, newJobsCommand) }
+
+func newJobsCommand(s *settings) *cobra.Command {
+	jobs := &cobra.Command{
+		Use:   "jobs",
+		Short: "Running jobs per job name and git version (start, get, end, active, skipped)",
+		Long: `Running jobs: a run of a job name at a git version, started by a user, until it ends
+(optionally as skipped). A job name and version run once at a time.`,
+	}
+	jobs.AddCommand(newJobsStartCommand(s), newJobsGetCommand(s), newJobsEndCommand(s),
+		newJobsWindowCommand(s, "active", "List the runs of a job started within --ttl that have not ended"),
+		newJobsWindowCommand(s, "skipped", "List the runs of a job started within --ttl that ended as skipped"))
+	return jobs
+}
+
+func newJobsStartCommand(s *settings) *cobra.Command {
+	var (
+		c domain.StartJob
+		w waitFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "start --jobname JOB --user USER --gitversion VERSION",
+		Short: "Start a run of a job; rejected while one runs for the same job and version",
+		Args:  cobra.NoArgs,
+		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			_, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
+			if err != nil || !ok {
+				return err
+			}
+			rows, err := b.queries.Jobs(cmd.Context(), c.Jobname, c.Version)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if r.Ended == nil {
+					return printJSON(cmd.OutOrStdout(), r)
+				}
+			}
+			return printJSON(cmd.OutOrStdout(), rows)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Jobname, "jobname", "", "job name, e.g. deploy-prod (required)")
+	f.StringVar(&c.User, "user", "", "who started it (required)")
+	f.StringVar(&c.Version, "gitversion", "", "git version (sha) the job runs (required)")
+	w.bind(f, "wait")
+	for _, name := range []string{"jobname", "user", "gitversion"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func newJobsGetCommand(s *settings) *cobra.Command {
+	var jobname, version string
+	cmd := &cobra.Command{
+		Use:   "get --jobname JOB --gitversion VERSION",
+		Short: "Show the runs of a job at a git version as JSON",
+		Args:  cobra.NoArgs,
+		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			rows, err := b.queries.Jobs(cmd.Context(), jobname, version)
+			if err != nil {
+				return notFound(err, fmt.Sprintf("job %s at %s", jobname, version))
+			}
+			if len(rows) == 0 {
+				return &exitError{code: exitRejected, err: fmt.Errorf("job %s at %s not found", jobname, version)}
+			}
+			return printJSON(cmd.OutOrStdout(), rows)
+		}),
+	}
+	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")
+	cmd.Flags().StringVar(&version, "gitversion", "", "git version (required)")
+	_ = cmd.MarkFlagRequired("jobname")
+	_ = cmd.MarkFlagRequired("gitversion")
+	return cmd
+}
+
+func newJobsEndCommand(s *settings) *cobra.Command {
+	var (
+		version string
+		skipped bool
+		w       waitFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "end --gitversion VERSION [--skipped]",
+		Short: "End the running runs of a git version, of every job name",
+		Long: `End every running run at a git version, whatever its job name, optionally marking the runs
+skipped. Prints the ended runs as JSON; exits 1 when no run of that version is running.`,
+		Args: cobra.NoArgs,
+		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			ctx := cmd.Context()
+			rows, err := b.queries.JobsByVersion(ctx, version)
+			if err != nil {
+				return err
+			}
+			seen := map[string]bool{}
+			var jobnames []string
+			for _, r := range rows {
+				if r.Ended == nil && !seen[r.Jobname] {
+					seen[r.Jobname] = true
+					jobnames = append(jobnames, r.Jobname)
+				}
+			}
+			if len(jobnames) == 0 {
+				return &exitError{code: exitRejected, err: fmt.Errorf("no job is running at version %s", version)}
+			}
+			var errs []error
+			var ended []any
+			for _, j := range jobnames {
+				_, ok, err := b.mutate(ctx, domain.EndJob{Jobname: j, Version: version, Skipped: skipped}, w, cmd.OutOrStdout())
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", j, err))
+					continue
+				}
+				if !ok {
+					continue
+				}
+				runs, err := b.queries.Jobs(ctx, j, version)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				for _, r := range runs {
+					ended = append(ended, r)
+				}
+			}
+			if w.noWait {
+				return errors.Join(errs...)
+			}
+			if err := printJSON(cmd.OutOrStdout(), ended); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		}),
+	}
+	cmd.Flags().StringVar(&version, "gitversion", "", "git version whose running runs end (required)")
+	cmd.Flags().BoolVar(&skipped, "skipped", false, "mark the runs as skipped")
+	w.bind(cmd.Flags(), "wait")
+	_ = cmd.MarkFlagRequired("gitversion")
+	return cmd
+}
+
+func newJobsWindowCommand(s *settings, which, short string) *cobra.Command {
+	var (
+		jobname string
+		ttl     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   which + " --jobname JOB [--ttl DURATION]",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			if ttl <= 0 {
+				return usageError("--ttl must be positive, e.g. 30m or 24h")
+			}
+			now := time.Now()
+			var (
+				rows any
+				err  error
+			)
+			if which == "active" {
+				rows, err = b.queries.ActiveJobs(cmd.Context(), jobname, ttl, now)
+			} else {
+				rows, err = b.queries.SkippedJobs(cmd.Context(), jobname, ttl, now)
+			}
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), rows)
+		}),
+	}
+	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "time frame: runs started within it count")
+	_ = cmd.MarkFlagRequired("jobname")
+	return cmd
+}

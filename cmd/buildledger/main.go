@@ -1,0 +1,120 @@
+// Command buildledger keeps the state of a CI platform — repositories and their builds,
+// package build status, deploy locks and running jobs — as events in DynamoDB. It is one
+// binary: `init` creates the tables, queues and topic; `worker` turns commands from SQS into
+// events and keeps the read models; `serve` answers queries over HTTP; `run` does both; the
+// other subcommands are the command line people and CI scripts use.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of every subcommand.
+const (
+	exitOK       = 0 // done; a state change was accepted
+	exitRejected = 1 // the service rejected the command, or it failed
+	exitUsage    = 2 // bad flags or arguments
+	exitTimeout  = 3 // the service did not answer in time
+)
+
+// exitError carries the exit code a failure maps to.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns its exit code.
+func run(ctx context.Context, args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(root.ErrOrStderr(), "buildledger:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if isUsage(err) {
+		return exitUsage
+	}
+	return exitRejected
+}
+
+func newRootCommand() *cobra.Command {
+	s := &settings{}
+	root := &cobra.Command{
+		Use:   "buildledger",
+		Short: "Event-sourced state of builds, package releases, deploy locks and running jobs",
+		Long: `buildledger keeps the state of a CI platform as events in DynamoDB.
+
+CI systems send commands to an SQS queue; the worker decides, appends events, and keeps
+read models (repos, builds, package status, locks, jobs) that these commands query.
+
+AWS is configured the standard way (AWS_REGION, credentials, AWS_ENDPOINT_URL_DYNAMODB,
+AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS); everything else with flags or BUILDLEDGER_*
+variables, listed under each command's --help.
+
+Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer in time.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := s.validate(); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	s.bindFlags(root.PersistentFlags())
+	root.AddCommand(newInitCommand(s))
+	for _, add := range extraCommands {
+		root.AddCommand(add(s))
+	}
+	return root
+}
+
+// extraCommands are the subcommands registered by the other files of this package.
+var extraCommands []func(*settings) *cobra.Command
+
+// isUsage recognises cobra's own argument errors, which it does not type.
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "accepts ", "requires at least", "invalid argument"} {
+		if len(msg) >= len(p) && contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

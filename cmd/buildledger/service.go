@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"buildledger/cmd/buildledger/api"
+	"buildledger/handlers"
+	"buildledger/projections"
+	"buildledger/snapshots"
+	snapdynamo "buildledger/snapshots/dynamo"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newWorkerCommand, newServeCommand, newRunCommand)
+}
+
+// serviceFlags are the flags of the long-running commands.
+type serviceFlags struct {
+	withInit bool
+}
+
+func newWorkerCommand(s *settings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Turn commands from SQS into events and keep the read models (runs until SIGINT/SIGTERM)",
+		Long: `worker consumes the commands queue: it loads each command's aggregate (snapshot and newer
+events), decides, and appends the events with the command's outcome in one transaction;
+then it publishes them to the events topic, from which it applies them to the read models.
+
+It serves /healthz and /metrics on --http-addr. On SIGINT or SIGTERM it stops taking
+messages, finishes those in flight and exits; nothing is acknowledged before it is durable.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runService(cmd.Context(), s, true, false, serviceFlags{})
+		},
+	}
+}
+
+func newServeCommand(s *settings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Answer queries over HTTP (JSON under /v1/), with /healthz and /metrics",
+		Long:  "serve answers read queries over HTTP on --http-addr. Routes:\n\n" + api.RoutesHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runService(cmd.Context(), s, false, true, serviceFlags{})
+		},
+	}
+}
+
+func newRunCommand(s *settings) *cobra.Command {
+	var f serviceFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the worker and the HTTP read API in one process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runService(cmd.Context(), s, true, true, f)
+		},
+	}
+	cmd.Flags().BoolVar(&f.withInit, "init", false, "create missing tables, queues and topic first (as `buildledger init`)")
+	return cmd
+}
+
+func runService(ctx context.Context, s *settings, worker, serve bool, f serviceFlags) error {
+	log := s.logger(os.Stderr)
+	b, err := openBackend(ctx, s)
+	if err != nil {
+		return err
+	}
+	if f.withInit {
+		if err := initResources(ctx, s, os.Stderr); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var w *handlers.Worker
+	if worker {
+		snaps, err := snapdynamo.New(snapdynamo.Config{Client: b.aws.dynamodb, Table: b.names.SnapshotsTable})
+		if err != nil {
+			return err
+		}
+		projector, err := projections.NewProjector(projections.ProjectorConfig{Store: b.reads, Events: b.events})
+		if err != nil {
+			return err
+		}
+		w, err = handlers.NewWorker(handlers.WorkerConfig{
+			AWS:             b.aws.cfg,
+			Names:           b.names,
+			EventStore:      b.events,
+			Snapshots:       snaps,
+			SnapshotPolicy:  snapshots.EveryN(s.SnapshotEvery),
+			Applier:         projector,
+			Parallelism:     s.Parallelism,
+			Logger:          &log,
+			MetricsRegistry: reg,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	ready := func() error {
+		if w != nil {
+			return w.Ready()
+		}
+		return nil
+	}
+	mux := http.NewServeMux()
+	health := handlers.HealthHandler(reg, ready)
+	mux.Handle("/healthz", health)
+	mux.Handle("/metrics", health)
+	if serve {
+		mux.Handle("/v1/", api.New(api.Config{Reads: b.queries, Events: b.events}))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", s.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
+	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("worker", worker).Bool("api", serve).Str("prefix", s.Prefix).Msg("buildledger started")
+
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workerDone := make(chan error, 1)
+	if w != nil {
+		go func() { workerDone <- w.Run(runCtx) }()
+	} else {
+		close(workerDone)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("stopping: finishing messages in flight")
+	case runErr = <-errc:
+	case runErr = <-workerDone:
+		if runErr == nil {
+			runErr = errors.New("worker stopped")
+		}
+	}
+	cancel()
+	if w != nil {
+		if err := <-workerDone; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+			runErr = err
+		}
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdownCtx)
+	logStopped(&log, runErr)
+	return runErr
+}
+
+func logStopped(log *zerolog.Logger, err error) {
+	if err != nil {
+		log.Error().Err(err).Msg("buildledger stopped")
+		return
+	}
+	log.Info().Msg("buildledger stopped")
+}
