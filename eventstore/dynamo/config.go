@@ -28,12 +28,17 @@ type Config struct {
 	CommandsTable string
 	// Now is the clock for timestamp keys and recordedAt; default time.Now.
 	Now func() time.Time
-	// PutBatchWindow is how long a Put waits for other Put calls to share one BatchWriteItem;
-	// default 2 ms. A negative value writes every Put at once, alone.
+	// PutBatchWindow is the longest a Put that finds other batches being written waits for
+	// more Put calls to share its BatchWriteItem; default 2 ms. A Put that finds no batch
+	// being written is written at once, and waiting calls are written as soon as a batch
+	// finishes. A negative value writes every Put at once, alone.
 	PutBatchWindow time.Duration
 	// PutBatchSize is the most Put calls one BatchWriteItem carries, 1 to 25; default 25. A
-	// batch is written as soon as it is full.
+	// batch is written as soon as it is full and a slot is free.
 	PutBatchSize int
+	// PutMaxInFlight is the most BatchWriteItem calls of Put written at once; default 4.
+	// Calls beyond wait for a slot and fill bigger batches meanwhile.
+	PutMaxInFlight int
 	// PutMaxAttempts is how many times a batch is written before the items DynamoDB still
 	// leaves unprocessed fail; default 8. Attempts back off exponentially from 10 ms.
 	PutMaxAttempts int
@@ -43,6 +48,7 @@ const (
 	defaultPutBatchWindow = 2 * time.Millisecond
 	maxBatchWriteItems    = 25
 	defaultPutMaxAttempts = 8
+	defaultPutMaxInFlight = 4
 )
 
 func (c *Config) setDefaults() {
@@ -57,6 +63,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PutMaxAttempts == 0 {
 		c.PutMaxAttempts = defaultPutMaxAttempts
+	}
+	if c.PutMaxInFlight == 0 {
+		c.PutMaxInFlight = defaultPutMaxInFlight
 	}
 }
 
@@ -80,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.PutMaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxAttempts %d is below 1", c.PutMaxAttempts))
+	}
+	if c.PutMaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxInFlight %d is below 1", c.PutMaxInFlight))
 	}
 	return errors.Join(errs...)
 }
@@ -108,6 +120,7 @@ func New(cfg Config) (*Store, error) {
 		keys: eventstore.NewKeyGenerator(cfg.Now),
 	}
 	s.puts = newBatcher(cfg.PutBatchWindow, cfg.PutBatchSize, s.writePuts)
+	s.puts.maxInFlight = cfg.PutMaxInFlight
 	return s, nil
 }
 

@@ -52,27 +52,36 @@ func (s *Store) Put(ctx context.Context, body json.RawMessage) (string, error) {
 type putCall struct {
 	key  string
 	item map[string]types.AttributeValue
+	// ctx is the caller's context without its cancellation: a batch keeps its first call's
+	// values, never its end.
+	ctx context.Context
 	// done receives the call's result exactly once; it is buffered so that the writer never
 	// waits for a caller that has given up.
 	done chan error
 }
 
-// batcher gathers concurrent calls into batches: a batch is written when it is full or when
-// the window since its first call has passed, whichever comes first.
+// batcher gathers concurrent calls into batches, as a database gathers commits: a call that
+// finds no batch being written is written at once, alone, so that a lone caller never waits;
+// calls that arrive while batches are being written gather behind them, and are written as
+// soon as a batch finishes, the window since the first of them passes, or they fill a
+// batch, whichever comes first, with at most maxInFlight batches written at once.
 type batcher struct {
-	window time.Duration
-	size   int
+	window      time.Duration
+	size        int
+	maxInFlight int
 	// write stores calls and sends each call's result on its done channel.
 	write func(ctx context.Context, calls []*putCall)
 
-	mu      sync.Mutex
-	pending []*putCall
-	ctx     context.Context // the first pending caller's, without its cancellation
-	gen     uint64          // counts batches taken, so that a stale timer flushes nothing
+	mu       sync.Mutex
+	pending  []*putCall
+	inFlight int    // batches being written
+	gen      uint64 // counts batches taken, so that a stale timer flushes nothing
+	timer    bool   // a window timer runs for generation gen
 }
 
+// newBatcher returns a batcher that writes at most defaultPutMaxInFlight batches at once.
 func newBatcher(window time.Duration, size int, write func(context.Context, []*putCall)) *batcher {
-	return &batcher{window: window, size: size, write: write}
+	return &batcher{window: window, size: size, maxInFlight: defaultPutMaxInFlight, write: write}
 }
 
 // submit queues c and waits for its result or for ctx to end.
@@ -81,23 +90,12 @@ func (b *batcher) submit(ctx context.Context, c *putCall) error {
 		b.write(ctx, []*putCall{c})
 		return <-c.done
 	}
+	c.ctx = context.WithoutCancel(ctx)
 	b.mu.Lock()
-	if len(b.pending) == 0 {
-		// The batch outlives any one caller: it keeps the first caller's values, not its end.
-		b.ctx = context.WithoutCancel(ctx)
-		gen := b.gen
-		time.AfterFunc(b.window, func() { b.flush(gen) })
-	}
 	b.pending = append(b.pending, c)
-	var full []*putCall
-	var fullCtx context.Context
-	if len(b.pending) >= b.size {
-		full, fullCtx = b.take()
-	}
+	batches := b.dispatch(false)
 	b.mu.Unlock()
-	if full != nil {
-		go b.write(fullCtx, full)
-	}
+	b.start(batches)
 	select {
 	case err := <-c.done:
 		return err
@@ -106,24 +104,58 @@ func (b *batcher) submit(ctx context.Context, c *putCall) error {
 	}
 }
 
-// take empties the pending batch; b.mu must be held.
-func (b *batcher) take() ([]*putCall, context.Context) {
-	calls, ctx := b.pending, b.ctx
-	b.pending, b.ctx = nil, nil
-	b.gen++
-	return calls, ctx
+// dispatch takes the pending calls that may be written now, in batches of at most size, and
+// arms the window timer for those left waiting while a slot is free (when none is, the next
+// batch to finish takes them); b.mu must be held. Pending calls are written when no batch
+// is in flight, when they fill a batch, or, with due, whenever a slot is free.
+func (b *batcher) dispatch(due bool) [][]*putCall {
+	var batches [][]*putCall
+	for len(b.pending) > 0 && b.inFlight < b.maxInFlight &&
+		(due || b.inFlight == 0 || len(b.pending) >= b.size) {
+		n := min(len(b.pending), b.size)
+		batch := make([]*putCall, n)
+		copy(batch, b.pending)
+		b.pending = append(b.pending[:0], b.pending[n:]...)
+		batches = append(batches, batch)
+		b.inFlight++
+		b.gen++
+		b.timer = false
+	}
+	if len(b.pending) > 0 && !b.timer && b.inFlight < b.maxInFlight {
+		b.timer = true
+		gen := b.gen
+		time.AfterFunc(b.window, func() { b.flush(gen) })
+	}
+	return batches
 }
 
-// flush writes the pending batch if it is still batch gen.
+// start writes each batch in its own goroutine; when one finishes, the calls that gathered
+// meanwhile are due.
+func (b *batcher) start(batches [][]*putCall) {
+	for _, batch := range batches {
+		go func() {
+			b.write(batch[0].ctx, batch)
+			b.mu.Lock()
+			b.inFlight--
+			next := b.dispatch(true)
+			b.mu.Unlock()
+			b.start(next)
+		}()
+	}
+}
+
+// flush writes the pending calls whose window has passed, if they are still generation gen
+// and a slot is free; otherwise the next batch to finish writes them.
 func (b *batcher) flush(gen uint64) {
 	b.mu.Lock()
-	if gen != b.gen || len(b.pending) == 0 {
+	if gen != b.gen || !b.timer {
 		b.mu.Unlock()
 		return
 	}
-	calls, ctx := b.take()
+	b.timer = false
+	batches := b.dispatch(true)
 	b.mu.Unlock()
-	b.write(ctx, calls)
+	b.start(batches)
 }
 
 var errUnprocessed = errors.New("still unprocessed")
