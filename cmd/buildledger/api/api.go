@@ -92,7 +92,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
 	mux.HandleFunc("GET /v1/commands/{id}", a.command)
 	mux.HandleFunc("GET /v1/events", a.events)
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /v1/ routes in `buildledger serve --help`", r.Method, r.URL.Path))
 	})
 	return mux
