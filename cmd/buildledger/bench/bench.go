@@ -109,7 +109,7 @@ func DefaultConfig() Config {
 		LoadLengths:       []int{10, 100, 1000, 10000},
 		SnapshotEvery:     100,
 		LoadRepeats:       15,
-		PutEvents:         2000,
+		PutEvents:         5000,
 		PutCallers:        []int{1, 16},
 		E2ECommands:       5000,
 		E2EStreams:        100,
