@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// runCaptured runs a command line and returns its exit code and what it printed.
+func runCaptured(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	code := exitOK
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		out.WriteString(err.Error())
+		code = exitCode(err)
+	}
+	return code, out.String()
+}
+
+func TestRun_GivenBadUsage_ThenExit2WithAMessage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"no-such-command"}, "unknown command"},
+		{[]string{"locks", "lock", "--env", "production"}, `"user" not set`},
+		{[]string{"builds", "update", "--user", "api", "--repo", "foo", "--build", "x", "--browser", "A", "--status", "s"}, "invalid argument"},
+		{[]string{"--prefix", "bad prefix", "repos", "get", "--user", "a", "--repo", "b"}, "only letters"},
+		{[]string{"--log-format", "xml", "init"}, "want json or pretty"},
+		{[]string{"replay", "--projection", "nope"}, "want one of"},
+		{[]string{"replay", "--projection", "builds", "--stream", "repo:a/b"}, "not both"},
+		{[]string{"jobs", "active", "--jobname", "j", "--ttl", "-1h"}, "--ttl must be positive"},
+		{[]string{"status", "start", "--pkg", "p", "--env", "e", "--version", "1"}, "--locales or --locale-count"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			// An unreachable endpoint makes sure a usage check never needs AWS.
+			t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+			code, out := runCaptured(t, tt.args...)
+			if code != exitUsage || !strings.Contains(out, tt.want) {
+				t.Fatalf("exit %d, output %q; want exit %d mentioning %q", code, out, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+func TestRun_GivenHelpOnEveryLevel_ThenExit0WithUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"locks", "--help"}, {"locks", "lock", "--help"}, {"jobs", "end", "--help"},
+		{"builds", "create", "--help"}, {"status", "events", "--help"}, {"replay", "--help"}, {"serve", "--help"},
+	} {
+		code, out := runCaptured(t, args...)
+		if code != exitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: exit %d, output %q", args, code, out)
+		}
+	}
+}
