@@ -824,10 +824,16 @@ func (r *Replayer) rebuildStream(ctx context.Context, ptr pointer, stream string
 			return err
 		}
 	}
-	if err := r.store.Write(ctx, []Put{{
-		Table: positionsTable(gen), Item: positionItem(stream, st.pos), Guard: Equal(attrVersion, int64(fenceVersion)),
-	}}, nil); err != nil {
-		return fmt.Errorf("projections: replay %s: lift fence: %w", stream, err)
+	// Lifting the fence is unconditional: the lease makes this replay its only writer.
+	var unfence error
+	if st.pos == 0 {
+		// A stream without events has no position, as if it had never been fenced.
+		unfence = r.store.Write(ctx, nil, []Key{positionKey(gen, stream)})
+	} else {
+		unfence = r.store.Write(ctx, []Put{{Table: positionsTable(gen), Item: positionItem(stream, st.pos)}}, nil)
+	}
+	if unfence != nil {
+		return fmt.Errorf("projections: replay %s: lift fence: %w", stream, unfence)
 	}
 	// Events appended while the stream was fenced were refused by the live projector.
 	more, err := r.cfg.Events.Load(ctx, stream, st.pos+1)

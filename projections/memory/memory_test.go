@@ -3,6 +3,7 @@ package memory_test
 import (
 	"testing"
 
+	esmemory "buildledger/eventstore/memory"
 	"buildledger/projections"
 	"buildledger/projections/memory"
 	"buildledger/projections/projectionstest"
@@ -10,4 +11,14 @@ import (
 
 func TestConformance(t *testing.T) {
 	projectionstest.Run(t, func(t *testing.T) projections.Store { return memory.New() })
+}
+
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunReplay(t, projectionstest.Backend{Store: memory.New(), Events: esmemory.New()}, 3000)
+}
+
+func TestReplayWhileLive(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunReplayWhileLive(t, projectionstest.Backend{Store: memory.New(), Events: esmemory.New()}, 2000)
 }
