@@ -320,7 +320,9 @@ func mapsValues(m map[string]int64) []int64 {
 func corrupt(t *testing.T, st projections.Store, live map[string][]projections.Item, gens map[string]int64) []string {
 	t.Helper()
 	ctx := context.Background()
-	tb := func(name, proj string) projections.Table { return projections.Table{Name: name, Generation: gens[proj]} }
+	tb := func(name, proj string) projections.Table {
+		return projections.Table{Name: name, Generation: gens[proj]}
+	}
 	build := live["builds"][0]
 	ev := live["status_events"][0]
 	lock := live["locks"][0]
