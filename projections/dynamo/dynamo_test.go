@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/internal/awstest"
 	"buildledger/projections"
 	"buildledger/projections/dynamo"
@@ -19,7 +20,7 @@ import (
 
 // newStore returns a Store under a prefix of its own, whose tables are dropped when the
 // test ends.
-func newStore(t *testing.T, client *dynamodb.Client, eventsTable string) (*dynamo.Store, string) {
+func newStore(t testing.TB, client *dynamodb.Client, eventsTable string) (*dynamo.Store, string) {
 	t.Helper()
 	prefix := awstest.Prefix(t, "proj")
 	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix, EventsTable: eventsTable})
@@ -30,7 +31,7 @@ func newStore(t *testing.T, client *dynamodb.Client, eventsTable string) (*dynam
 	return st, prefix
 }
 
-func dropPrefix(t *testing.T, client *dynamodb.Client, prefix string) {
+func dropPrefix(t testing.TB, client *dynamodb.Client, prefix string) {
 	ctx := context.Background()
 	p := dynamodb.NewListTablesPaginator(client, &dynamodb.ListTablesInput{})
 	for p.HasMorePages() {
@@ -120,4 +121,41 @@ func TestConfig_Validate(t *testing.T) {
 	if err != nil || errors.Is(err, projections.ErrInvalidWrite) || dummy != nil {
 		t.Errorf("empty prefix: %v", err)
 	}
+}
+
+// newBackend returns an event store and a read store on DynamoDB Local, each under a
+// prefix of its own.
+func newBackend(t testing.TB) projectionstest.Backend {
+	t.Helper()
+	ctx := context.Background()
+	client := awstest.DynamoDB(t)
+	esPrefix := awstest.Prefix(t, "es")
+	eventsTable, commandsTable := esPrefix+"events", esPrefix+"commands"
+	if _, err := esdynamo.CreateTables(ctx, client, eventsTable, commandsTable); err != nil {
+		t.Fatal(err)
+	}
+	es, err := esdynamo.New(esdynamo.Config{Client: client, EventsTable: eventsTable, CommandsTable: commandsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := awstest.Prefix(t, "proj")
+	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix, EventsTable: eventsTable, ScanPageSize: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dropPrefix(t, client, prefix)
+		dropPrefix(t, client, esPrefix)
+	})
+	return projectionstest.Backend{Store: st, Events: es, Scanner: st}
+}
+
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunReplay(t, newBackend(t), 2000)
+}
+
+func TestReplayWhileLive(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunReplayWhileLive(t, newBackend(t), 600)
 }
