@@ -48,8 +48,8 @@ func measureAppend(ctx context.Context, e *environment) ([]Figure, error) {
 		}
 		raw := func(ctx context.Context, w, i int) error {
 			_, err := e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-				TransactItems: rawAppendItems(rawEvents, rawCommands, stream(w), int64(i), keys.Next(),
-					"Benched", body(i), uuid.NewString(), "Bench", "h", time.Now()),
+				TransactItems: rawAppendItems(rawEvents, rawCommands, stream(w), int64(i),
+					[]rawEventSpec{{key: keys.Next(), typ: "Benched", body: body(i)}}, uuid.NewString(), "Bench", "h", time.Now()),
 			})
 			return err
 		}

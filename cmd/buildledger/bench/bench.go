@@ -51,6 +51,9 @@ const (
 // AllFigures lists every figure in the order Run measures them.
 var AllFigures = []string{FigureAppend, FigureLoad, FigurePut, FigureE2E, FigureReplay}
 
+// prefixStart starts every run's resource prefix.
+const prefixStart = "bench-"
+
 // DefaultOutput is where the JSON report goes unless configured otherwise.
 const DefaultOutput = "bench-results/bench.json"
 
@@ -90,7 +93,9 @@ type Config struct {
 	ReplaySmallEvents int
 	// ReplaySegments is how many segments the raw parallel Scan reads at once.
 	ReplaySegments int
-	// Prefix starts the name of every resource the run creates; default "bench-<unix time>-".
+	// Prefix starts the name of every resource the run creates, and the run deletes
+	// everything named under it at the end; it must start with "bench-". Default
+	// "bench-<unix time>-".
 	Prefix string
 	// Output is where the caller should write the JSON report (see Report.WriteJSON).
 	Output string
@@ -197,6 +202,17 @@ func (c Config) Validate() error {
 	if len(c.Prefix) > 40 {
 		errs = append(errs, fmt.Errorf("bench: config: Prefix %q is longer than 40 characters", c.Prefix))
 	}
+	// The run deletes whatever is named under its prefix at the end: keep it away from
+	// the names of an installation.
+	if !strings.HasPrefix(c.Prefix, prefixStart) || len(c.Prefix) == len(prefixStart) {
+		errs = append(errs, fmt.Errorf("bench: config: Prefix %q must start with %q and name the run", c.Prefix, prefixStart))
+	}
+	for _, r := range c.Prefix {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			errs = append(errs, fmt.Errorf("bench: config: Prefix %q may hold only letters, digits and '-'", c.Prefix))
+			break
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -240,7 +256,7 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.ReplayEvents, "replay-events", def(cfg.ReplayEvents, d.ReplayEvents), "events of the large replay")
 	fs.IntVar(&cfg.ReplaySmallEvents, "replay-small-events", def(cfg.ReplaySmallEvents, d.ReplaySmallEvents), "events of the small replay (memory comparison)")
 	fs.IntVar(&cfg.ReplaySegments, "replay-segments", def(cfg.ReplaySegments, d.ReplaySegments), "segments of the raw parallel scan")
-	fs.StringVar(&cfg.Prefix, "resource-prefix", cfg.Prefix, `name prefix of the resources the run creates and deletes (default "bench-<unix time>-")`)
+	fs.StringVar(&cfg.Prefix, "resource-prefix", cfg.Prefix, `name prefix, starting with "bench-", of the resources the run creates and deletes (default "bench-<unix time>-")`)
 	fs.StringVar(&cfg.Output, "out", out, "path of the JSON report")
 }
 

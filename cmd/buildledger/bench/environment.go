@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/logging"
 
 	"buildledger/eventstore/dynamo"
@@ -116,6 +118,12 @@ func (e *environment) logf(format string, args ...any) {
 	fmt.Fprintf(e.progress, "bench %7s  %s\n", time.Since(e.started).Round(100*time.Millisecond), fmt.Sprintf(format, args...))
 }
 
+// runID is the run's prefix without "bench-" and the final "-": a short name for the run
+// inside stream ids.
+func (e *environment) runID() string {
+	return strings.Trim(strings.TrimPrefix(e.cfg.Prefix, prefixStart), "-")
+}
+
 // name returns a resource name under the run's prefix.
 func (e *environment) name(suffix string) string { return e.cfg.Prefix + suffix }
 
@@ -166,26 +174,45 @@ func (e *environment) dropTables(ctx context.Context, tables ...string) {
 	e.tables = kept
 }
 
-// cleanup deletes every resource the run created, whatever happened to the run's context.
+// cleanup deletes every resource the run created, whatever happened to the run's context:
+// those it tracked, and any other table, queue or topic named under the run's prefix (the
+// read model's generations, for instance).
 func (e *environment) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	e.mu.Lock()
 	tables, queues, topics := e.tables, e.queues, e.topics
 	e.tables, e.queues, e.topics = nil, nil, nil
 	e.mu.Unlock()
+	tables = append(tables, e.listTables(ctx)...)
+	queues = append(queues, e.listQueues(ctx)...)
+	topics = append(topics, e.listTopics(ctx)...)
 	var failed []string
+	deleted := map[string]bool{}
 	for _, t := range topics {
+		if deleted[t] {
+			continue
+		}
+		deleted[t] = true
 		if _, err := e.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(t)}); err != nil {
 			failed = append(failed, t)
 		}
 	}
 	for _, q := range queues {
-		if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)}); err != nil {
+		if deleted[q] {
+			continue
+		}
+		deleted[q] = true
+		var gone *sqstypes.QueueDoesNotExist
+		if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)}); err != nil && !errors.As(err, &gone) {
 			failed = append(failed, q)
 		}
 	}
 	for _, t := range tables {
+		if deleted[t] {
+			continue
+		}
+		deleted[t] = true
 		var notFound *ddbtypes.ResourceNotFoundException
 		if _, err := e.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)}); err != nil && !errors.As(err, &notFound) {
 			failed = append(failed, t)
@@ -195,5 +222,51 @@ func (e *environment) cleanup() {
 		e.logf("could not delete %d resources: %v", len(failed), failed)
 		return
 	}
-	e.logf("deleted %d tables, %d queues, %d topics", len(tables), len(queues), len(topics))
+	e.logf("cleaned up %d resources under %s", len(deleted), e.cfg.Prefix)
+}
+
+// listTables returns the tables named under the run's prefix.
+func (e *environment) listTables(ctx context.Context) []string {
+	var names []string
+	p := dynamodb.NewListTablesPaginator(e.db, &dynamodb.ListTablesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return names
+		}
+		for _, t := range page.TableNames {
+			if strings.HasPrefix(t, e.cfg.Prefix) {
+				names = append(names, t)
+			}
+		}
+	}
+	return names
+}
+
+// listQueues returns the URLs of the queues named under the run's prefix.
+func (e *environment) listQueues(ctx context.Context) []string {
+	out, err := e.sqs.ListQueues(ctx, &sqs.ListQueuesInput{QueueNamePrefix: aws.String(e.cfg.Prefix)})
+	if err != nil {
+		return nil
+	}
+	return out.QueueUrls
+}
+
+// listTopics returns the ARNs of the topics named under the run's prefix.
+func (e *environment) listTopics(ctx context.Context) []string {
+	var arns []string
+	p := sns.NewListTopicsPaginator(e.sns, &sns.ListTopicsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return arns
+		}
+		for _, t := range page.Topics {
+			arn := aws.ToString(t.TopicArn)
+			if strings.HasPrefix(arn[strings.LastIndex(arn, ":")+1:], e.cfg.Prefix) {
+				arns = append(arns, arn)
+			}
+		}
+	}
+	return arns
 }

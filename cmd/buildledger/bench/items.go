@@ -53,25 +53,31 @@ func rawOutcome(commandID, commandType, stream string, first, last int64, bodyHa
 	}
 }
 
-// rawAppendItems is the transaction of Append for one event on a stream at expected:
-// the event conditioned on its free version slot, the outcome conditioned on its unused
-// command id, and, past the first version, the check that the expected version exists.
-func rawAppendItems(eventsTable, commandsTable, stream string, expected int64, key, typ, body, commandID, commandType, bodyHash string, at time.Time) []types.TransactWriteItem {
-	version := expected + 1
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{
+// rawEventSpec is one event of a hand-built append: its key, type and body.
+type rawEventSpec struct {
+	key, typ, body string
+}
+
+// rawAppendItems is the transaction of Append for events on a stream at expected: each
+// event conditioned on its free version slot, the outcome conditioned on its unused command
+// id, and, past the first version, the check that the expected version exists.
+func rawAppendItems(eventsTable, commandsTable, stream string, expected int64, events []rawEventSpec, commandID, commandType, bodyHash string, at time.Time) []types.TransactWriteItem {
+	items := make([]types.TransactWriteItem, 0, len(events)+2)
+	for i, ev := range events {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(eventsTable),
-			Item:                     rawEvent(stream, version, key, typ, body, commandID, at),
+			Item:                     rawEvent(stream, expected+int64(i)+1, ev.key, ev.typ, ev.body, commandID, at),
 			ConditionExpression:      aws.String("attribute_not_exists(#stream)"),
 			ExpressionAttributeNames: map[string]string{"#stream": "stream"},
-		}},
-		{Put: &types.Put{
-			TableName:                aws.String(commandsTable),
-			Item:                     rawOutcome(commandID, commandType, stream, version, version, bodyHash, at),
-			ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-			ExpressionAttributeNames: map[string]string{"#id": "commandId"},
-		}},
+		}})
 	}
+	first, last := expected+1, expected+int64(len(events))
+	items = append(items, types.TransactWriteItem{Put: &types.Put{
+		TableName:                aws.String(commandsTable),
+		Item:                     rawOutcome(commandID, commandType, stream, first, last, bodyHash, at),
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": "commandId"},
+	}})
 	if expected > 0 {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName:                aws.String(eventsTable),

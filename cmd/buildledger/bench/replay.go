@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"buildledger/eventstore/dynamo"
+	"buildledger/projections"
+	projdynamo "buildledger/projections/dynamo"
+)
+
+// replayGoal is the least share of the raw Scan rate a full replay should reach.
+const replayGoal = 0.5
+
+// replayMemoryGoal bounds the peak memory of the large replay as a multiple of the small
+// one's: ten times the events in flat memory, give or take.
+const replayMemoryGoal = 1.5
+
+// replayStreamLength is the average number of events per stream of the replayed workload.
+const replayStreamLength = 50
+
+// measureReplay fills an events table with ReplayEvents events of the workload, and another
+// with ReplaySmallEvents, then rebuilds every read model from each with the projections'
+// Replayer (parallel scan, as `buildledger replay` does) and compares:
+//
+//   - the large replay's rate with a raw parallel Scan of the same table (same segments, same
+//     page size), taken before and after the replay;
+//   - the peak memory of the large replay with the small one's.
+func measureReplay(ctx context.Context, e *environment) ([]Figure, error) {
+	cfg := e.cfg
+	type dataset struct {
+		what     string
+		events   int
+		table    string
+		store    *dynamo.Store
+		rmPrefix string
+		written  int64
+	}
+	sets := []*dataset{{what: "replay-small", events: cfg.ReplaySmallEvents}, {what: "replay", events: cfg.ReplayEvents}}
+	for _, ds := range sets {
+		events, commands, err := e.eventTables(ctx, ds.what)
+		if err != nil {
+			return nil, err
+		}
+		defer e.dropTables(context.WithoutCancel(ctx), events, commands)
+		ds.table = events
+		if ds.store, err = dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands}); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if ds.written, err = fillEventStore(ctx, ds.store, e.runID()+"-"+ds.what, ds.events, replayStreamLength, 8); err != nil {
+			return nil, fmt.Errorf("write %d events: %w", ds.events, err)
+		}
+		e.logf("replay: wrote %s events in %s", thousands(ds.written), time.Since(start).Round(time.Millisecond))
+		ds.rmPrefix = e.name(ds.what + "-rm-")
+		created, err := projdynamo.CreateTables(ctx, e.db, ds.rmPrefix)
+		e.track(created...)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	type result struct {
+		res     projections.ReplayResult
+		scanned float64 // events/s while scanning, as the replay's progress reported it
+		mem     memPeak
+	}
+	replay := func(ds *dataset) (result, error) {
+		rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: ds.rmPrefix, EventsTable: ds.table})
+		if err != nil {
+			return result{}, err
+		}
+		var scanRate atomic.Value
+		rp, err := projections.NewReplayer(projections.ReplayerConfig{
+			Store:            rm,
+			Events:           ds.store,
+			Scanner:          rm,
+			Segments:         cfg.ReplaySegments,
+			ProgressInterval: -1,
+			Progress:         func(_, _ int64, rate float64) { scanRate.Store(rate) },
+		})
+		if err != nil {
+			return result{}, err
+		}
+		probe := startMemProbe()
+		res, err := rp.Replay(ctx, projections.ReplayScope{})
+		mem := probe.stopProbe()
+		if err != nil {
+			return result{}, fmt.Errorf("replay %s events: %w", thousands(ds.written), err)
+		}
+		if res.Events < ds.written {
+			return result{}, fmt.Errorf("replay read %d events, %d were written", res.Events, ds.written)
+		}
+		r := result{res: res, mem: mem}
+		if v, ok := scanRate.Load().(float64); ok {
+			r.scanned = v
+		}
+		e.logf("replay: %s events in %s (%.0f/s; %.0f/s while scanning), peak RSS %.0f MiB, heap %.0f MiB",
+			thousands(res.Events), res.Elapsed.Round(time.Millisecond), float64(res.Events)/res.Elapsed.Seconds(), r.scanned, mib(mem.rss), mib(mem.heap))
+		return r, nil
+	}
+
+	small, large := sets[0], sets[1]
+	smallRes, err := replay(small)
+	if err != nil {
+		return nil, err
+	}
+	before, err := rawScan(ctx, e, large.table, cfg.ReplaySegments)
+	if err != nil {
+		return nil, err
+	}
+	largeRes, err := replay(large)
+	if err != nil {
+		return nil, err
+	}
+	after, err := rawScan(ctx, e, large.table, cfg.ReplaySegments)
+	if err != nil {
+		return nil, err
+	}
+	rawRate := (before + after) / 2
+	e.logf("replay: raw scan %.0f/s before, %.0f/s after", before, after)
+
+	oursRate := float64(largeRes.res.Events) / largeRes.res.Elapsed.Seconds()
+	f := newFigure(fmt.Sprintf("Replay, %s events", thousands(largeRes.res.Events)), "events/s", oursRate, rawRate, replayGoal, false)
+	f.Notes = fmt.Sprintf("full rebuild of every read model into a new generation (scan, project, switch, catch-up, drop), %d scan segments; raw: parallel Scan of the events table, same segments; while scanning %s events/s",
+		cfg.ReplaySegments, formatValue(largeRes.scanned, ""))
+	f.Extra = map[string]float64{
+		"events":            float64(largeRes.res.Events),
+		"seconds":           largeRes.res.Elapsed.Seconds(),
+		"scan_phase_rate":   largeRes.scanned,
+		"raw_scan_before":   before,
+		"raw_scan_after":    after,
+		"small_events":      float64(smallRes.res.Events),
+		"small_rate":        float64(smallRes.res.Events) / smallRes.res.Elapsed.Seconds(),
+		"caught_up_events":  float64(largeRes.res.CaughtUp),
+		"segments":          float64(cfg.ReplaySegments),
+		"events_per_stream": replayStreamLength,
+	}
+	mem := memoryFigure(fmt.Sprintf("Memory, replay of %s vs %s events", thousands(largeRes.res.Events), thousands(smallRes.res.Events)),
+		largeRes.mem, smallRes.mem, replayMemoryGoal, fmt.Sprintf("peak RSS of this process during each replay; goal: flat (at most %sx for 10x the events)", formatValue(replayMemoryGoal, "")))
+	return []Figure{f, mem}, nil
+}
+
+// rawScan reads every item of table with a parallel Scan of segments segments, pages of
+// 1,000 items as the replay's scanner reads them, and returns items per second.
+func rawScan(ctx context.Context, e *environment, table string, segments int) (float64, error) {
+	var items atomic.Int64
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	start := time.Now()
+	for seg := range segments {
+		wg.Go(func() {
+			p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{
+				TableName:     aws.String(table),
+				Segment:       aws.Int32(int32(seg)),
+				TotalSegments: aws.Int32(int32(segments)),
+				Limit:         aws.Int32(1000),
+			})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				items.Add(int64(len(page.Items)))
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return 0, fmt.Errorf("raw scan of %s: %w", table, err)
+	}
+	return float64(items.Load()) / time.Since(start).Seconds(), nil
+}
