@@ -1,0 +1,384 @@
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/rs/zerolog"
+
+	"buildledger/client"
+	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/handlers"
+	"buildledger/internal/awstest"
+	"buildledger/projections"
+	projdynamo "buildledger/projections/dynamo"
+	"buildledger/snapshots"
+	snapdynamo "buildledger/snapshots/dynamo"
+)
+
+// stack is one test's own tables, queues and topic, with fault-free clients to inspect them.
+type stack struct {
+	aws     aws.Config // configuration of the fault-free SQS and SNS clients
+	names   handlers.Names
+	ep      handlers.Endpoints
+	ddb     *dynamodb.Client // fault-free client of the DynamoDB that holds the tables
+	sqs     *sqs.Client
+	sns     *sns.Client
+	events  *esdynamo.Store
+	reads   *projdynamo.Store
+	queries *projections.Queries
+	client  *client.Client
+	logs    *logBuffer
+}
+
+// stackConfig tunes newStack.
+type stackConfig struct {
+	// DynamoDBEndpoint is the DynamoDB the tables live in; empty means the shared emulator.
+	DynamoDBEndpoint string
+	// VisibilityTimeoutSeconds is the queues' visibility timeout: how soon a message whose
+	// handling failed or whose worker died is delivered again. Default 3.
+	VisibilityTimeoutSeconds int
+	// MaxReceiveCount is how many deliveries SQS makes before dead-lettering; default 100, so
+	// that only messages the worker itself dead-letters end in the dead-letter queue.
+	MaxReceiveCount int
+	// NoTables leaves the tables to be created by someone else (`buildledger init`).
+	NoTables bool
+}
+
+// newStack provisions the queues and topic (and, unless cfg.NoTables, the tables) under a
+// prefix of the test's own. They are deleted when the test passes and kept for a look when
+// it fails.
+func newStack(t *testing.T, what string, cfg stackConfig) *stack {
+	t.Helper()
+	if cfg.VisibilityTimeoutSeconds == 0 {
+		cfg.VisibilityTimeoutSeconds = 3
+	}
+	if cfg.MaxReceiveCount == 0 {
+		cfg.MaxReceiveCount = 100
+	}
+	ctx := context.Background()
+	awsCfg := awstest.Config(t)
+	names, err := handlers.NewNames(awstest.Prefix(t, what))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{
+		aws:   awsCfg,
+		names: names,
+		ddb:   dynamoClient(awsCfg, cfg.DynamoDBEndpoint, nil),
+		sqs:   sqs.NewFromConfig(awsCfg),
+		sns:   sns.NewFromConfig(awsCfg),
+		logs:  &logBuffer{},
+	}
+	s.ep, _, err = handlers.ProvisionMessaging(ctx, s.sqs, s.sns, names, handlers.MessagingConfig{
+		MaxReceiveCount:          cfg.MaxReceiveCount,
+		VisibilityTimeoutSeconds: cfg.VisibilityTimeoutSeconds,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.NoTables {
+		if err := createTables(ctx, s.ddb, names); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.events, err = esdynamo.New(esdynamo.Config{Client: s.ddb, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable}); err != nil {
+		t.Fatal(err)
+	}
+	if s.reads, err = projdynamo.New(projdynamo.Config{Client: s.ddb, Prefix: names.Prefix, EventsTable: names.EventsTable}); err != nil {
+		t.Fatal(err)
+	}
+	s.queries = projections.NewQueries(s.reads)
+	if s.client, err = client.New(client.Config{SQS: s.sqs, QueueURL: s.ep.CommandsQueueURL, Outcomes: s.events, Positions: s.queries}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("resources kept under prefix %s; last worker logs:\n%s", names.Prefix, s.logs.Tail(150))
+			return
+		}
+		s.delete(cfg.DynamoDBEndpoint == "")
+	})
+	return s
+}
+
+// dynamoClient returns a DynamoDB client of cfg, at endpoint when it is not empty, with
+// opts applied last.
+func dynamoClient(cfg aws.Config, endpoint string, opts func(*dynamodb.Options)) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		if opts != nil {
+			opts(o)
+		}
+	})
+}
+
+// createTables creates what `buildledger init` creates in DynamoDB.
+func createTables(ctx context.Context, ddb *dynamodb.Client, names handlers.Names) error {
+	if _, err := esdynamo.CreateTables(ctx, ddb, names.EventsTable, names.CommandsTable); err != nil {
+		return err
+	}
+	if _, err := snapdynamo.CreateTable(ctx, ddb, names.SnapshotsTable); err != nil {
+		return err
+	}
+	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix, EventsTable: names.EventsTable})
+	if err != nil {
+		return err
+	}
+	_, err = projections.Init(ctx, reads)
+	return err
+}
+
+// delete removes the stack's queues and topic and, when asked, its tables.
+func (s *stack) delete(tables bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, url := range []string{s.ep.CommandsQueueURL, s.ep.CommandsDLQURL, s.ep.ProjectorQueueURL, s.ep.ProjectorDLQURL} {
+		_, _ = s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+	}
+	_, _ = s.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(s.ep.EventsTopicARN)})
+	if !tables {
+		return
+	}
+	p := dynamodb.NewListTablesPaginator(s.ddb, &dynamodb.ListTablesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return
+		}
+		for _, name := range page.TableNames {
+			if strings.HasPrefix(name, s.names.Prefix) {
+				_, _ = s.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
+		}
+	}
+}
+
+// workerConfig says how startWorker wires a worker.
+type workerConfig struct {
+	// AWS configures the worker's SQS and SNS clients; default the stack's fault-free one.
+	AWS *aws.Config
+	// DynamoDB is the worker's DynamoDB client (events, snapshots, read models); default the
+	// stack's fault-free one.
+	DynamoDB *dynamodb.Client
+	// SnapshotEvery is the snapshot interval in events; default 5.
+	SnapshotEvery int
+	// Parallelism is how many commands the worker handles at once; default 8.
+	Parallelism int
+}
+
+// startWorker runs an in-process worker until the returned stop is called or the test ends.
+func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, func()) {
+	t.Helper()
+	awsCfg := s.aws
+	if wc.AWS != nil {
+		awsCfg = *wc.AWS
+	}
+	ddb := s.ddb
+	if wc.DynamoDB != nil {
+		ddb = wc.DynamoDB
+	}
+	if wc.SnapshotEvery == 0 {
+		wc.SnapshotEvery = 5
+	}
+	events, err := esdynamo.New(esdynamo.Config{Client: ddb, EventsTable: s.names.EventsTable, CommandsTable: s.names.CommandsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := snapdynamo.New(snapdynamo.Config{Client: ddb, Table: s.names.SnapshotsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: s.names.Prefix, EventsTable: s.names.EventsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	projector, err := projections.NewProjector(projections.ProjectorConfig{Store: reads, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	w, err := handlers.NewWorker(handlers.WorkerConfig{
+		AWS:             awsCfg,
+		Names:           s.names,
+		Endpoints:       s.ep,
+		EventStore:      events,
+		Snapshots:       snaps,
+		SnapshotPolicy:  snapshots.EveryN(wc.SnapshotEvery),
+		Applier:         projector,
+		Parallelism:     wc.Parallelism,
+		ReceiveWaitTime: time.Second,
+		CloseTimeout:    20 * time.Second,
+		Retry:           handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
+		Logger:          &log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case <-w.Running():
+	case err := <-done:
+		cancel()
+		t.Fatalf("worker stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("worker did not start within 30s")
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("worker Run: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("worker did not stop within 60s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return w, stop
+}
+
+// sendRaw puts a message body on the commands queue as it is and returns its SQS message id.
+func (s *stack) sendRaw(t *testing.T, group, dedup string, body []byte) string {
+	t.Helper()
+	out, err := s.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl:               aws.String(s.ep.CommandsQueueURL),
+		MessageBody:            aws.String(string(body)),
+		MessageGroupId:         aws.String(group),
+		MessageDeduplicationId: aws.String(dedup),
+	})
+	if err != nil {
+		t.Fatalf("send %.60q: %v", body, err)
+	}
+	return aws.ToString(out.MessageId)
+}
+
+// drainQueue receives and deletes every message of a queue until none came for quiet,
+// and returns them. Deleting frees a FIFO group for the next message.
+func (s *stack) drainQueue(t *testing.T, url string, want int, timeout time.Duration) []sqstypes.Message {
+	t.Helper()
+	ctx := context.Background()
+	var got []sqstypes.Message
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, err := s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatalf("receive from %s: %v", url, err)
+		}
+		for _, m := range out.Messages {
+			got = append(got, m)
+			if _, err := s.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatalf("delete from %s: %v", url, err)
+			}
+		}
+		if len(out.Messages) == 0 && len(got) >= want {
+			break
+		}
+	}
+	return got
+}
+
+// logBuffer collects worker logs, shown when a test fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Tail returns the last n lines written.
+func (b *logBuffer) Tail(n int) string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("… %d earlier lines", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitFor polls cond until it holds or timeout passes; cond's text says how far it got.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, progress := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (%s)", timeout, what, progress)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// forEach runs fn on every item with n goroutines and returns the errors joined.
+func forEach[T any](n int, items []T, fn func(T) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	next := make(chan T)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				if err := fn(it); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, it := range items {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// env returns the value of an environment variable, or def when it is unset.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
