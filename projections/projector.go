@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"buildledger/domain"
 	"buildledger/eventstore"
 )
 
@@ -142,40 +143,93 @@ func (a *applier) apply(ctx context.Context, p *projection, rec eventstore.Recor
 }
 
 func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec eventstore.Record) error {
-	pos, err := readPosition(ctx, a.store, gen, rec.Stream)
+	// One read brings the position and the rows the event needs: the common case, the
+	// next event of the stream, then takes one read and one write.
+	e, known, err := decodeEvent(rec)
+	if err != nil {
+		return err
+	}
+	var needs []ref
+	if known {
+		needs = p.needs(e)
+	}
+	keys := make([]Key, 0, len(needs)+1)
+	keys = append(keys, positionKey(gen, rec.Stream))
+	for _, r := range needs {
+		keys = append(keys, r.key(gen))
+	}
+	items, err := a.store.Get(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("projections: read position and rows of %s: %w", rec.Stream, err)
+	}
+	pos, err := positionOf(items[keys[0]], rec.Stream)
 	if err != nil {
 		return err
 	}
 	if rec.Version <= pos {
 		return nil
 	}
-	if rec.Version > pos+1 {
-		missing, err := a.events.LoadRange(ctx, rec.Stream, pos+1, rec.Version-1)
-		if err != nil {
-			return fmt.Errorf("projections: fill gap %d..%d of %s: %w", pos+1, rec.Version-1, rec.Stream, err)
+	if rec.Version == pos+1 {
+		v := make(view, len(needs))
+		for i, r := range needs {
+			v[r] = items[keys[i+1]]
 		}
-		for _, m := range missing {
-			if m.Version != pos+1 {
-				return fmt.Errorf("projections: fill gap of %s: event store returned version %d, want %d", rec.Stream, m.Version, pos+1)
-			}
-			if err := a.step(ctx, p, gen, m, pos); err != nil {
-				return err
-			}
-			pos = m.Version
+		return a.write(ctx, p, gen, rec, e, known, v, pos)
+	}
+	missing, err := a.events.LoadRange(ctx, rec.Stream, pos+1, rec.Version-1)
+	if err != nil {
+		return fmt.Errorf("projections: fill gap %d..%d of %s: %w", pos+1, rec.Version-1, rec.Stream, err)
+	}
+	for _, m := range missing {
+		if m.Version != pos+1 {
+			return fmt.Errorf("projections: fill gap of %s: event store returned version %d, want %d", rec.Stream, m.Version, pos+1)
 		}
-		if pos != rec.Version-1 {
-			return fmt.Errorf("projections: fill gap of %s: event store has versions up to %d only, want %d", rec.Stream, pos, rec.Version-1)
+		if err := a.step(ctx, p, gen, m, pos); err != nil {
+			return err
 		}
+		pos = m.Version
+	}
+	if pos != rec.Version-1 {
+		return fmt.Errorf("projections: fill gap of %s: event store has versions up to %d only, want %d", rec.Stream, pos, rec.Version-1)
 	}
 	return a.step(ctx, p, gen, rec, pos)
 }
 
-// step applies one record whose predecessor is at pos: its rows and its new position in one
-// transaction, conditioned on the position still being pos.
+// step applies one record whose predecessor is at pos, loading the rows it needs.
 func (a *applier) step(ctx context.Context, p *projection, gen int64, rec eventstore.Record, pos int64) error {
-	ch, err := a.compute(ctx, p, gen, rec)
+	e, known, err := decodeEvent(rec)
 	if err != nil {
 		return err
+	}
+	v := view{}
+	if known {
+		needs := p.needs(e)
+		if len(needs) > 0 {
+			keys := make([]Key, len(needs))
+			for i, r := range needs {
+				keys[i] = r.key(gen)
+			}
+			items, err := a.store.Get(ctx, keys)
+			if err != nil {
+				return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+			}
+			for i, r := range needs {
+				v[r] = items[keys[i]]
+			}
+		}
+	}
+	return a.write(ctx, p, gen, rec, e, known, v, pos)
+}
+
+// write runs the projection and writes its rows and the stream's new position in one
+// transaction, conditioned on the position still being pos.
+func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, known bool, v view, pos int64) error {
+	var ch change
+	if known {
+		var err error
+		if ch, err = p.project(rec, e, v); err != nil {
+			return err
+		}
 	}
 	puts := make([]Put, 0, len(ch.puts)+1)
 	for _, rp := range ch.puts {
@@ -183,30 +237,6 @@ func (a *applier) step(ctx context.Context, p *projection, gen int64, rec events
 	}
 	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
 	return a.store.Write(ctx, puts, nil)
-}
-
-// compute loads the rows the event needs and runs the projection.
-func (a *applier) compute(ctx context.Context, p *projection, gen int64, rec eventstore.Record) (change, error) {
-	e, ok, err := decodeEvent(rec)
-	if err != nil || !ok {
-		return change{}, err
-	}
-	needs := p.needs(e)
-	v := make(view, len(needs))
-	if len(needs) > 0 {
-		keys := make([]Key, len(needs))
-		for i, r := range needs {
-			keys[i] = r.key(gen)
-		}
-		items, err := a.store.Get(ctx, keys)
-		if err != nil {
-			return change{}, err
-		}
-		for i, r := range needs {
-			v[r] = items[keys[i]]
-		}
-	}
-	return p.project(rec, e, v)
 }
 
 // Attributes of a position item.
@@ -245,15 +275,9 @@ func positionPut(gen int64, stream string, version, pos int64) Put {
 	return Put{Table: positionsTable(gen), Item: positionItem(stream, version), Guard: positionGuard(pos)}
 }
 
-// readPosition returns the stream's position in generation gen; ErrStreamRebuilding while
-// a single-stream rebuild holds it.
-func readPosition(ctx context.Context, store Store, gen int64, stream string) (int64, error) {
-	k := positionKey(gen, stream)
-	items, err := store.Get(ctx, []Key{k})
-	if err != nil {
-		return 0, fmt.Errorf("projections: read position of %s: %w", stream, err)
-	}
-	it := items[k]
+// positionOf returns the position a position item holds (0 for none);
+// ErrStreamRebuilding while a single-stream rebuild holds it.
+func positionOf(it Item, stream string) (int64, error) {
 	if it == nil {
 		return 0, nil
 	}

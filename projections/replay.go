@@ -357,9 +357,27 @@ func (r *Replayer) catchUp(ctx context.Context, ptr pointer, projs []*projection
 				streams[rec.Stream] = append(streams[rec.Stream], rec)
 			}
 		}
+		// Most events of the pass are in the new generation already: one batched read of
+		// the positions skips them instead of one read per event.
+		keys := make([]Key, len(order))
+		for i, stream := range order {
+			keys[i] = positionKey(ptr.gens[projectionOf(stream).name], stream)
+		}
+		positions, err := r.store.Get(ctx, keys)
+		if err != nil {
+			return n, fmt.Errorf("projections: catch up: read positions: %w", err)
+		}
 		if err := forEach(ctx, r.cfg.Workers, order, func(ctx context.Context, stream string) error {
 			p := projectionOf(stream)
+			var pos int64
+			if it := positions[positionKey(ptr.gens[p.name], stream)]; it != nil {
+				rd := itemReader{table: TablePositions, item: it}
+				pos = rd.int(attrVersion)
+			}
 			for _, rec := range streams[stream] {
+				if rec.Version <= pos {
+					continue
+				}
 				if err := r.a.apply(ctx, p, rec, ptr.gens[p.name]); err != nil {
 					return err
 				}
@@ -471,13 +489,18 @@ func (r *Replayer) scan(ctx context.Context, gen int64, projs []*projection) (in
 	var wg sync.WaitGroup
 	for i := range inputs {
 		inputs[i] = make(chan []eventstore.Record, 4)
-		w := &replayWorker{r: r, gen: gen, inScope: inScope, prog: prog}
+		w := &replayWorker{r: r, gen: gen, inScope: inScope, prog: prog, buffered: map[string]bool{}}
 		wg.Go(func() {
 			for batch := range inputs[i] {
 				if ctx.Err() != nil {
 					continue // drain
 				}
 				if err := w.process(ctx, batch); err != nil {
+					cancel(err)
+				}
+			}
+			if ctx.Err() == nil {
+				if err := w.writeOut(ctx); err != nil {
 					cancel(err)
 				}
 			}
@@ -551,6 +574,9 @@ type replayWorker struct {
 
 	pending []Put // rows and positions, written in batches
 	guarded []Put // shared rows, written one by one with their guards
+	// buffered are the streams with writes in pending: a batch that holds one of them
+	// writes the buffer out first, so that the positions and rows it reads are current.
+	buffered map[string]bool
 }
 
 // replayStream is the state of the stream a worker is projecting.
@@ -582,9 +608,16 @@ func (w *replayWorker) process(ctx context.Context, batch []eventstore.Record) e
 		return cmp.Or(strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Version, b.Version))
 	})
 	var keys []Key
+	stale := false
 	for i, rec := range recs {
 		if i == 0 || recs[i-1].Stream != rec.Stream {
 			keys = append(keys, positionKey(w.gen, rec.Stream))
+			stale = stale || w.buffered[rec.Stream]
+		}
+	}
+	if stale {
+		if err := w.writeOut(ctx); err != nil {
+			return err
 		}
 	}
 	positions, err := w.r.store.Get(ctx, keys)
@@ -610,10 +643,7 @@ func (w *replayWorker) process(ctx context.Context, batch []eventstore.Record) e
 			return err
 		}
 	}
-	if err := w.close(ctx, st); err != nil {
-		return err
-	}
-	return w.writeOut(ctx)
+	return w.close(ctx, st)
 }
 
 // apply projects rec into the stream's in-memory rows, after filling any gap before it.
@@ -715,6 +745,9 @@ func (w *replayWorker) flushStream(ctx context.Context, st *replayStream) error 
 	clear(st.dirty)
 	st.order = st.order[:0]
 	w.pending = append(w.pending, Put{Table: positionsTable(w.gen), Item: positionItem(st.stream, st.pos)})
+	if w.buffered != nil {
+		w.buffered[st.stream] = true
+	}
 	if len(w.pending)+len(w.guarded) >= flushThreshold {
 		return w.writeOut(ctx)
 	}
@@ -730,13 +763,33 @@ func (w *replayWorker) writeOut(ctx context.Context) error {
 		}
 		w.pending = w.pending[:0]
 	}
+	// Guarded writes of different keys are independent; those of one key keep their order.
+	byKey := map[Key][]Put{}
+	var order []Key
 	for _, p := range w.guarded {
-		err := w.r.store.Write(ctx, []Put{p}, nil)
-		if err != nil && !errors.Is(err, ErrConditionFailed) {
-			return fmt.Errorf("projections: replay: write shared rows: %w", err)
+		k, err := KeyOf(p.Table, p.Item)
+		if err != nil {
+			return err
 		}
+		if byKey[k] == nil {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], p)
+	}
+	err := forEach(ctx, 8, order, func(ctx context.Context, k Key) error {
+		for _, p := range byKey[k] {
+			err := w.r.store.Write(ctx, []Put{p}, nil)
+			if err != nil && !errors.Is(err, ErrConditionFailed) {
+				return fmt.Errorf("projections: replay: write shared rows: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	w.guarded = w.guarded[:0]
+	clear(w.buffered)
 	return nil
 }
 

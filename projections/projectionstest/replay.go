@@ -193,10 +193,12 @@ func RunReplay(t *testing.T, b Backend, events int) {
 	if _, err := projections.Init(ctx, b.Store); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	n, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 1})
+	begin := time.Now()
+	n, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 1, Writers: 8})
 	if err != nil {
 		t.Fatalf("Workload: %v", err)
 	}
+	appended := time.Since(begin)
 	p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events})
 	if err != nil {
 		t.Fatal(err)
@@ -204,14 +206,15 @@ func RunReplay(t *testing.T, b Backend, events int) {
 	if err := ApplyAll(ctx, b.Events, p, 8); err != nil {
 		t.Fatalf("live apply: %v", err)
 	}
+	applied := time.Since(begin) - appended
 	live := dump(t, b.Store)
 	for name, items := range live {
 		if len(items) == 0 {
 			t.Fatalf("the workload of %d events left table %s empty", n, name)
 		}
 	}
-	t.Logf("%d events; live model: %d repos, %d builds, %d statuses, %d status events, %d locks, %d jobs, %d positions",
-		n, len(live["repos"]), len(live["builds"]), len(live["statuses"]), len(live["status_events"]), len(live["locks"]), len(live["jobs"]), len(live["positions"]))
+	t.Logf("%d events appended in %s, applied live in %s; live model: %d repos, %d builds, %d statuses, %d status events, %d locks, %d jobs, %d positions",
+		n, appended.Round(time.Millisecond), applied.Round(time.Millisecond), len(live["repos"]), len(live["builds"]), len(live["statuses"]), len(live["status_events"]), len(live["locks"]), len(live["jobs"]), len(live["positions"]))
 	if ref, err := Reference(ctx, b.Events); err != nil || Diff(live, ref) != "" {
 		t.Fatalf("the live model differs from the reference: %v\n%s", err, Diff(live, ref))
 	}
