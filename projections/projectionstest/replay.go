@@ -203,7 +203,7 @@ func RunReplay(t *testing.T, b Backend, events int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ApplyAll(ctx, b.Events, p, 8); err != nil {
+	if err := ApplyAll(ctx, b.Events, p, 16); err != nil {
 		t.Fatalf("live apply: %v", err)
 	}
 	applied := time.Since(begin) - appended
