@@ -59,7 +59,7 @@ func (p pointer) clone() pointer {
 	return c
 }
 
-// positionsTables returns the generations whose positions tables the pointer uses.
+// positionsGenerations returns the generations whose positions tables the pointer uses.
 func (p pointer) positionsGenerations() map[int64]bool {
 	gens := map[int64]bool{}
 	for _, g := range p.gens {
