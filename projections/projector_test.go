@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,49 +155,7 @@ func TestProjector_Apply(t *testing.T) {
 	})
 
 	t.Run("given 3 goroutines applying the same events concurrently then the rows equal the reference", func(t *testing.T) {
-		f := newFixture(t)
-		if _, err := projectionstest.Workload(f.ctx, f.es, projectionstest.WorkloadConfig{Events: 600, Seed: 3}); err != nil {
-			t.Fatal(err)
-		}
-		var all []eventstore.Record
-		for after := ""; ; {
-			page, err := f.es.ReadAll(f.ctx, after, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, page.Records...)
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-		var wg sync.WaitGroup
-		for g := range 3 {
-			wg.Go(func() {
-				p, err := projections.NewProjector(projections.ProjectorConfig{Store: f.st, Events: f.es, MaxAttempts: 50})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				// Each goroutine walks the events from another starting point.
-				for i := range all {
-					rec := all[(i+g*len(all)/3)%len(all)]
-					if err := p.Apply(f.ctx, rec); err != nil {
-						t.Errorf("goroutine %d: %v", g, err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		ref, err := projectionstest.Reference(f.ctx, f.es)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := projections.Dump(f.ctx, f.st)
-		if d := projectionstest.Diff(got, ref); d != "" {
-			t.Errorf("concurrent application differs from the reference:\n%s", d)
-		}
+		projectionstest.RunConcurrentApply(t, projectionstest.Backend{Store: memory.New(), Events: esmemory.New()}, 600)
 	})
 
 	t.Run("given a stream being rebuilt when an event arrives then ErrStreamRebuilding and Position shows the position before", func(t *testing.T) {

@@ -160,3 +160,8 @@ func TestReplayWhileLive(t *testing.T) {
 	t.Parallel()
 	projectionstest.RunReplayWhileLive(t, newBackend(t, 200), 600)
 }
+
+func TestConcurrentApply(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunConcurrentApply(t, newBackend(t, 0), 300)
+}

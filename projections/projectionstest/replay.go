@@ -457,3 +457,53 @@ func RunReplayWhileLive(t *testing.T, b Backend, events int) {
 	}
 	t.Logf("%d events written while replaying; %d caught up", written, caughtUp)
 }
+
+// RunConcurrentApply appends a workload of at least events events, then has 3 goroutines,
+// each with its own Projector, apply every event, each starting at another third of the
+// events; the rows must equal the reference model.
+func RunConcurrentApply(t *testing.T, b Backend, events int) {
+	ctx := context.Background()
+	if _, err := projections.Init(ctx, b.Store); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	if _, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	var all []eventstore.Record
+	for after := ""; ; {
+		page, err := b.Events.ReadAll(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Records...)
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Go(func() {
+			p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events, MaxAttempts: 50})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := range all {
+				rec := all[(i+g*len(all)/3)%len(all)]
+				if err := p.Apply(ctx, rec); err != nil {
+					t.Errorf("goroutine %d: %v", g, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ref, err := Reference(ctx, b.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(dump(t, b.Store), ref); d != "" {
+		t.Errorf("concurrent application differs from the reference:\n%s", d)
+	}
+}
