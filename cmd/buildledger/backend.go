@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,9 +121,9 @@ func outcomeError(err error, wait time.Duration, id string) error {
 	var invalid *client.InvalidError
 	switch {
 	case errors.As(err, &rejected):
-		return &exitError{code: exitRejected, err: errors.New(rejected.Reason)}
+		return &exitError{code: exitRejected, err: errors.New(userReason(rejected.Reason))}
 	case errors.As(err, &invalid):
-		return &exitError{code: exitRejected, err: errors.New(invalid.Reason)}
+		return &exitError{code: exitRejected, err: errors.New(userReason(invalid.Reason))}
 	}
 	return timeoutOr(err, wait, fmt.Sprintf("the outcome of command %s (is the worker running?)", id))
 }
@@ -159,4 +160,9 @@ func notFound(err error, what string) error {
 		return &exitError{code: exitRejected, err: fmt.Errorf("%s not found", what)}
 	}
 	return err
+}
+
+// userReason is a stored reason as a person reads it: without the Go package prefix.
+func userReason(reason string) string {
+	return strings.TrimPrefix(reason, "domain: ")
 }

@@ -74,10 +74,12 @@ prints the lock as JSON.`,
 			stillLockedAfter := func() error {
 				return &exitError{code: exitRejected, err: fmt.Errorf("env %s is still locked after %s", c.Env, giveUp)}
 			}
-			for {
+			for held := false; ; held = true {
 				_, ok, err := b.mutate(ctx, c, answered, cmd.OutOrStdout())
 				if !isStillLocked(err) {
-					if err != nil && giveUp > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// Only a lock seen held turns running out of --wait into "still locked";
+					// a service that never answered is a timeout (exit 3).
+					if err != nil && held && giveUp > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 						return stillLockedAfter()
 					}
 					if err != nil || !ok {
@@ -147,7 +149,12 @@ rejected with the name of the holder; an uberlock is lifted only with --uberlock
 			if err != nil || !ok {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), map[string]any{"env": c.Env, "user": c.User, "released": true, "commandId": o.CommandID})
+			return printJSON(cmd.OutOrStdout(), struct {
+				Env       string `json:"env"`
+				User      string `json:"user"`
+				Released  bool   `json:"released"`
+				CommandID string `json:"commandId"`
+			}{c.Env, c.User, true, o.CommandID})
 		}),
 	}
 	f := cmd.Flags()

@@ -99,7 +99,22 @@ Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer i
 	for _, add := range extraCommands {
 		root.AddCommand(add(s))
 	}
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
+			c.Args = cobra.NoArgs
+			c.RunE = groupRunE
+		}
+	}
 	return root
+}
+
+// groupRunE makes a command that only groups others print its help when called alone, and
+// fail as bad usage (exit 2) when called with a subcommand it does not have, such as a typo.
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return cmd.Help()
 }
 
 // extraCommands are the subcommands registered by the other files of this package.
