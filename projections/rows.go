@@ -15,7 +15,9 @@ const attrStreamVersion = "streamVersion"
 // Repo is a repository's row, dynostore's repo view. Its JSON is exactly dynostore's:
 // user, repo, and currentBuildInProgress and latestBuild as a build id string or null.
 type Repo struct {
+	// User owns the repository.
 	User string `json:"user"`
+	// Repo is the repository's name.
 	Repo string `json:"repo"`
 	// CurrentBuildInProgress is the id of the build in progress, nil when none.
 	CurrentBuildInProgress *string `json:"currentBuildInProgress"`
@@ -29,9 +31,12 @@ type Repo struct {
 // Build is a build's row, dynostore's build view: tag, repoID, buildID, pending, and per
 // browser a column with its status and a "<browser>-pending" flag.
 type Build struct {
-	RepoID  string
+	// RepoID is "{user}/{repo}".
+	RepoID string
+	// BuildID is the build's number in its repository: 1, 2, …
 	BuildID int64
-	Tag     string
+	// Tag is what the build runs, e.g. "master".
+	Tag string
 	// Pending is the number of browsers not finished yet.
 	Pending int64
 	// Browsers are the browsers of the build's matrix, sorted by name.
@@ -153,17 +158,23 @@ func (b Build) Browser(name string) (BrowserStatus, bool) {
 // Status is a package version's build status in one environment (warehouse.ai's Status).
 // Times are epoch milliseconds.
 type Status struct {
-	Pkg             string `json:"pkg"`
-	Env             string `json:"env"`
-	Version         string `json:"version"`
+	// Pkg is the package name, e.g. "@scope/ui".
+	Pkg string `json:"pkg"`
+	// Env is the environment the build is for, e.g. "dev".
+	Env string `json:"env"`
+	// Version is the package version the status is of.
+	Version string `json:"version"`
+	// PreviousVersion is the version built before it.
 	PreviousVersion string `json:"previousVersion"`
 	// Total is the progress as a percentage of completed locales.
 	Total float64 `json:"total"`
 	// Error is true once an error event was recorded.
 	Error bool `json:"error"`
 	// Complete is true once every locale completed.
-	Complete  bool  `json:"complete"`
+	Complete bool `json:"complete"`
+	// CreatedAt is when the status started.
 	CreatedAt int64 `json:"createdAt"`
+	// UpdatedAt is when its last event happened.
 	UpdatedAt int64 `json:"updatedAt"`
 	// StreamVersion is the version of the status stream the row reflects.
 	StreamVersion int64 `json:"streamVersion"`

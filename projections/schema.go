@@ -59,6 +59,7 @@ type Key struct {
 	Sort any
 }
 
+// String returns the key for messages, e.g. "g3-builds[api/foo|1]".
 func (k Key) String() string {
 	if k.Sort == nil {
 		return fmt.Sprintf("%s[%s]", k.Table, k.Partition)
