@@ -98,9 +98,10 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 		times[m.name] = map[int][]float64{}
 	}
 	rawQuery := map[int][]float64{}
-	for _, f := range fixtures {
-		// Interleave the methods, after a warm-up, so that drift affects each alike.
-		for rep := -2; rep < e.cfg.LoadRepeats; rep++ {
+	// Interleave lengths and methods, after a warm-up, so that a machine growing slower or
+	// faster during the run affects each alike.
+	for rep := -2; rep < e.cfg.LoadRepeats; rep++ {
+		for _, f := range fixtures {
 			for _, m := range methods {
 				start := time.Now()
 				agg, err := loadAggregate(ctx, st, m.snaps, f.stream)
@@ -132,7 +133,7 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 		fig.Notes = fmt.Sprintf("ours: snapshot + %d-event tail + restore; raw: load all + rehydrate; fresh snapshot (no tail) %s ms; plain Query of all items %s ms",
 			f.tail, formatValue(freshMs, ""), formatValue(median(rawQuery[f.length]), ""))
 		if f.tail == f.length {
-			fig.Notes = fmt.Sprintf("no snapshot below %d events: both load all + rehydrate; plain Query of all items %s ms",
+			fig.Notes = fmt.Sprintf("no snapshot below %d events: ours fetches none, then both load all + rehydrate; plain Query of all items %s ms",
 				e.cfg.SnapshotEvery, formatValue(median(rawQuery[f.length]), ""))
 		}
 		fig.Extra = map[string]float64{
