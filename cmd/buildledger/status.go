@@ -35,13 +35,20 @@ func statusKey(fs *pflag.FlagSet, cmd *cobra.Command, pkg, env, version *string)
 	}
 }
 
-// printStatus prints the status row of a package version after a change to it.
-func printStatus(cmd *cobra.Command, b *backend, pkg, env, version string) error {
-	st, err := b.queries.Status(cmd.Context(), pkg, env, version)
-	if err != nil {
-		return err
-	}
-	return printJSON(cmd.OutOrStdout(), st)
+// changeStatus sends the command that command returns (read once the flags are parsed)
+// and prints the status row of the package version it changed.
+func changeStatus(s *settings, w *waitFlags, command func() domain.Command, pkg, env, version *string) func(*cobra.Command, []string) error {
+	return withBackend(s, func(cmd *cobra.Command, b *backend) error {
+		_, ok, err := b.mutate(cmd.Context(), command(), *w, cmd.OutOrStdout())
+		if err != nil || !ok {
+			return err
+		}
+		st, err := b.queries.Status(cmd.Context(), *pkg, *env, *version)
+		if err != nil {
+			return err
+		}
+		return printJSON(cmd.OutOrStdout(), st)
+	})
 }
 
 func newStatusStartCommand(s *settings) *cobra.Command {
@@ -53,16 +60,12 @@ func newStatusStartCommand(s *settings) *cobra.Command {
 		Use:   "start --pkg P --env E --version V [--previous-version PV] --locales L1,L2 | --locale-count N",
 		Short: "Start tracking the build of a package version across locales",
 		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(c.Locales) == 0 && c.LocaleCount <= 0 {
 				return usageError("give --locales or --locale-count")
 			}
-			_, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
-			if err != nil || !ok {
-				return err
-			}
-			return printStatus(cmd, b, c.Pkg, c.Env, c.Version)
-		}),
+			return changeStatus(s, &w, func() domain.Command { return c }, &c.Pkg, &c.Env, &c.Version)(cmd, args)
+		},
 	}
 	f := cmd.Flags()
 	statusKey(f, cmd, &c.Pkg, &c.Env, &c.Version)
@@ -82,13 +85,7 @@ func newStatusEventCommand(s *settings) *cobra.Command {
 		Use:   "event --pkg P --env E --version V --locale L --message M [--details D] [--error]",
 		Short: "Record a status event of a build; --error marks the build errored",
 		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			_, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
-			if err != nil || !ok {
-				return err
-			}
-			return printStatus(cmd, b, c.Pkg, c.Env, c.Version)
-		}),
+		RunE:  changeStatus(s, &w, func() domain.Command { return c }, &c.Pkg, &c.Env, &c.Version),
 	}
 	f := cmd.Flags()
 	statusKey(f, cmd, &c.Pkg, &c.Env, &c.Version)
@@ -110,13 +107,7 @@ func newStatusCompleteCommand(s *settings) *cobra.Command {
 		Use:   "complete --pkg P --env E --version V --locale L",
 		Short: "Mark one locale of a build complete (counted once per locale)",
 		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			_, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
-			if err != nil || !ok {
-				return err
-			}
-			return printStatus(cmd, b, c.Pkg, c.Env, c.Version)
-		}),
+		RunE:  changeStatus(s, &w, func() domain.Command { return c }, &c.Pkg, &c.Env, &c.Version),
 	}
 	f := cmd.Flags()
 	statusKey(f, cmd, &c.Pkg, &c.Env, &c.Version)
