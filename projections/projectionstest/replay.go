@@ -379,7 +379,7 @@ func RunReplayWhileLive(t *testing.T, b Backend, events int) {
 	}
 	// publish is the event bus and the worker: it retries what cannot be applied now, as a
 	// redelivered message would be.
-	var retries sync.Map
+	var rebuilding, otherRetries atomic.Int64
 	publish := func(rec eventstore.Record) error {
 		deadline := time.Now().Add(time.Minute)
 		for {
@@ -390,7 +390,11 @@ func RunReplayWhileLive(t *testing.T, b Backend, events int) {
 			if time.Now().After(deadline) {
 				return err
 			}
-			retries.Store(err.Error(), true)
+			if errors.Is(err, projections.ErrStreamRebuilding) {
+				rebuilding.Add(1)
+			} else {
+				otherRetries.Add(1)
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -456,7 +460,8 @@ func RunReplayWhileLive(t *testing.T, b Backend, events int) {
 	if d := Diff(dump(t, b.Store), ref); d != "" {
 		t.Fatalf("after replays under live load (%d events written meanwhile) the model differs from the reference:\n%s", written, d)
 	}
-	t.Logf("%d events written while replaying; %d caught up", written, caughtUp)
+	t.Logf("%d events written while replaying; %d caught up; live deliveries retried: %d on fenced streams, %d for other reasons",
+		written, caughtUp, rebuilding.Load(), otherRetries.Load())
 }
 
 // RunConcurrentApply appends a workload of at least events events, then has 3 goroutines,
