@@ -68,7 +68,7 @@ func (c CreateBuild) Validate() error {
 // build row, where each browser is a column and "<browser>-pending" its flag.
 func reservedBrowserName(name string) bool {
 	switch name {
-	case "tag", "repoID", "buildID", "pending", "user", "repo", "version":
+	case "tag", "repoID", "buildID", "pending", "user", "repo", "version", "streamVersion":
 		return true
 	}
 	return strings.HasSuffix(name, "-pending")

@@ -193,6 +193,11 @@ func TestRepoRules(t *testing.T) {
 			thenErr: invalid("CreateBuild", "browsers[0]", `"pending" is reserved by the build view`),
 		},
 		{
+			name:    "when a browser is named like the read row's version column then it is invalid",
+			when:    CreateBuild{User: "api", Repo: "foo", Tag: "master", Browsers: []string{"streamVersion"}},
+			thenErr: invalid("CreateBuild", "browsers[0]", `"streamVersion" is reserved by the build view`),
+		},
+		{
 			name:    "when a browser is named like a pending flag then it is invalid",
 			when:    CreateBuild{User: "api", Repo: "foo", Tag: "master", Browsers: []string{"A-pending"}},
 			thenErr: invalid("CreateBuild", "browsers[0]", `"A-pending" is reserved by the build view`),
