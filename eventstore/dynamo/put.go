@@ -130,16 +130,31 @@ func (b *batcher) dispatch(due bool) [][]*putCall {
 }
 
 // start writes each batch in its own goroutine; when one finishes, the calls that gathered
-// meanwhile are due.
+// meanwhile are due. A batch's slot is freed before its callers hear their results, so that
+// a caller that puts again at once finds the slot free and is not made to wait.
 func (b *batcher) start(batches [][]*putCall) {
 	for _, batch := range batches {
 		go func() {
-			b.write(batch[0].ctx, batch)
+			// The write answers copies of the calls; the answers are passed on once the
+			// slot is free.
+			copies := make([]*putCall, len(batch))
+			for i, c := range batch {
+				copies[i] = &putCall{key: c.key, item: c.item, ctx: c.ctx, done: make(chan error, 1)}
+			}
+			b.write(batch[0].ctx, copies)
 			b.mu.Lock()
 			b.inFlight--
 			next := b.dispatch(true)
 			b.mu.Unlock()
 			b.start(next)
+			for i, c := range batch {
+				select {
+				case err := <-copies[i].done:
+					c.done <- err
+				default:
+					c.done <- fmt.Errorf("eventstore/dynamo: put %s: the batch write gave no result", c.key)
+				}
+			}
 		}()
 	}
 }
