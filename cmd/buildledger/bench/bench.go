@@ -108,8 +108,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Figures:           slices.Clone(AllFigures),
-		Rounds:            4,
-		AppendEvents:      2000,
+		Rounds:            10,
+		AppendEvents:      3000,
 		AppendStreams:     []int{1, 16, 64},
 		LoadLengths:       []int{10, 100, 1000, 10000},
 		SnapshotEvery:     100,
