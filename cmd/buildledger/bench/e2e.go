@@ -227,7 +227,7 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 		"worker_threads": float64(cfg.E2EParallelism),
 	}
 	return []Figure{f, memoryFigure("Memory, worker during end to end", ours.mem, raw.mem, 0,
-		"peak RSS of this process (worker, projector and clients in-process) while ours ran vs while raw ran")}, nil
+		"peak RSS of this process (worker, projector and clients in-process) while ours ran vs while raw ran; the idle worker stays resident during raw rounds")}, nil
 }
 
 // memoryFigure reports two memory peaks as a figure in MiB of peak RSS, with the Go heap
