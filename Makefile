@@ -42,8 +42,8 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: up ## run the benchmarks against the emulators
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./eventstore/... ./snapshots/...
+bench: up build ## measure against raw baselines: one markdown table, JSON in bench-results/ (BENCHFLAGS=--help)
+	$(BIN) bench $(BENCHFLAGS)
 
 clean: down ## stop the emulators and remove build output
 	rm -rf bin
