@@ -215,10 +215,9 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	log := h.log.With().Str("command_id", d.ID).Str("command_type", d.Type).
 		Str("stream", stream).Str("correlation_id", d.CorrelationID).Logger()
 
-	if res, found, err := h.existing(ctx, d, &log); found || err != nil {
-		return res, err
-	}
-
+	// No outcome is read first: the outcome item's condition, in the append or in
+	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and
+	// that is when the stored outcome is read and its events re-published.
 	for attempt := 0; ; attempt++ {
 		agg, err := h.load(ctx, stream, &log)
 		if err != nil {
@@ -231,11 +230,13 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 		case errors.Is(err, domain.ErrRejected):
 			return h.reject(ctx, d, before, err, &log)
 		case errors.Is(err, domain.ErrInvalidCommand):
-			return Result{}, h.invalid(ctx, &InvalidMessageError{
-				CommandID: d.ID, CommandType: d.Type, BodyHash: d.BodyHash,
-				Reason: truncate(err.Error(), maxReasonBytes), Err: err,
-			})
+			return h.invalidDecision(ctx, d, err, &log)
 		default:
+			// A command handled before, whose stream has moved on since, is a duplicate
+			// whatever deciding it now says.
+			if res, found, xerr := h.existing(ctx, d, &log); found || xerr != nil {
+				return res, xerr
+			}
 			// Not the message's fault (a routing or environment bug, a corrupt stream):
 			// fail the delivery so that SQS retries it and, in the end, dead-letters it.
 			return Result{}, fmt.Errorf("handlers: decide %s %s on %s: %w", d.Type, d.ID, stream, err)
@@ -260,17 +261,11 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 			}
 			continue
 		case errors.Is(err, eventstore.ErrDuplicateCommand):
-			// Another delivery of the same command committed first.
-			res, found, err := h.existing(ctx, d, &log)
-			if err == nil && !found {
-				err = fmt.Errorf("handlers: %s %s: the store reported a duplicate but holds no outcome", d.Type, d.ID)
-			}
-			return res, err
+			// A redelivery, a resend, or another delivery of the same command that
+			// committed first.
+			return h.duplicate(ctx, d, &log)
 		case isPermanentAppendError(err):
-			return Result{}, h.invalid(ctx, &InvalidMessageError{
-				CommandID: d.ID, CommandType: d.Type, BodyHash: d.BodyHash,
-				Reason: truncate(err.Error(), maxReasonBytes), Err: err,
-			})
+			return h.invalidDecision(ctx, d, err, &log)
 		default:
 			return Result{}, fmt.Errorf("handlers: append %s %s to %s: %w", d.Type, d.ID, stream, err)
 		}
@@ -331,6 +326,33 @@ func (h *CommandHandler) existing(ctx context.Context, d DecodedCommand, log *ze
 	return res, true, nil
 }
 
+// duplicate handles a command whose outcome write found the id already used.
+func (h *CommandHandler) duplicate(ctx context.Context, d DecodedCommand, log *zerolog.Logger) (Result, error) {
+	res, found, err := h.existing(ctx, d, log)
+	if err == nil && !found {
+		err = fmt.Errorf("handlers: %s %s: the store reported a duplicate but holds no outcome", d.Type, d.ID)
+	}
+	return res, err
+}
+
+// invalidDecision stores the invalid outcome of a decoded command that the domain or the
+// store refused as malformed. When the id already has an outcome, the message is a
+// duplicate (a redelivery of a command handled before) and is handled as one.
+func (h *CommandHandler) invalidDecision(ctx context.Context, d DecodedCommand, cause error, log *zerolog.Logger) (Result, error) {
+	inv := &InvalidMessageError{
+		CommandID: d.ID, CommandType: d.Type, BodyHash: d.BodyHash,
+		Reason: truncate(cause.Error(), maxReasonBytes), Err: cause,
+	}
+	err := h.recordInvalid(ctx, inv)
+	switch {
+	case errors.Is(err, eventstore.ErrDuplicateCommand):
+		return h.duplicate(ctx, d, log)
+	case err != nil:
+		return Result{}, fmt.Errorf("handlers: record invalid outcome of %s: %w", inv.CommandID, err)
+	}
+	return Result{}, h.deadLetterInvalid(inv)
+}
+
 // reject stores the rejected outcome with the rule's reason.
 func (h *CommandHandler) reject(ctx context.Context, d DecodedCommand, version int64, cause error, log *zerolog.Logger) (Result, error) {
 	o := eventstore.Outcome{
@@ -346,11 +368,7 @@ func (h *CommandHandler) reject(ctx context.Context, d DecodedCommand, version i
 	err := h.cfg.Events.RecordOutcome(ctx, o)
 	switch {
 	case errors.Is(err, eventstore.ErrDuplicateCommand):
-		res, found, err := h.existing(ctx, d, log)
-		if err == nil && !found {
-			err = fmt.Errorf("handlers: %s %s: the store reported a duplicate but holds no outcome", d.Type, d.ID)
-		}
-		return res, err
+		return h.duplicate(ctx, d, log)
 	case err != nil:
 		return Result{}, fmt.Errorf("handlers: record rejection of %s %s: %w", d.Type, d.ID, err)
 	}
@@ -363,20 +381,31 @@ func (h *CommandHandler) reject(ctx context.Context, d DecodedCommand, version i
 // the message to the dead-letter queue.
 func (h *CommandHandler) invalid(ctx context.Context, inv *InvalidMessageError) error {
 	if inv.CommandID != "" {
-		err := h.cfg.Events.RecordOutcome(ctx, eventstore.Outcome{
-			CommandID:   inv.CommandID,
-			CommandType: inv.CommandType,
-			Status:      eventstore.OutcomeInvalid,
-			Reason:      inv.Reason,
-			BodyHash:    inv.BodyHash,
-			RecordedAt:  h.cfg.Clock().UTC(),
-		})
+		err := h.recordInvalid(ctx, inv)
 		// A duplicate is a redelivery of this message (its outcome is stored) or a body
 		// sent under an id that already has an outcome; either way the stored one stands.
 		if err != nil && !errors.Is(err, eventstore.ErrDuplicateCommand) {
 			return fmt.Errorf("handlers: record invalid outcome of %s: %w", inv.CommandID, err)
 		}
 	}
+	return h.deadLetterInvalid(inv)
+}
+
+// recordInvalid stores the invalid outcome of inv's command id.
+func (h *CommandHandler) recordInvalid(ctx context.Context, inv *InvalidMessageError) error {
+	return h.cfg.Events.RecordOutcome(ctx, eventstore.Outcome{
+		CommandID:   inv.CommandID,
+		CommandType: inv.CommandType,
+		Status:      eventstore.OutcomeInvalid,
+		Reason:      inv.Reason,
+		BodyHash:    inv.BodyHash,
+		RecordedAt:  h.cfg.Clock().UTC(),
+	})
+}
+
+// deadLetterInvalid counts and logs an invalid message whose outcome is stored, and
+// returns the error that sends it to the dead-letter queue.
+func (h *CommandHandler) deadLetterInvalid(inv *InvalidMessageError) error {
 	h.metrics.Commands.WithLabelValues(LabelInvalid).Inc()
 	h.metrics.DeadLettered.WithLabelValues("commands", DeadLetterInvalid).Inc()
 	h.log.Warn().Str("command_id", inv.CommandID).Str("command_type", inv.CommandType).

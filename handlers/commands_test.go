@@ -301,6 +301,80 @@ func TestCommandHandler_GivenAcceptedCommand_WhenSameIDAgain_ThenNoNewEventsAndC
 	}
 }
 
+func TestCommandHandler_GivenAcceptedCommandAndStreamMovedOn_WhenRedelivered_ThenDuplicateWhateverItWouldDecideNow(t *testing.T) {
+	tests := []struct {
+		name  string
+		after []domain.Command // commands after c1, each accepted
+		want  string           // what deciding c1 again would say now
+	}{
+		{"given_env_now_locked_by_bob_then_not_rejected", []domain.Command{
+			domain.Release{Env: "prod", User: "alice"}, domain.Lock{Env: "prod", User: "bob"},
+		}, "rejected"},
+		{"given_env_released_then_not_locked_again", []domain.Command{
+			domain.Release{Env: "prod", User: "alice"},
+		}, "accepted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			first := f.mustAccept(t, "c1", domain.Lock{Env: "prod", User: "alice"})
+			for i, cmd := range tt.after {
+				f.mustAccept(t, fmt.Sprintf("after-%d", i), cmd)
+			}
+			version := int64(1 + len(tt.after))
+			published := len(f.publisher.records())
+
+			res, err := f.handle(t, "c1", domain.Lock{Env: "prod", User: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Duplicate || res.Outcome.Status != eventstore.OutcomeAccepted || res.Outcome.Version != 1 {
+				t.Fatalf("result = %+v, want the first, accepted outcome as a duplicate", res)
+			}
+			if len(res.Records) != 1 || res.Records[0].Key != first.Records[0].Key {
+				t.Errorf("re-published %+v, want the first command's record", res.Records)
+			}
+			if n := len(f.stream(t, "lock:prod")); int64(n) != version {
+				t.Errorf("stream has %d events, want %d: the redelivery %s anew", n, version, tt.want)
+			}
+			stored, err := f.events.Outcome(context.Background(), "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.Status != eventstore.OutcomeAccepted || stored.Version != 1 {
+				t.Errorf("stored outcome = %+v, want the first, accepted at 1", stored)
+			}
+			if n := len(f.publisher.records()) - published; n != 1 {
+				t.Errorf("published %d records for the redelivery, want the 1 committed", n)
+			}
+			if got := commandsCount(f.metrics, handlers.LabelRejected); got != 0 {
+				t.Errorf("rejected metric = %v, want 0", got)
+			}
+		})
+	}
+}
+
+func TestCommandHandler_GivenRejectedCommandAndEnvFreedSince_WhenRedelivered_ThenDuplicateRejectionAndNoEvents(t *testing.T) {
+	f := newFixture(t)
+	f.mustAccept(t, "bob-1", domain.Lock{Env: "prod", User: "bob"})
+	res, err := f.handle(t, "c1", domain.Lock{Env: "prod", User: "alice"})
+	if err != nil || res.Outcome.Status != eventstore.OutcomeRejected {
+		t.Fatalf("first delivery: %+v, %v; want rejected", res, err)
+	}
+	f.mustAccept(t, "bob-2", domain.Release{Env: "prod", User: "bob"})
+
+	res, err = f.handle(t, "c1", domain.Lock{Env: "prod", User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Duplicate || res.Outcome.Status != eventstore.OutcomeRejected || len(res.Records) != 0 {
+		t.Fatalf("result = %+v, want the stored rejection as a duplicate", res)
+	}
+	if n := len(f.stream(t, "lock:prod")); n != 2 {
+		t.Errorf("stream has %d events, want 2: the redelivery took effect", n)
+	}
+}
+
 func TestCommandHandler_GivenUsedID_WhenAnotherCommandReusesIt_ThenDeadLetteredAndNeverApplied(t *testing.T) {
 	f := newFixture(t)
 	f.mustAccept(t, "c1", domain.Lock{Env: "prod", User: "alice"})
