@@ -24,13 +24,11 @@ func TestDynamoDBRestart_GivenCommandsArrivingContinuously_WhenDynamoDBLocalIsKi
 	)
 	start := time.Now()
 	db := startDynamoDBLocal(t)
-	t.Logf("DEBUG db after %v", time.Since(start))
 	s := newStack(t, "ddbrestart", stackConfig{DynamoDBEndpoint: db.Endpoint(), VisibilityTimeoutSeconds: 2})
 	// The worker's DynamoDB client retries as the binary's does (the SDK's default three
 	// attempts); the outage has to be ridden out by the worker's own retries and redelivery.
 	ddb := dynamoClient(s.aws, db.Endpoint(), func(o *dynamodb.Options) { o.RetryMaxAttempts = 3 })
 	w, stop := s.startWorker(t, workerConfig{DynamoDB: ddb, SnapshotEvery: 5})
-	t.Logf("DEBUG ready after %v", time.Since(start))
 
 	plans := acceptableWorkload("r", streams, perStream)
 	var sent atomic.Int64

@@ -181,8 +181,12 @@ type workerConfig struct {
 	DynamoDB *dynamodb.Client
 	// SnapshotEvery is the snapshot interval in events; default 5.
 	SnapshotEvery int
-	// Parallelism is how many commands the worker handles at once; default 8.
+	// Parallelism is how many commands, and how many events, the worker handles at once;
+	// default 8.
 	Parallelism int
+	// NoProjector runs a worker that decides commands but applies no events: they wait in
+	// the projector queue.
+	NoProjector bool
 }
 
 // startWorker runs an in-process worker until the returned stop is called or the test ends.
@@ -211,9 +215,13 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	projector, err := projections.NewProjector(projections.ProjectorConfig{Store: reads, Events: events})
-	if err != nil {
-		t.Fatal(err)
+	var applier handlers.EventApplier
+	if !wc.NoProjector {
+		projector, err := projections.NewProjector(projections.ProjectorConfig{Store: reads, Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		applier = projector
 	}
 	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	w, err := handlers.NewWorker(handlers.WorkerConfig{
@@ -223,7 +231,7 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 		EventStore:      events,
 		Snapshots:       snaps,
 		SnapshotPolicy:  snapshots.EveryN(wc.SnapshotEvery),
-		Applier:         projector,
+		Applier:         applier,
 		Parallelism:     wc.Parallelism,
 		ReceiveWaitTime: time.Second,
 		CloseTimeout:    20 * time.Second,

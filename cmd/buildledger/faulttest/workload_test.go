@@ -129,18 +129,26 @@ func (s *stack) waitStreams(t *testing.T, plans []streamPlan, upto int, timeout 
 // waitProjected waits until the read models reflect every stream's last event.
 func (s *stack) waitProjected(t *testing.T, plans []streamPlan, timeout time.Duration) {
 	t.Helper()
+	s.waitProjectedUpTo(t, plans, 1<<30, timeout)
+}
+
+// waitProjectedUpTo waits until the read models reflect the events of every stream's first
+// upto commands.
+func (s *stack) waitProjectedUpTo(t *testing.T, plans []streamPlan, upto int, timeout time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	waitFor(t, timeout, "the read models to reflect every event", func() (bool, string) {
 		var mu sync.Mutex
 		done, behind := 0, []string{}
 		_ = forEach(8, plans, func(p streamPlan) error {
 			pos, err := s.queries.Position(ctx, p.Stream)
+			want := int64(min(upto, len(p.Commands)))
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil && pos >= int64(len(p.Commands)) {
+			if err == nil && pos >= want {
 				done++
 			} else if len(behind) < 3 {
-				behind = append(behind, fmt.Sprintf("%s at %d of %d (%v)", p.Stream, pos, len(p.Commands), err))
+				behind = append(behind, fmt.Sprintf("%s at %d of %d (%v)", p.Stream, pos, want, err))
 			}
 			return nil
 		})
