@@ -223,44 +223,77 @@ func (p *process) running() bool {
 // stops it with SIGTERM (as a service manager would). Its log is shown when the test fails.
 func (in *installation) startWorker(t *testing.T) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "worker.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	w := in.launchWorker(t)
+	t.Cleanup(func() { w.terminate(t) })
+}
+
+// workerProcess is a running `buildledger worker`.
+type workerProcess struct {
+	prefix  string
+	cmd     *exec.Cmd
+	exited  chan error
+	logPath string
+	logFile *os.File
+	done    bool
+}
+
+// launchWorker starts a worker and waits until it is ready; the caller stops it with
+// terminate (it is killed if the test ends first).
+func (in *installation) launchWorker(t *testing.T) *workerProcess {
+	t.Helper()
+	w := &workerProcess{prefix: in.prefix, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "worker.log")}
+	var err error
+	if w.logFile, err = os.Create(w.logPath); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info")
-	cmd.Env = in.environ()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	w.cmd = exec.Command(binary, "worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info")
+	w.cmd.Env = in.environ()
+	w.cmd.Stdout, w.cmd.Stderr = w.logFile, w.logFile
+	if err := w.cmd.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { w.exited <- w.cmd.Wait() }()
 	t.Cleanup(func() {
-		defer logFile.Close()
-		stopped := time.Now()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		var waitErr error
-		select {
-		case waitErr = <-exited:
-		case <-time.After(stopTimeout):
-			_ = cmd.Process.Kill()
-			waitErr = <-exited
-			t.Errorf("worker did not stop within %s of SIGTERM", stopTimeout)
-		}
-		log, _ := os.ReadFile(logPath)
-		if waitErr != nil {
-			t.Errorf("worker exited after SIGTERM with %v (after %s)", waitErr, time.Since(stopped).Round(time.Millisecond))
-		}
-		if bytes.Contains(log, []byte("WARNING: DATA RACE")) {
-			t.Errorf("the worker reported a data race")
-		}
-		if t.Failed() {
-			t.Logf("worker log (prefix %s):\n%s", in.prefix, log)
+		if !w.done {
+			_ = w.cmd.Process.Kill()
+			<-w.exited
+			w.logFile.Close()
 		}
 	})
-	addr := waitListening(t, logPath, exited)
-	waitHealthy(t, addr, exited)
+	addr := waitListening(t, w.logPath, w.exited)
+	waitHealthy(t, addr, w.exited)
+	return w
+}
+
+// terminate stops the worker with SIGTERM and checks that it exits cleanly and in time,
+// without a data race.
+func (w *workerProcess) terminate(t *testing.T) {
+	t.Helper()
+	if w.done {
+		return
+	}
+	w.done = true
+	defer w.logFile.Close()
+	stopped := time.Now()
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	var waitErr error
+	select {
+	case waitErr = <-w.exited:
+	case <-time.After(stopTimeout):
+		_ = w.cmd.Process.Kill()
+		waitErr = <-w.exited
+		t.Errorf("worker did not stop within %s of SIGTERM", stopTimeout)
+	}
+	log, _ := os.ReadFile(w.logPath)
+	if waitErr != nil {
+		t.Errorf("worker exited after SIGTERM with %v (after %s)", waitErr, time.Since(stopped).Round(time.Millisecond))
+	}
+	if bytes.Contains(log, []byte("WARNING: DATA RACE")) {
+		t.Errorf("the worker reported a data race")
+	}
+	if t.Failed() {
+		t.Logf("worker log (prefix %s):\n%s", w.prefix, log)
+	}
 }
 
 // waitListening reads the worker's log until it says where it listens.
