@@ -69,9 +69,9 @@ func (s *stack) processEnv() []string {
 	e := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
-		"AWS_REGION=" + env("AWS_REGION", "us-east-1"),
-		"AWS_ACCESS_KEY_ID=" + env("AWS_ACCESS_KEY_ID", "local"),
-		"AWS_SECRET_ACCESS_KEY=" + env("AWS_SECRET_ACCESS_KEY", "local"),
+		"AWS_REGION=" + envOr("AWS_REGION", "us-east-1"),
+		"AWS_ACCESS_KEY_ID=" + envOr("AWS_ACCESS_KEY_ID", "local"),
+		"AWS_SECRET_ACCESS_KEY=" + envOr("AWS_SECRET_ACCESS_KEY", "local"),
 		"AWS_EC2_METADATA_DISABLED=true",
 		"BUILDLEDGER_PREFIX=" + s.names.Prefix,
 		"BUILDLEDGER_LOG_FORMAT=json",

@@ -156,8 +156,7 @@ func TestSnapshots_GivenDamagedSnapshot_WhenNextCommandArrives_ThenStreamIsRepla
 	t.Parallel()
 	ctx := context.Background()
 	s := newStack(t, "snapshots", stackConfig{})
-	w, stop := s.startWorker(t, workerConfig{SnapshotEvery: 3})
-	defer stop()
+	_, stopHistory := s.startWorker(t, workerConfig{SnapshotEvery: 3})
 
 	cases, damages := snapshotCases(), damages()
 	type run struct {
@@ -201,6 +200,11 @@ func TestSnapshots_GivenDamagedSnapshot_WhenNextCommandArrives_ThenStreamIsRepla
 		stateOfKind[r.c.kind] = attrString(snapshotOf[r.stream], "state")
 	}
 	otherKind := map[string]string{"repo": "lock", "lock": "repo", "job": "status", "status": "job"}
+	// A new worker, as after a restart or on another machine, holds no aggregate in memory:
+	// it loads each stream from the snapshot store.
+	stopHistory()
+	w, stop := s.startWorker(t, workerConfig{SnapshotEvery: 3})
+	defer stop()
 
 	for _, r := range runs {
 		t.Run(fmt.Sprintf("given %s snapshot of a %s stream", r.d.name, r.c.kind), func(t *testing.T) {

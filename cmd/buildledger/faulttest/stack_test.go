@@ -286,8 +286,9 @@ func (s *stack) sendRaw(t *testing.T, group, dedup string, body []byte) string {
 	return aws.ToString(out.MessageId)
 }
 
-// drainQueue receives and deletes every message of a queue until none came for quiet,
-// and returns them. Deleting frees a FIFO group for the next message.
+// drainQueue receives and deletes the messages of a queue until at least want came and a
+// receive finds no more, or timeout passes, and returns them. Deleting frees a FIFO group
+// for its next message.
 func (s *stack) drainQueue(t *testing.T, url string, want int, timeout time.Duration) []sqstypes.Message {
 	t.Helper()
 	ctx := context.Background()
@@ -387,8 +388,8 @@ func forEach[T any](n int, items []T, fn func(T) error) error {
 	return errors.Join(errs...)
 }
 
-// env returns the value of an environment variable, or def when it is unset.
-func env(name, def string) string {
+// envOr returns the value of an environment variable, or def when it is unset.
+func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
