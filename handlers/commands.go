@@ -52,6 +52,11 @@ type CommandHandlerConfig struct {
 	// MaxConflictRetries is how often a command is decided again after a version conflict
 	// before the delivery fails (and is retried later); default DefaultMaxConflictRetries.
 	MaxConflictRetries int
+	// AggregateCacheSize is how many streams' aggregates are kept in memory between
+	// commands, the least recently used leaving first, so that the next command on a stream
+	// reads neither its snapshot nor its events; default DefaultAggregateCacheSize, negative
+	// disables the cache.
+	AggregateCacheSize int
 	// ConflictBackoff is the base wait between conflict retries: attempt n waits a random
 	// time up to ConflictBackoff·2ⁿ (capped), so that racing workers spread out. Default
 	// DefaultConflictBackoff.
@@ -83,6 +88,9 @@ func (c *CommandHandlerConfig) setDefaults() {
 	}
 	if c.ConflictBackoff == 0 {
 		c.ConflictBackoff = DefaultConflictBackoff
+	}
+	if c.AggregateCacheSize == 0 {
+		c.AggregateCacheSize = DefaultAggregateCacheSize
 	}
 	if c.MaxCommandBytes <= 0 {
 		c.MaxCommandBytes = DefaultMaxCommandBytes
@@ -171,11 +179,19 @@ type Result struct {
 //
 // Every command takes effect once: the outcome item is written in the same transaction as
 // the events, so a redelivered or resent command finds it and only re-publishes.
+//
+// The aggregates of recently decided streams stay in memory at the version their last
+// command left them. A command decided on such an aggregate is as safe as one decided on a
+// freshly loaded one: its append is conditional on the stream still being at that version
+// (a stale aggregate loses like any racer, and the stream is loaded again), and a decision
+// that appends nothing (a rejection, a no-op) is only taken after reading the events
+// appended since.
 type CommandHandler struct {
-	cfg       CommandHandlerConfig
-	log       *zerolog.Logger
-	metrics   *Metrics
-	snapshots sync.WaitGroup
+	cfg        CommandHandlerConfig
+	log        *zerolog.Logger
+	metrics    *Metrics
+	aggregates *aggregateCache
+	snapshots  sync.WaitGroup
 }
 
 // NewCommandHandler returns a CommandHandler for a validated configuration.
@@ -191,7 +207,7 @@ func NewCommandHandler(cfg CommandHandlerConfig) (*CommandHandler, error) {
 			return nil, err
 		}
 	}
-	return &CommandHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
+	return &CommandHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m, aggregates: newAggregateCache(cfg.AggregateCacheSize)}, nil
 }
 
 // Wait blocks until the snapshots being taken in the background are stored or failed.
@@ -218,18 +234,29 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	// No outcome is read first: the outcome item's condition, in the append or in
 	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and
 	// that is when the stored outcome is read and its events re-published.
-	for attempt := 0; ; attempt++ {
-		agg, err := h.load(ctx, stream, &log)
-		if err != nil {
-			return Result{}, err
-		}
+	agg, current, err := h.load(ctx, stream, &log)
+	if err != nil {
+		return Result{}, err
+	}
+	for conflicts := 0; ; {
 		before := agg.Version()
 		events, err := agg.Handle(d.Command, h.env())
+		if !current && (err != nil || len(events) == 0) {
+			// Only an append with events is conditional on the stream's version: decide
+			// anything else on the stream as it is now.
+			if err := h.catchUp(ctx, agg); err != nil {
+				return Result{}, err
+			}
+			current = true
+			continue
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, domain.ErrRejected):
+			h.aggregates.put(agg)
 			return h.reject(ctx, d, before, err, &log)
 		case errors.Is(err, domain.ErrInvalidCommand):
+			h.aggregates.put(agg)
 			return h.invalidDecision(ctx, d, err, &log)
 		default:
 			// A command handled before, whose stream has moved on since, is a duplicate
@@ -251,22 +278,33 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 		case err == nil:
 		case errors.Is(err, eventstore.ErrVersionConflict):
 			h.metrics.Conflicts.Inc()
-			if attempt >= h.cfg.MaxConflictRetries {
+			if conflicts >= h.cfg.MaxConflictRetries {
 				return Result{}, fmt.Errorf("handlers: %s %s: gave up after %d version conflicts on %s: %w",
-					d.Type, d.ID, attempt+1, stream, err)
+					d.Type, d.ID, conflicts+1, stream, err)
 			}
-			log.Debug().Int("attempt", attempt+1).Int64("version", before).Msg("version conflict, deciding again")
-			if err := h.backoff(ctx, attempt); err != nil {
+			log.Debug().Int("attempt", conflicts+1).Int64("version", before).Msg("version conflict, deciding again")
+			if err := h.backoff(ctx, conflicts); err != nil {
 				return Result{}, err
 			}
+			conflicts++
+			// The aggregate in hand is behind; load the stream afresh.
+			if agg, err = h.loadStored(ctx, stream, &log); err != nil {
+				return Result{}, err
+			}
+			current = true
 			continue
 		case errors.Is(err, eventstore.ErrDuplicateCommand):
 			// A redelivery, a resend, or another delivery of the same command that
 			// committed first.
+			h.aggregates.put(agg)
 			return h.duplicate(ctx, d, &log)
 		case isPermanentAppendError(err):
+			h.aggregates.put(agg)
 			return h.invalidDecision(ctx, d, err, &log)
 		default:
+			// Whether the append took effect is unknown; the aggregate still is the state
+			// at before, which is all a cached aggregate promises.
+			h.aggregates.put(agg)
 			return Result{}, fmt.Errorf("handlers: append %s %s to %s: %w", d.Type, d.ID, stream, err)
 		}
 
@@ -274,8 +312,11 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 		for _, e := range events {
 			agg.Apply(e)
 		}
-		if h.cfg.Snapshots != nil && agg.Version() == outcome.Version && h.cfg.SnapshotPolicy.Due(before, outcome.Version) {
-			h.snapshot(agg, &log)
+		if agg.Version() == outcome.Version {
+			if h.cfg.Snapshots != nil && h.cfg.SnapshotPolicy.Due(before, outcome.Version) {
+				h.snapshot(agg, &log)
+			}
+			h.aggregates.put(agg)
 		}
 		if err := h.cfg.Publisher.Publish(ctx, records); err != nil {
 			// The events are durable; a redelivery finds the outcome and publishes again.
@@ -413,9 +454,20 @@ func (h *CommandHandler) deadLetterInvalid(inv *InvalidMessageError) error {
 	return &DeadLetterError{CommandID: inv.CommandID, Kind: DeadLetterInvalid, Reason: inv.Reason, Err: inv}
 }
 
-// load returns the aggregate of stream at its latest version: from a usable snapshot and
-// the events after it, or by replaying the whole stream.
-func (h *CommandHandler) load(ctx context.Context, stream string, log *zerolog.Logger) (domain.Aggregate, error) {
+// load returns the aggregate of stream: the cached one, which may be behind the stream
+// (current is false), or else the one loadStored returns. The caller owns it; it goes back
+// to the cache with put.
+func (h *CommandHandler) load(ctx context.Context, stream string, log *zerolog.Logger) (agg domain.Aggregate, current bool, err error) {
+	if agg := h.aggregates.take(stream); agg != nil {
+		return agg, false, nil
+	}
+	agg, err = h.loadStored(ctx, stream, log)
+	return agg, true, err
+}
+
+// loadStored returns the aggregate of stream at its latest version: from a usable
+// snapshot and the events after it, or by replaying the whole stream.
+func (h *CommandHandler) loadStored(ctx context.Context, stream string, log *zerolog.Logger) (domain.Aggregate, error) {
 	empty, err := domain.NewAggregate(stream)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: load %s: %w", stream, err)
@@ -442,6 +494,36 @@ func (h *CommandHandler) load(ctx context.Context, stream string, log *zerolog.L
 			log.Warn().Err(err).Msg("snapshot fetch failed; replaying the whole stream")
 		}
 	}
+	events, err := h.events(ctx, stream, from)
+	if err != nil {
+		return nil, err
+	}
+	if agg == nil {
+		if agg, err = domain.Rehydrate(stream, events); err != nil {
+			return nil, fmt.Errorf("handlers: load %s: %w", stream, err)
+		}
+		return agg, nil
+	}
+	for _, e := range events {
+		agg.Apply(e)
+	}
+	return agg, nil
+}
+
+// catchUp applies to agg the events appended to its stream after its version.
+func (h *CommandHandler) catchUp(ctx context.Context, agg domain.Aggregate) error {
+	events, err := h.events(ctx, agg.StreamID(), agg.Version()+1)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		agg.Apply(e)
+	}
+	return nil
+}
+
+// events returns the decoded events of stream from version from on.
+func (h *CommandHandler) events(ctx context.Context, stream string, from int64) ([]domain.Event, error) {
 	records, err := h.cfg.Events.Load(ctx, stream, from)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: load %s from version %d: %w", stream, from, err)
@@ -455,16 +537,7 @@ func (h *CommandHandler) load(ctx context.Context, stream string, log *zerolog.L
 			return nil, fmt.Errorf("handlers: load %s version %d: %w", stream, r.Version, err)
 		}
 	}
-	if agg == nil {
-		if agg, err = domain.Rehydrate(stream, events); err != nil {
-			return nil, fmt.Errorf("handlers: load %s: %w", stream, err)
-		}
-		return agg, nil
-	}
-	for _, e := range events {
-		agg.Apply(e)
-	}
-	return agg, nil
+	return events, nil
 }
 
 func (h *CommandHandler) unusableSnapshot(log *zerolog.Logger, version int64, reason string) {

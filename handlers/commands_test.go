@@ -63,6 +63,13 @@ func (s *loadRecorder) Load(ctx context.Context, stream string, from int64) ([]e
 	return s.Store.Load(ctx, stream, from)
 }
 
+// loads returns how many Loads were made.
+func (s *loadRecorder) loads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.froms)
+}
+
 func (s *loadRecorder) lastFrom() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,6 +85,9 @@ type fixture struct {
 }
 
 type fixtureOption func(*handlers.CommandHandlerConfig)
+
+// withoutAggregateCache makes every command load its stream from the stores.
+func withoutAggregateCache(c *handlers.CommandHandlerConfig) { c.AggregateCacheSize = -1 }
 
 func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	t.Helper()
@@ -480,7 +490,7 @@ func lockReleaseCycle(i int) domain.Command {
 }
 
 func TestCommandHandler_GivenSnapshotEvery3_When7Commands_ThenSnapshotsTakenAndUsedOnLoad(t *testing.T) {
-	f := newFixture(t, func(c *handlers.CommandHandlerConfig) { c.SnapshotPolicy = snapshots.EveryN(3) })
+	f := newFixture(t, withoutAggregateCache, func(c *handlers.CommandHandlerConfig) { c.SnapshotPolicy = snapshots.EveryN(3) })
 	for i := range 7 {
 		f.mustAccept(t, fmt.Sprintf("c%d", i), lockReleaseCycle(i))
 		f.handler.Wait()
@@ -513,7 +523,7 @@ func TestCommandHandler_GivenUnusableSnapshot_WhenCommand_ThenFullReplayAndAccep
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t)
+			f := newFixture(t, withoutAggregateCache)
 			f.mustAccept(t, "c0", domain.Lock{Env: "prod", User: "alice"})
 			if err := f.snaps.PutRaw(context.Background(), tt.snap); err != nil {
 				t.Fatal(err)

@@ -113,6 +113,9 @@ type WorkerConfig struct {
 	MaxConflictRetries int
 	// MaxCommandBytes is the largest accepted command body; default DefaultMaxCommandBytes.
 	MaxCommandBytes int
+	// AggregateCacheSize is how many streams' aggregates stay in memory between commands;
+	// default DefaultAggregateCacheSize, negative disables the cache.
+	AggregateCacheSize int
 	// Retry tunes the retry of transient failures.
 	Retry RetryConfig
 	// ReceiveWaitTime is the SQS long-polling wait, whole seconds from 0 to 20; default
@@ -382,6 +385,7 @@ func (w *Worker) wire(ep Endpoints) error {
 		SnapshotPolicy:     cfg.SnapshotPolicy,
 		MaxConflictRetries: cfg.MaxConflictRetries,
 		MaxCommandBytes:    cfg.MaxCommandBytes,
+		AggregateCacheSize: cfg.AggregateCacheSize,
 		Clock:              cfg.Clock,
 		NewID:              cfg.NewID,
 		NewTimeID:          cfg.NewTimeID,
