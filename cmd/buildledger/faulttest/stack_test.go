@@ -59,8 +59,7 @@ type stackConfig struct {
 }
 
 // newStack provisions the queues and topic (and, unless cfg.NoTables, the tables) under a
-// prefix of the test's own. They are deleted when the test passes and kept for a look when
-// it fails.
+// prefix of the test's own; they are deleted when the test ends.
 func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 	t.Helper()
 	if cfg.VisibilityTimeoutSeconds == 0 {
@@ -110,8 +109,7 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("resources kept under prefix %s; last worker logs:\n%s", names.Prefix, s.logs.Tail(150))
-			return
+			t.Logf("prefix %s; last worker logs:\n%s", names.Prefix, s.logs.Tail(150))
 		}
 		s.delete(cfg.DynamoDBEndpoint == "")
 	})
