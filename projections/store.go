@@ -27,7 +27,8 @@ const MaxWriteItems = 100
 // generations. Every call that does I/O takes ctx first. Stores are safe for concurrent use.
 type Store interface {
 	// Get returns the items stored under keys, read strongly consistent; keys with no item
-	// are absent from the result. A missing table is ErrNoTable.
+	// are absent from the result. A missing table is ErrNoTable. Up to MaxWriteItems keys
+	// are read as one snapshot: a Write is seen wholly or not at all.
 	Get(ctx context.Context, keys []Key) (map[Key]Item, error)
 	// Query returns the items of one partition of a table or index in sort key order,
 	// following every page, up to q.Limit items.

@@ -53,6 +53,12 @@ func (s *Store) Get(ctx context.Context, keys []projections.Key) (map[projection
 			tables[s.name(k.Table)] = k.Table
 		}
 	}
+	if len(unique) == 0 {
+		return out, nil
+	}
+	if len(unique) <= maxTransactGet {
+		return s.getIsolated(ctx, unique)
+	}
 	for start := 0; start < len(unique); start += maxBatchGet {
 		req := map[string]types.KeysAndAttributes{}
 		for _, k := range unique[start:min(start+maxBatchGet, len(unique))] {
@@ -95,6 +101,40 @@ func (s *Store) Get(ctx context.Context, keys []projections.Key) (map[projection
 				}
 			}
 		}
+	}
+	return out, nil
+}
+
+// maxTransactGet is the most items one TransactGetItems reads.
+const maxTransactGet = 100
+
+// getIsolated reads keys in one TransactGetItems. Unlike BatchGetItem, whose items are read
+// one by one, it sees every Write transaction either wholly or not at all: a projector that
+// reads a stream's position together with its rows must never get rows older than the
+// position (it would then write rows that miss an event and pass the position check).
+func (s *Store) getIsolated(ctx context.Context, keys []projections.Key) (map[projections.Key]projections.Item, error) {
+	items := make([]types.TransactGetItem, len(keys))
+	for i, k := range keys {
+		ka, err := keyAttrs(k)
+		if err != nil {
+			return nil, err
+		}
+		items[i] = types.TransactGetItem{Get: &types.Get{TableName: aws.String(s.name(k.Table)), Key: ka}}
+	}
+	res, err := s.db.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: items})
+	if err != nil {
+		return nil, translate(err, "transact get")
+	}
+	out := make(map[projections.Key]projections.Item, len(keys))
+	for i, r := range res.Responses {
+		if r.Item == nil {
+			continue
+		}
+		it, err := fromAttrs(r.Item)
+		if err != nil {
+			return nil, err
+		}
+		out[keys[i]] = it
 	}
 	return out, nil
 }
