@@ -209,7 +209,7 @@ func (a *server) repo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Reads.Repo(r.Context(), user, repo)
-	a.answer(w, r, v, err)
+	a.answer(w, r, v, missing(err, "repository %s/%s", user, repo))
 }
 
 func (a *server) build(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +221,7 @@ func (a *server) build(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Reads.Build(r.Context(), user, repo, int(id))
-	a.answer(w, r, v, err)
+	a.answer(w, r, v, missing(err, "build %d of %s/%s", id, user, repo))
 }
 
 func (a *server) status(w http.ResponseWriter, r *http.Request) {
@@ -232,7 +232,7 @@ func (a *server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Reads.Status(r.Context(), pkg, env, version)
-	a.answer(w, r, v, err)
+	a.answer(w, r, v, missing(err, "status of %s %s in %s", pkg, version, env))
 }
 
 func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
@@ -243,7 +243,7 @@ func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Reads.StatusHead(r.Context(), pkg, env)
-	a.answer(w, r, v, err)
+	a.answer(w, r, v, missing(err, "status head of %s in %s", pkg, env))
 }
 
 func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
@@ -302,7 +302,7 @@ func (a *server) jobsWindow(q jobsQuery) http.HandlerFunc {
 
 func (a *server) command(w http.ResponseWriter, r *http.Request) {
 	o, err := a.cfg.Events.Outcome(r.Context(), r.PathValue("id"))
-	a.answer(w, r, o, err)
+	a.answer(w, r, o, missing(err, "command %s", r.PathValue("id")))
 }
 
 // eventsPage is the answer of /v1/events.
@@ -346,6 +346,23 @@ func (a *server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	a.answer(w, r, page, err)
 }
+
+// missing names what was not found, so that a 404 says "repository api/foo not found"
+// rather than only "not found".
+func missing(err error, format string, args ...any) error {
+	if errors.Is(err, projections.ErrNotFound) || errors.Is(err, eventstore.ErrNotFound) {
+		return &notFoundError{what: fmt.Sprintf(format, args...), err: err}
+	}
+	return err
+}
+
+type notFoundError struct {
+	what string
+	err  error
+}
+
+func (e *notFoundError) Error() string { return e.what + " not found" }
+func (e *notFoundError) Unwrap() error { return e.err }
 
 func orEmpty(recs []eventstore.Record) []eventstore.Record {
 	if recs == nil {

@@ -248,6 +248,14 @@ func TestRoutes_GivenUnknownThings_WhenQueried_ThenAnswer404WithJSONError(t *tes
 	}
 }
 
+func TestRoutes_GivenAMissingRepository_ThenThe404SaysWhich(t *testing.T) {
+	f := newFixture(t)
+	status, obj, _ := f.get("/v1/repo?user=api&repo=nope")
+	if status != http.StatusNotFound || obj["error"] != "repository api/nope not found" {
+		t.Fatalf("GET /v1/repo = %d %v, want 404 naming the repository", status, obj)
+	}
+}
+
 func TestRoutes_GivenBadParameters_WhenQueried_ThenAnswer400NamingTheParameter(t *testing.T) {
 	f, _ := seeded(t)
 	tests := []struct{ path, param string }{
