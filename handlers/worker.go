@@ -223,6 +223,7 @@ type Worker struct {
 	router  *message.Router
 
 	ran      atomic.Bool
+	drain    drain
 	mu       sync.Mutex
 	commands *CommandHandler
 	closers  []func() error
@@ -306,7 +307,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	case err := <-errc:
 		return stopped(err)
 	}
-	w.log.Info().Msg("worker stopping")
+	w.log.Info().Msg("worker stopping: finishing and deleting the messages in hand")
+	w.drain.wait(w.cfg.CloseTimeout)
 	closeErr := w.router.Close()
 	runErr := <-errc
 	w.waitSnapshots()
@@ -345,6 +347,7 @@ func (w *Worker) wire(ep Endpoints) error {
 		// and redelivered (and, if it keeps panicking, dead-lettered by SQS).
 		middleware.Recoverer,
 		middleware.CorrelationID,
+		w.drain.handlerMiddleware,
 	)
 	retry := middleware.Retry{
 		MaxRetries:          cfg.Retry.MaxRetries,
@@ -481,6 +484,7 @@ func (w *Worker) subscriber(workers int) (*wsqs.Subscriber, error) {
 		DoNotCreateQueueIfNotExists: true,
 		QueueUrlResolver:            knownQueueURL{},
 		ConsumeWorkers:              workers,
+		OptFns:                      []func(*sqs.Options){w.drain.sqsOption},
 		GenerateReceiveMessageInput: func(_ context.Context, url wsqs.QueueURL) (*sqs.ReceiveMessageInput, error) {
 			// One message per receive: a nack drops the rest of a batch, and a FIFO
 			// group stays blocked while any of its messages is in flight anyway.

@@ -4,11 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/handlers"
+	"buildledger/internal/awstest"
 	"buildledger/projections"
 )
 
@@ -18,7 +26,7 @@ func TestGivenABurst_WhenTheWorkerIsStoppedWithSIGTERMMidway_ThenARestartedWorke
 	t.Parallel()
 	const (
 		repos    = 10
-		perRepo  = 12
+		perRepo  = 40
 		commands = repos * perRepo
 	)
 	in := newInstallation(t, "e2e-sigterm")
@@ -37,28 +45,35 @@ func TestGivenABurst_WhenTheWorkerIsStoppedWithSIGTERMMidway_ThenARestartedWorke
 		ids = append(ids, id)
 	}
 	// Stop the first worker once it has done part of the burst, but not all of it.
-	for done := 0; done < commands/5; {
-		done = 0
-		for _, id := range ids {
-			if _, err := c.events.Outcome(ctx, id); err == nil {
-				done++
-			} else if !errors.Is(err, eventstore.ErrNotFound) {
+	streams := make([]string, repos)
+	for r := range repos {
+		streams[r] = domain.RepoStreamID("sigterm", fmt.Sprintf("repo%d", r))
+	}
+	applied := func() int64 {
+		var n int64
+		for _, stream := range streams {
+			v, err := c.events.Version(ctx, stream)
+			if err != nil {
 				t.Fatal(err)
 			}
+			n += v
 		}
+		return n
+	}
+	for applied() < commands/10 {
 		if ctx.Err() != nil {
 			t.Fatal("the first worker applied too few commands in time")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	first.terminate(t)
-	before := 0
-	for _, id := range ids {
-		if _, err := c.events.Outcome(ctx, id); err == nil {
-			before++
-		}
+	before := applied()
+	t.Logf("%d of %d commands were applied when the first worker stopped", before, commands)
+	// The worker deletes what it finished before it exits: no message is left in flight,
+	// to come back only after the visibility timeout.
+	if n := in.messagesInFlight(t); n != 0 {
+		t.Errorf("%d command messages are still in flight after the worker stopped", n)
 	}
-	t.Logf("%d of %d commands had an outcome when the first worker stopped", before, commands)
 
 	in.startWorker(t)
 	for i, id := range ids {
@@ -95,4 +110,32 @@ func TestGivenABurst_WhenTheWorkerIsStoppedWithSIGTERMMidway_ThenARestartedWorke
 			t.Fatalf("build %d of %s: %v, want not found", perRepo+1, repo, err)
 		}
 	}
+}
+
+// messagesInFlight returns how many messages of the commands queue were received and not
+// deleted.
+func (in *installation) messagesInFlight(t *testing.T) int {
+	t.Helper()
+	cfg := awstest.Config(t)
+	names, err := handlers.NewNames(in.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqsc := sqs.NewFromConfig(cfg)
+	ep, err := handlers.ResolveMessaging(context.Background(), sqsc, sns.NewFromConfig(cfg), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sqsc.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(ep.CommandsQueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	if err != nil {
+		t.Fatalf("ApproximateNumberOfMessagesNotVisible: %v", err)
+	}
+	return n
 }
