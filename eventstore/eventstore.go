@@ -134,6 +134,25 @@ type Outcome struct {
 	RecordedAt time.Time `json:"recordedAt"`
 }
 
+// AcceptedOutcome is the outcome an Append of records to stream, found at expectedVersion,
+// stores for cmd. Every Store writes it; callers that need it before reading it back (to
+// answer a client at once) build the same value.
+func AcceptedOutcome(cmd Command, stream string, expectedVersion int64, records []Record, at time.Time) Outcome {
+	o := Outcome{
+		CommandID:   cmd.ID,
+		CommandType: cmd.Type,
+		Status:      OutcomeAccepted,
+		Stream:      stream,
+		Version:     expectedVersion + int64(len(records)),
+		BodyHash:    cmd.BodyHash,
+		RecordedAt:  at,
+	}
+	if len(records) > 0 {
+		o.FirstVersion, o.LastVersion = records[0].Version, records[len(records)-1].Version
+	}
+	return o
+}
+
 // Command describes the command an Append carries out; its id makes the append happen once.
 type Command struct {
 	// ID is the command id; required.

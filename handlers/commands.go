@@ -234,6 +234,7 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	// No outcome is read first: the outcome item's condition, in the append or in
 	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and
 	// that is when the stored outcome is read and its events re-published.
+	command := eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
 	agg, current, err := h.load(ctx, stream, &log)
 	if err != nil {
 		return Result{}, err
@@ -273,7 +274,7 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 			return Result{}, err
 		}
 		records, err := h.cfg.Events.Append(ctx, stream, before, toStore,
-			eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash})
+			command)
 		switch {
 		case err == nil:
 		case errors.Is(err, eventstore.ErrVersionConflict):
@@ -308,7 +309,11 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 			return Result{}, fmt.Errorf("handlers: append %s %s to %s: %w", d.Type, d.ID, stream, err)
 		}
 
-		outcome := acceptedOutcome(d, stream, before, records, h.cfg.Clock())
+		at := h.cfg.Clock().UTC()
+		if len(records) > 0 {
+			at = records[0].RecordedAt
+		}
+		outcome := eventstore.AcceptedOutcome(command, stream, before, records, at)
 		for _, e := range events {
 			agg.Apply(e)
 		}
@@ -610,23 +615,6 @@ func encodeEvents(events []domain.Event, d DecodedCommand) ([]eventstore.Event, 
 		}
 	}
 	return out, nil
-}
-
-func acceptedOutcome(d DecodedCommand, stream string, before int64, records []eventstore.Record, now time.Time) eventstore.Outcome {
-	o := eventstore.Outcome{
-		CommandID:   d.ID,
-		CommandType: d.Type,
-		Status:      eventstore.OutcomeAccepted,
-		Stream:      stream,
-		Version:     before + int64(len(records)),
-		BodyHash:    d.BodyHash,
-		RecordedAt:  now.UTC(),
-	}
-	if len(records) > 0 {
-		o.FirstVersion, o.LastVersion = records[0].Version, records[len(records)-1].Version
-		o.RecordedAt = records[0].RecordedAt
-	}
-	return o
 }
 
 // isPermanentAppendError reports errors that appending the same events again cannot fix:

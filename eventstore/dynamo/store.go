@@ -56,18 +56,7 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 		}})
 		roles = append(roles, roleEvent)
 	}
-	out := eventstore.Outcome{
-		CommandID:   cmd.ID,
-		CommandType: cmd.Type,
-		Status:      eventstore.OutcomeAccepted,
-		Stream:      stream,
-		Version:     expectedVersion + int64(len(events)),
-		BodyHash:    cmd.BodyHash,
-		RecordedAt:  at,
-	}
-	if len(records) > 0 {
-		out.FirstVersion, out.LastVersion = records[0].Version, records[len(records)-1].Version
-	}
+	out := eventstore.AcceptedOutcome(cmd, stream, expectedVersion, records, at)
 	outItem := outcomeItem(out)
 	size := itemSize(outItem)
 	if size > eventstore.MaxItemBytes {

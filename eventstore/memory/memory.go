@@ -85,18 +85,7 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 		total += size
 		records[i] = r
 	}
-	out := eventstore.Outcome{
-		CommandID:   cmd.ID,
-		CommandType: cmd.Type,
-		Status:      eventstore.OutcomeAccepted,
-		Stream:      stream,
-		Version:     expectedVersion + int64(len(events)),
-		BodyHash:    cmd.BodyHash,
-		RecordedAt:  at,
-	}
-	if len(records) > 0 {
-		out.FirstVersion, out.LastVersion = records[0].Version, records[len(records)-1].Version
-	}
+	out := eventstore.AcceptedOutcome(cmd, stream, expectedVersion, records, at)
 	if err := checkOutcomeSize(out); err != nil {
 		return nil, err
 	}
