@@ -22,6 +22,7 @@ import (
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
 	"buildledger/internal/awstest"
+	"buildledger/internal/logbuf"
 	"buildledger/snapshots"
 	snapdynamo "buildledger/snapshots/dynamo"
 )
@@ -34,26 +35,7 @@ type stack struct {
 	ep     handlers.Endpoints
 	events *esdynamo.Store
 	snaps  *snapdynamo.Store
-	logs   *lockedBuffer
-}
-
-// lockedBuffer collects the workers' logs; they are shown when the test fails, and never
-// written through t after the test ended.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *logbuf.Buffer
 }
 
 func newStack(t *testing.T, what string) *stack {
@@ -64,7 +46,7 @@ func newStack(t *testing.T, what string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{aws: cfg, sqs: awstest.SQS(t), names: names, logs: &lockedBuffer{}}
+	s := &stack{aws: cfg, sqs: awstest.SQS(t), names: names, logs: &logbuf.Buffer{}}
 	s.ep, _, err = handlers.ProvisionMessaging(ctx, s.sqs, awstest.SNS(t), names, handlers.MessagingConfig{VisibilityTimeoutSeconds: 3})
 	if err != nil {
 		t.Fatal(err)

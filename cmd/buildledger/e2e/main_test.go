@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"buildledger/internal/awstest"
+	"buildledger/internal/logbuf"
 )
 
 // binary is the buildledger executable TestMain builds for every test.
@@ -143,8 +143,8 @@ func (in *installation) okJSON(t *testing.T, v any, args ...string) {
 type process struct {
 	args   []string
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *logbuf.Buffer
+	stderr *logbuf.Buffer
 	done   chan struct{}
 	res    result
 }
@@ -154,7 +154,7 @@ type process struct {
 func (in *installation) start(t *testing.T, args ...string) *process {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	p := &process{args: args, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{args: args, stdout: &logbuf.Buffer{}, stderr: &logbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, binary, args...)
 	p.cmd.Env = in.environ()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -354,24 +354,6 @@ func waitHealthy(t *testing.T, addr string, exited <-chan error) {
 		}
 	}
 	t.Fatalf("worker not ready on http://%s/healthz within %s", addr, startTimeout)
-}
-
-// syncBuffer is a buffer a subprocess writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"buildledger/internal/logbuf"
 )
 
 // binary is the buildledger binary TestMain built for the tests that run it as a process.
@@ -103,14 +105,14 @@ func (s *stack) runBinary(t *testing.T, args ...string) string {
 // process is a running buildledger process.
 type process struct {
 	cmd  *exec.Cmd
-	logs *logBuffer
+	logs *logbuf.Buffer
 	done chan struct{}
 	err  error // Wait's result, once done is closed
 }
 
 // startProcess starts a buildledger command in the background; its output goes to logs.
 // The process is killed when the test ends.
-func (s *stack) startProcess(t *testing.T, logs *logBuffer, args ...string) *process {
+func (s *stack) startProcess(t *testing.T, logs *logbuf.Buffer, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(needBinary(t), args...)
 	cmd.Env = s.processEnv()

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"buildledger/internal/logbuf"
 )
 
 // dynamoDBLocal is a DynamoDB Local of one test's own, on its own port and data directory,
@@ -21,7 +23,7 @@ type dynamoDBLocal struct {
 	jar  string
 	dir  string
 	port int
-	logs *logBuffer
+	logs *logbuf.Buffer
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -34,7 +36,7 @@ func startDynamoDBLocal(t *testing.T) *dynamoDBLocal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dynamoDBLocal{jar: jar, dir: dataDir(t), port: freePort(t), logs: &logBuffer{}}
+	d := &dynamoDBLocal{jar: jar, dir: dataDir(t), port: freePort(t), logs: &logbuf.Buffer{}}
 	d.start(t)
 	t.Cleanup(func() { d.kill(t) })
 	return d

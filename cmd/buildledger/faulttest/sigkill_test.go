@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"buildledger/internal/logbuf"
 )
 
 func TestSIGKILL_GivenWorkerProcessKilledFiveTimesDuringBursts_WhenRestarted_ThenEveryCommandAppliedOnceAndReadModelsEqualReplay(t *testing.T) {
@@ -30,9 +32,9 @@ func TestSIGKILL_GivenWorkerProcessKilledFiveTimesDuringBursts_WhenRestarted_The
 	t.Logf("random seed %d", seed)
 	plans := acceptableWorkload("k", streams, perStream)
 	perWave := perStream / waves
-	var all []*logBuffer
+	var all []*logbuf.Buffer
 	worker := func() *process {
-		logs := &logBuffer{}
+		logs := &logbuf.Buffer{}
 		all = append(all, logs)
 		p := s.startProcess(t, logs, "worker", "--snapshot-every", "4", "--parallelism", "8")
 		p.waitLog(t, `"worker running"`, 60*time.Second)

@@ -1,10 +1,8 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
 	"buildledger/internal/awstest"
+	"buildledger/internal/logbuf"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 	"buildledger/snapshots"
@@ -41,7 +40,7 @@ type stack struct {
 	reads   *projdynamo.Store
 	queries *projections.Queries
 	client  *client.Client
-	logs    *logBuffer
+	logs    *logbuf.Buffer
 }
 
 // stackConfig tunes newStack.
@@ -83,7 +82,7 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 		// holds some cannot match the one SQS computes; what arrives is checked instead.
 		rawSQS: sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.DisableMessageChecksumValidation = true }),
 		sns:    sns.NewFromConfig(awsCfg),
-		logs:   &logBuffer{},
+		logs:   &logbuf.Buffer{},
 	}
 	s.ep, _, err = handlers.ProvisionMessaging(ctx, s.sqs, s.sns, names, handlers.MessagingConfig{
 		MaxReceiveCount:          cfg.MaxReceiveCount,
@@ -311,34 +310,6 @@ func (s *stack) drainQueue(t *testing.T, url string, want int, timeout time.Dura
 		}
 	}
 	return got
-}
-
-// logBuffer collects worker logs, shown when a test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written.
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Tail returns the last n lines written.
-func (b *logBuffer) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{fmt.Sprintf("… %d earlier lines", len(lines)-n)}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // waitFor polls cond until it holds or timeout passes; cond's text says how far it got.
