@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"buildledger/eventstore"
-	"buildledger/eventstore/dynamo"
 )
 
 // appendGoal is the least share of the raw transaction rate Append should reach.
@@ -21,19 +20,11 @@ const appendGoal = 0.9
 // of the same items, at each number of concurrent streams (one writer per stream). The two
 // sides write to separate pairs of tables, so they never share items or partitions.
 func measureAppend(ctx context.Context, e *environment) ([]Figure, error) {
-	events, commands, err := e.eventTables(ctx, "append")
+	st, rawEvents, rawCommands, drop, err := e.storeAndRaw(ctx, "append")
 	if err != nil {
 		return nil, err
 	}
-	rawEvents, rawCommands, err := e.eventTables(ctx, "append-raw")
-	if err != nil {
-		return nil, err
-	}
-	defer e.dropTables(context.WithoutCancel(ctx), events, commands, rawEvents, rawCommands)
-	st, err := dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands})
-	if err != nil {
-		return nil, err
-	}
+	defer drop()
 	keys := eventstore.NewKeyGenerator(nil)
 	var figs []Figure
 	for _, streams := range e.cfg.AppendStreams {

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
-	"buildledger/eventstore/dynamo"
 )
 
 // putGoal is the share of the raw PutItem rate Store.Put should reach with many callers,
@@ -29,19 +28,11 @@ func putBody(w, i int) string {
 // same item per event, at each number of concurrent callers. Only the figure with more than
 // one caller has a goal: a lone caller has nothing to batch with.
 func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
-	events, commands, err := e.eventTables(ctx, "put")
+	st, rawEvents, _, drop, err := e.storeAndRaw(ctx, "put")
 	if err != nil {
 		return nil, err
 	}
-	rawEvents, rawCommands, err := e.eventTables(ctx, "put-raw")
-	if err != nil {
-		return nil, err
-	}
-	defer e.dropTables(context.WithoutCancel(ctx), events, commands, rawEvents, rawCommands)
-	st, err := dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands})
-	if err != nil {
-		return nil, err
-	}
+	defer drop()
 	keys := eventstore.NewKeyGenerator(nil)
 	ours := func(ctx context.Context, w, i int) error {
 		_, err := st.Put(ctx, json.RawMessage(putBody(w, i)))
