@@ -143,3 +143,18 @@ func splitStreamID(id string) (kind string, parts []string, err error) {
 	}
 	return kind, parts, nil
 }
+
+// ValidateStreamName reports why v cannot be the stream-id component named field ("env",
+// "user", "repo", "pkg", "version", "jobname", …), under the rules commands are validated
+// with; nil when it can. Readers (the HTTP API) use it to refuse a name no command could
+// have written before asking the store.
+func ValidateStreamName(field, v string) error {
+	reason := nameProblem(v, false)
+	if field == "pkg" {
+		reason = pkgProblem(v)
+	}
+	if reason == "" {
+		return nil
+	}
+	return &InvalidCommandError{Field: field, Reason: reason}
+}
