@@ -123,7 +123,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", health)
 	if serve {
-		mux.Handle("/v1/", api.New(api.Config{Reads: b.queries, Events: b.events}))
+		mux.Handle("/v1/", api.New(api.Config{Reads: b.queries, Events: b.events, Logger: &log}))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", s.HTTPAddr)

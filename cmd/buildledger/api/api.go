@@ -1,6 +1,7 @@
 // Package api is buildledger's HTTP read API: JSON answers under /v1/ from the read models,
 // the command outcomes and the event store. Unknown things are 404 and bad parameters 400,
-// both with a JSON body {"error": "...", "parameter": "..."}.
+// both with a JSON body {"error": "...", "parameter": "..."}; a failure on the server's side is
+// 500 with {"error": "...", "requestId": "..."}, logged with the same request id.
 package api
 
 import (
@@ -60,7 +61,7 @@ type Config struct {
 	Events Events
 	// Now is the clock of the ttl windows; default time.Now.
 	Now func() time.Time
-	// Logger receives server-side errors; nil is silent.
+	// Logger receives every 500 with its request id; nil is silent.
 	Logger *zerolog.Logger
 }
 
@@ -95,7 +96,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /v1/ routes in `buildledger serve --help`", r.Method, r.URL.Path))
 	})
-	return mux
+	return withRequestID(mux)
 }
 
 type server struct{ cfg Config }
@@ -104,6 +105,8 @@ type server struct{ cfg Config }
 type apiError struct {
 	Error     string `json:"error"`
 	Parameter string `json:"parameter,omitempty"`
+	// RequestID is set on a 500: the id of its log line.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // paramError is a bad or missing query parameter.
@@ -141,10 +144,12 @@ func (a *server) answer(w http.ResponseWriter, r *http.Request, v any, err error
 	case errors.Is(err, context.Canceled):
 		writeError(w, http.StatusServiceUnavailable, "", "request cancelled")
 	default:
+		id := requestID(r.Context())
 		if a.cfg.Logger != nil {
-			a.cfg.Logger.Error().Err(err).Str("path", r.URL.Path).Str("query", r.URL.RawQuery).Msg("read API request failed")
+			a.cfg.Logger.Error().Err(err).Str("request_id", id).Str("method", r.Method).
+				Str("path", r.URL.Path).Str("query", r.URL.RawQuery).Msg("read API request failed")
 		}
-		writeError(w, http.StatusInternalServerError, "", "internal error; see the server log")
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error; see the server log for request " + id, RequestID: id})
 	}
 }
 
@@ -203,7 +208,7 @@ func (p *params) duration(name string, def time.Duration) time.Duration {
 
 func (a *server) repo(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	user, repo := p.str("user"), p.str("repo")
+	user, repo := p.name("user"), p.name("repo")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
 		return
@@ -214,7 +219,7 @@ func (a *server) repo(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) build(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	user, repo := p.str("user"), p.str("repo")
+	user, repo := p.name("user"), p.name("repo")
 	id := p.integer("build", true, 0, 1, 1<<31-1)
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
@@ -226,7 +231,7 @@ func (a *server) build(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) status(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	pkg, env, version := p.str("pkg"), p.str("env"), p.str("version")
+	pkg, env, version := p.name("pkg"), p.name("env"), p.name("version")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
 		return
@@ -237,7 +242,7 @@ func (a *server) status(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	pkg, env := p.str("pkg"), p.str("env")
+	pkg, env := p.name("pkg"), p.name("env")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
 		return
@@ -248,7 +253,7 @@ func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	pkg, env, version := p.str("pkg"), p.str("env"), p.str("version")
+	pkg, env, version := p.name("pkg"), p.name("env"), p.name("version")
 	after := p.integer("after", false, 0, 0, 1<<62)
 	limit := p.integer("limit", false, int64(projections.DefaultStatusEventsLimit), 1, int64(projections.MaxStatusEventsLimit))
 	if p.err != nil {
@@ -261,7 +266,7 @@ func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) locks(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	env := p.str("env")
+	env := p.name("env")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
 		return
@@ -272,7 +277,7 @@ func (a *server) locks(w http.ResponseWriter, r *http.Request) {
 
 func (a *server) jobs(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
-	jobname, version := p.str("jobname"), p.str("version")
+	jobname, version := p.name("jobname"), p.name("version")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
 		return
@@ -289,7 +294,7 @@ type jobsQuery func(Reads, context.Context, string, time.Duration, time.Time) ([
 func (a *server) jobsWindow(q jobsQuery) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p := &params{r: r}
-		jobname := p.str("jobname")
+		jobname := p.name("jobname")
 		ttl := p.duration("ttl", DefaultTTL)
 		if p.err != nil {
 			a.answer(w, r, nil, p.err)
@@ -301,8 +306,14 @@ func (a *server) jobsWindow(q jobsQuery) http.HandlerFunc {
 }
 
 func (a *server) command(w http.ResponseWriter, r *http.Request) {
-	o, err := a.cfg.Events.Outcome(r.Context(), r.PathValue("id"))
-	a.answer(w, r, o, missing(err, "command %s", r.PathValue("id")))
+	p := &params{r: r}
+	id := p.commandID("id", r.PathValue("id"))
+	if p.err != nil {
+		a.answer(w, r, nil, p.err)
+		return
+	}
+	o, err := a.cfg.Events.Outcome(r.Context(), id)
+	a.answer(w, r, o, missing(err, "command %s", id))
 }
 
 // eventsPage is the answer of /v1/events.
@@ -316,16 +327,17 @@ type eventsPage struct {
 func (a *server) events(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
 	limit := p.integer("limit", false, DefaultEventsLimit, 1, MaxEventsLimit)
-	stream := r.URL.Query().Get("stream")
+	stream := p.stream("stream")
 	if stream == "" {
 		if r.URL.Query().Has("from") {
 			p.fail("from", "goes with stream; use after for the time-ordered feed")
 		}
+		after := p.eventKey("after")
 		if p.err != nil {
 			a.answer(w, r, nil, p.err)
 			return
 		}
-		page, err := a.cfg.Events.ReadAll(r.Context(), r.URL.Query().Get("after"), int(limit))
+		page, err := a.cfg.Events.ReadAll(r.Context(), after, int(limit))
 		a.answer(w, r, eventsPage{Events: orEmpty(page.Records), Next: page.Next}, err)
 		return
 	}

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,11 +14,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"buildledger/cmd/buildledger/api"
 	"buildledger/domain"
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
+	"buildledger/internal/logbuf"
 	"buildledger/projections"
 	projmemory "buildledger/projections/memory"
 )
@@ -138,6 +142,16 @@ func seeded(t *testing.T) (*fixture, map[string]string) {
 	f.do(domain.StartJob{Jobname: "deploy-prod", User: "alice", Version: "abc123"})
 	f.do(domain.StartJob{Jobname: "deploy-stage", User: "bob", Version: "abc123"})
 	f.do(domain.EndJob{Jobname: "deploy-stage", Version: "abc123", Skipped: true})
+	key, err := f.events.Put(context.Background(), json.RawMessage(`{"note":"stored by Put"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["put"] = key
+	page, err := f.events.ReadAll(context.Background(), "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["firstKey"] = page.Records[0].Key
 	return f, ids
 }
 
@@ -214,6 +228,18 @@ func TestRoutes_GivenSeededModels_WhenQueried_ThenAnswer200WithTheRows(t *testin
 			evs, _ := o["events"].([]any)
 			if len(evs) != 1 || evs[0].(map[string]any)["type"] != "BuildCreated" || o["next"] != "2" {
 				t.Errorf("stream events = %v", o)
+			}
+		}},
+		{"events after a key", "/v1/events?after=" + ids["firstKey"] + "&limit=1", func(t *testing.T, o map[string]any, _ []any) {
+			evs, _ := o["events"].([]any)
+			if len(evs) != 1 || evs[0].(map[string]any)["key"] == ids["firstKey"] {
+				t.Errorf("events after %s = %v", ids["firstKey"], o)
+			}
+		}},
+		{"events of a stream stored by Put", "/v1/events?stream=" + eventstore.PutStreamPrefix + ids["put"], func(t *testing.T, o map[string]any, _ []any) {
+			evs, _ := o["events"].([]any)
+			if len(evs) != 1 || evs[0].(map[string]any)["key"] != ids["put"] {
+				t.Errorf("put stream events = %v", o)
 			}
 		}},
 	}
@@ -295,4 +321,127 @@ func TestRoutes_GivenWrongMethod_ThenNotAllowed(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /v1/repo = %d, want 405", resp.StatusCode)
 	}
+}
+
+func TestRoutes_GivenNamesNoCommandCouldHaveWritten_WhenQueried_ThenAnswer400NamingTheParameter(t *testing.T) {
+	f, _ := seeded(t)
+	long := strings.Repeat("u", 3000)
+	tests := []struct{ name, path, param string }{
+		{"given a 3000-byte user", "/v1/repo?user=" + long + "&repo=x", "user"},
+		{"given a 3000-byte repo of a build", "/v1/build?user=api&repo=" + long + "&build=1", "repo"},
+		{"given a user with a trailing space", "/v1/repo?user=api%20&repo=foo", "user"},
+		{"given a repo with a slash", "/v1/repo?user=api&repo=foo%2Fbar", "repo"},
+		{"given a pkg with a slash but no scope", "/v1/status?pkg=a%2Fb&env=prod&version=1", "pkg"},
+		{"given an env with a newline", "/v1/status/head?pkg=p&env=prod%0A", "env"},
+		{"given a version with a control character", "/v1/status/events?pkg=p&env=prod&version=1%00", "version"},
+		{"given a 3000-byte env", "/v1/locks?env=" + long, "env"},
+		{"given a jobname with a leading space", "/v1/jobs?jobname=%20deploy&version=abc123", "jobname"},
+		{"given a 3000-byte jobname of active jobs", "/v1/jobs/active?jobname=" + long, "jobname"},
+		{"given invalid UTF-8 in a skipped jobname", "/v1/jobs/skipped?jobname=%FF", "jobname"},
+		{"given a 200-byte command id", "/v1/commands/" + strings.Repeat("c", 200), "id"},
+		{"given a command id with a space", "/v1/commands/cmd%201", "id"},
+		{"given a 3000-byte stream", "/v1/events?stream=repo:" + long + "/x", "stream"},
+		{"given a stream without its repo", "/v1/events?stream=repo:api", "stream"},
+		{"given a stream the store keeps for itself", "/v1/events?stream=%24buckets", "stream"},
+		{"given a stream with a look-alike user", "/v1/events?stream=repo:api%20/foo", "stream"},
+		{"given a put stream without a key", "/v1/events?stream=put:nokey", "stream"},
+		{"given a 3000-byte after key", "/v1/events?after=20261121" + long, "after"},
+		{"given an after that is no key", "/v1/events?after=yesterday", "after"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, obj, _ := f.get(tt.path)
+			if status != http.StatusBadRequest || obj["parameter"] != tt.param || !strings.Contains(fmt.Sprint(obj["error"]), tt.param) {
+				t.Fatalf("GET %s = %d %s, want 400 naming %q", brief(tt.path), status, brief(fmt.Sprint(obj)), tt.param)
+			}
+		})
+	}
+}
+
+// brief cuts s to a length that keeps a failure message readable.
+func brief(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
+}
+
+// failingReads answers every repository read with a store failure.
+type failingReads struct{ api.Reads }
+
+func (failingReads) Repo(context.Context, string, string) (projections.Repo, error) {
+	return projections.Repo{}, errors.New("projections/dynamo: get repository: connection reset")
+}
+
+func TestRoutes_GivenAStoreFailure_WhenQueried_ThenAnswer500AndLogTheRequestID(t *testing.T) {
+	tests := []struct {
+		name string
+		// sent is the caller's X-Request-Id; "" sends none.
+		sent string
+		// kept says whether the server answers with the caller's id rather than a new one.
+		kept bool
+	}{
+		{"given a caller's request id then it is kept", "ci-4711/step-3", true},
+		{"given no request id then a new one", "", false},
+		{"given an over-long request id then a new one", strings.Repeat("r", 300), false},
+		{"given a request id with a space then a new one", "ci 4711", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logbuf.Buffer
+			log := zerolog.New(&logs)
+			srv := httptest.NewServer(api.New(api.Config{
+				Reads:  failingReads{projections.NewQueries(projmemory.New())},
+				Events: esmemory.New(),
+				Logger: &log,
+			}))
+			t.Cleanup(srv.Close)
+
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/repo?user=api&repo=foo", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.sent != "" {
+				req.Header.Set("X-Request-Id", tt.sent)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+
+			id := resp.Header.Get("X-Request-Id")
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Fatalf("status %d %v, want 500", resp.StatusCode, body)
+			}
+			if id == "" || (tt.kept && id != tt.sent) || (!tt.kept && uuid.Validate(id) != nil) {
+				t.Fatalf("X-Request-Id %q, want %s", id, map[bool]string{true: tt.sent, false: "a new uuid"}[tt.kept])
+			}
+			if body["requestId"] != id {
+				t.Errorf("body %v does not carry the request id %q", body, id)
+			}
+			line := logLine(t, logs.String(), id)
+			if line["level"] != "error" || line["method"] != "GET" || line["path"] != "/v1/repo" || !strings.Contains(fmt.Sprint(line["error"]), "connection reset") {
+				t.Errorf("log line %v, want level error, method GET, path /v1/repo and the store's error", line)
+			}
+		})
+	}
+}
+
+// logLine returns the JSON log line whose request_id is id, failing the test when none is.
+func logLine(t *testing.T, logs, id string) map[string]any {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err == nil && line["request_id"] == id {
+			return line
+		}
+	}
+	t.Fatalf("no log line with request_id %q in:\n%s", id, logs)
+	return nil
 }
