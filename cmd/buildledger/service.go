@@ -125,7 +125,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	if serve {
 		mux.Handle("/v1/", api.New(api.Config{Reads: b.queries, Events: b.events, Logger: &log}))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(s.HTTPAddr, mux, defaultHTTPTimeouts)
 	ln, err := net.Listen("tcp", s.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
@@ -176,4 +176,43 @@ func logStopped(log *zerolog.Logger, err error) {
 		return
 	}
 	log.Info().Msg("buildledger stopped")
+}
+
+// httpTimeouts bound how long the HTTP server waits on a client and how much it reads.
+type httpTimeouts struct {
+	// ReadHeader bounds reading a request's headers.
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included.
+	Read time.Duration
+	// Write bounds the time from the end of the request's headers to the end of the answer.
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next request.
+	Idle time.Duration
+	// MaxHeaderBytes bounds a request's headers; more is answered 431.
+	MaxHeaderBytes int
+}
+
+// defaultHTTPTimeouts suit the read API, /healthz and /metrics: requests have no body and every
+// answer takes a few DynamoDB reads, so a minute to write is generous (an answer still
+// unwritten then is cut off), and a keep-alive connection left idle for a minute is closed
+// rather than held open forever.
+var defaultHTTPTimeouts = httpTimeouts{
+	ReadHeader:     10 * time.Second,
+	Read:           30 * time.Second,
+	Write:          60 * time.Second,
+	Idle:           60 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+// newHTTPServer returns the server of serve, worker and run, answering on addr with h.
+func newHTTPServer(addr string, h http.Handler, t httpTimeouts) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    t.MaxHeaderBytes,
+	}
 }
