@@ -22,7 +22,7 @@ BIN := bin/buildledger
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
-up: ## install (if missing) and start DynamoDB Local and fauxqs on 127.0.0.1; safe to run twice
+up: ## install (if missing) and start DynamoDB Local and fauxqs (they listen on every interface: README); safe to run twice
 	@scripts/localstack.sh up
 
 down: ## stop the emulators that `make up` started
