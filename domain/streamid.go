@@ -3,7 +3,6 @@ package domain
 import (
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -14,10 +13,6 @@ const (
 	kindLock   = "lock"
 	kindJob    = "job"
 )
-
-// maxNameBytes bounds names (users, repos, envs, browsers, …): they become DynamoDB keys
-// and attribute names, where a clear error beats a failed write.
-const maxNameBytes = 256
 
 // maxTextBytes bounds free text (meta, message, details) so that one event stays far
 // below DynamoDB's 400 KB item limit.
@@ -41,51 +36,6 @@ func LockStreamID(env string) string { return kindLock + ":" + env }
 // "job:{jobname}/{version}".
 func JobStreamID(jobname, version string) string { return kindJob + ":" + jobname + "/" + version }
 
-// nameProblem returns why v is not a usable name, or "" if it is. Names that are part of a
-// stream id must not contain "/" (slashOK false), or the id would be ambiguous.
-func nameProblem(v string, slashOK bool) string {
-	switch {
-	case v == "":
-		return "must not be empty"
-	case len(v) > maxNameBytes:
-		return fmt.Sprintf("must be at most %d bytes", maxNameBytes)
-	case !utf8.ValidString(v):
-		return "must be valid UTF-8"
-	case strings.TrimSpace(v) != v:
-		// "api" and "api " would otherwise be two streams that look the same.
-		return "must not start or end with white space"
-	case strings.ContainsFunc(v, unicode.IsControl):
-		return "must not contain control characters"
-	case !slashOK && strings.Contains(v, "/"):
-		return `must not contain "/"`
-	}
-	return ""
-}
-
-// optionalNameProblem is nameProblem for a name that may be left empty.
-func optionalNameProblem(v string) string {
-	if v == "" {
-		return ""
-	}
-	return nameProblem(v, true)
-}
-
-// pkgProblem returns why v is not a usable package name: a name without "/", or a scoped
-// npm name "@scope/name" with exactly one "/".
-func pkgProblem(v string) string {
-	if !strings.Contains(v, "/") {
-		return nameProblem(v, false)
-	}
-	if p := nameProblem(v, true); p != "" {
-		return p
-	}
-	scope, name, _ := strings.Cut(v, "/")
-	if len(scope) < 2 || scope[0] != '@' || name == "" || strings.Contains(name, "/") {
-		return `may contain "/" only as a scoped name "@scope/name"`
-	}
-	return ""
-}
-
 // textProblem returns why v is not usable free text, or "".
 func textProblem(v string, required bool) string {
 	switch {
@@ -105,7 +55,8 @@ func streamIDError(id, reason string) error {
 	return fmt.Errorf("%w %q: %s", ErrInvalidStreamID, id, reason)
 }
 
-// splitStreamID splits id into its kind and components, checking each component.
+// splitStreamID splits id into its kind and components, checking each component under the
+// stored-name rules only: streams written before the identifier rules must keep loading.
 func splitStreamID(id string) (kind string, parts []string, err error) {
 	kind, rest, ok := strings.Cut(id, ":")
 	if !ok {
@@ -133,9 +84,9 @@ func splitStreamID(id string) (kind string, parts []string, err error) {
 		return "", nil, streamIDError(id, "want "+layout)
 	}
 	for i, p := range parts {
-		reason := nameProblem(p, false)
+		reason := storedNameProblem(p, false)
 		if kind == kindStatus && i == 0 {
-			reason = pkgProblem(p)
+			reason = storedPkgProblem(p)
 		}
 		if reason != "" {
 			return "", nil, streamIDError(id, fmt.Sprintf("component %q %s", p, reason))
@@ -146,8 +97,9 @@ func splitStreamID(id string) (kind string, parts []string, err error) {
 
 // ValidateStreamName reports why v cannot be the stream-id component named field ("env",
 // "user", "repo", "pkg", "version", "jobname", …), under the rules commands are validated
-// with; nil when it can. Readers (the HTTP API) use it to refuse a name no command could
-// have written before asking the store.
+// with (the identifier rules included); nil when it can. Readers (the HTTP API) use it to
+// refuse a name no command can write before asking the store. Streams stored before the
+// identifier rules may have components it refuses; they still load (see NewAggregate).
 func ValidateStreamName(field, v string) error {
 	reason := nameProblem(v, false)
 	if field == "pkg" {
