@@ -93,6 +93,10 @@ func (recordMarshaler) Marshal(v any) (*message.Message, error) {
 		return nil, fmt.Errorf("handlers: cannot marshal %T as an event record", v)
 	}
 	body, err := json.Marshal(r)
+	if err == nil {
+		// Plain ASCII: SNS and SQS refuse some characters an event may hold.
+		body, err = eventstore.ASCIIJSON(body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("handlers: marshal record %s@%d: %w", r.Stream, r.Version, err)
 	}
