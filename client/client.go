@@ -44,7 +44,11 @@ const (
 const maxIDBytes = 128
 
 // reserved are the envelope's own keys; no command field may use them.
-var reserved = []string{"type", "id", "metadata"}
+var reserved = []string{"type", "id", "metadata", "notAfter"}
+
+// withdrawTimeout bounds withdrawing a command the caller gave up on, which runs after the
+// caller's own context has ended.
+const withdrawTimeout = 10 * time.Second
 
 // OutcomeReader reads the outcome stored for a command id; eventstore.Store is one. A
 // missing outcome is an error that errors.Is eventstore.ErrNotFound.
@@ -58,6 +62,12 @@ type PositionReader interface {
 	Position(ctx context.Context, stream string) (int64, error)
 }
 
+// OutcomeRecorder stores an outcome unless the command id has one already (then an error
+// that errors.Is eventstore.ErrDuplicateCommand); eventstore.Store is one.
+type OutcomeRecorder interface {
+	RecordOutcome(ctx context.Context, o eventstore.Outcome) error
+}
+
 // Config configures a Client.
 type Config struct {
 	// SQS is the client commands are sent with; required to send.
@@ -68,6 +78,10 @@ type Config struct {
 	Outcomes OutcomeReader
 	// Positions reads the read side's stream versions; required to wait for projections.
 	Positions PositionReader
+	// Recorder stores the expired outcome of a command the caller gives up on, so that it
+	// can never take effect later; without it a command given up on may still take
+	// effect until its deadline.
+	Recorder OutcomeRecorder
 	// PollInterval is how often WaitOutcome and WaitProjected poll; default DefaultPollInterval.
 	PollInterval time.Duration
 	// MaxCommandBytes is the largest body Send sends; default DefaultMaxCommandBytes.
@@ -117,6 +131,9 @@ func New(cfg Config) (*Client, error) {
 type RejectedError struct {
 	// CommandID is the command's id.
 	CommandID string
+	// Code is the rejection's stable code, e.g. "locked" or eventstore.RejectionExpired;
+	// empty for outcomes stored before codes existed.
+	Code string
 	// Reason is the rule's reason, e.g. "Still locked at env prod by alice".
 	Reason string
 }
@@ -141,6 +158,7 @@ type SendOption func(*sendOptions)
 type sendOptions struct {
 	id            string
 	correlationID string
+	notAfter      time.Time
 }
 
 // WithID sends the command under id, the idempotency key: sending the same command again
@@ -150,9 +168,23 @@ func WithID(id string) SendOption { return func(o *sendOptions) { o.id = id } }
 // WithCorrelationID links the command and everything it causes to a wider request.
 func WithCorrelationID(id string) SendOption { return func(o *sendOptions) { o.correlationID = id } }
 
-// Marshal returns the message body of cmd under id: its fields plus type, id and metadata.
-// It validates cmd first and checks that the worker will decode the body to the same command.
-func Marshal(cmd domain.Command, id, correlationID string) ([]byte, error) {
+// WithNotAfter gives the command a deadline: the worker never lets it take effect after t
+// (by the worker's clock), rejecting it with code eventstore.RejectionExpired instead.
+func WithNotAfter(t time.Time) SendOption { return func(o *sendOptions) { o.notAfter = t } }
+
+// Marshal returns the message body of cmd under id: its fields plus type, id, metadata and
+// notAfter, as plain ASCII JSON (every other character escaped), so that any valid string
+// travels through SQS. It validates cmd first and checks that the worker will decode the
+// body to the same command. Of the options, WithCorrelationID and WithNotAfter apply.
+func Marshal(cmd domain.Command, id string, opts ...SendOption) ([]byte, error) {
+	var o sendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return marshal(cmd, id, o)
+}
+
+func marshal(cmd domain.Command, id string, o sendOptions) ([]byte, error) {
 	if cmd == nil {
 		return nil, errors.New("client: no command")
 	}
@@ -175,21 +207,41 @@ func Marshal(cmd domain.Command, id, correlationID string) ([]byte, error) {
 			return nil, fmt.Errorf("client: %s has a field %q, which the envelope reserves", cmd.CommandType(), k)
 		}
 	}
+	// What the worker will see: a command that does not survive the round trip would be
+	// dead-lettered there, far from the caller, and one whose hash changed could not be
+	// withdrawn.
+	back, err := domain.DecodeCommand(cmd.CommandType(), raw)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s does not decode as sent: %w", cmd.CommandType(), err)
+	}
+	if sent, got := mustHash(cmd), mustHash(back); sent != got {
+		return nil, fmt.Errorf("client: %s does not decode to the same command", cmd.CommandType())
+	}
 	fields["type"], _ = json.Marshal(cmd.CommandType())
 	fields["id"], _ = json.Marshal(id)
-	if correlationID != "" {
-		fields["metadata"], _ = json.Marshal(map[string]string{"correlationId": correlationID})
+	if o.correlationID != "" {
+		fields["metadata"], _ = json.Marshal(map[string]string{"correlationId": o.correlationID})
+	}
+	if !o.notAfter.IsZero() {
+		fields["notAfter"], _ = json.Marshal(o.notAfter.UTC().Format(time.RFC3339Nano))
 	}
 	body, err := json.Marshal(fields)
+	if err == nil {
+		body, err = eventstore.ASCIIJSON(body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: encode envelope: %w", err)
 	}
-	// What the worker will see: a command that does not survive the round trip would be
-	// dead-lettered there, far from the caller.
-	if _, err := domain.DecodeCommand(cmd.CommandType(), body); err != nil {
-		return nil, fmt.Errorf("client: %s does not decode as sent: %w", cmd.CommandType(), err)
-	}
 	return body, nil
+}
+
+// mustHash is domain.CommandHash of a command that has just been marshalled once.
+func mustHash(cmd domain.Command) string {
+	h, err := domain.CommandHash(cmd)
+	if err != nil {
+		return "unhashable: " + err.Error()
+	}
+	return h
 }
 
 // Send validates cmd, sends it and returns its command id (the given one, or a new one).
@@ -202,7 +254,7 @@ func (c *Client) Send(ctx context.Context, cmd domain.Command, opts ...SendOptio
 	if o.id == "" {
 		o.id = uuid.NewString()
 	}
-	body, err := Marshal(cmd, o.id, o.correlationID)
+	body, err := marshal(cmd, o.id, o)
 	if err != nil {
 		return "", err
 	}
@@ -277,15 +329,7 @@ func (c *Client) WaitOutcome(ctx context.Context, id string) (eventstore.Outcome
 			return false, nil
 		}
 		got = o
-		switch o.Status {
-		case eventstore.OutcomeAccepted:
-			return true, nil
-		case eventstore.OutcomeRejected:
-			return true, &RejectedError{CommandID: id, Reason: o.Reason}
-		case eventstore.OutcomeInvalid:
-			return true, &InvalidError{CommandID: id, Reason: o.Reason}
-		}
-		return true, fmt.Errorf("client: command %s has unknown outcome status %q", id, o.Status)
+		return true, outcomeError(o)
 	})
 	if err != nil && got.Status == "" {
 		return eventstore.Outcome{}, fmt.Errorf("client: waiting for the outcome of %s: %w", id, errors.Join(err, last))
@@ -313,26 +357,155 @@ func (c *Client) WaitProjected(ctx context.Context, stream string, version int64
 	return nil
 }
 
+// WithdrawnError says that a command the caller gave up on was withdrawn before it was
+// decided: it has not taken effect and never will.
+type WithdrawnError struct {
+	// CommandID is the command's id.
+	CommandID string
+	// Cause is why the caller gave up (context.DeadlineExceeded, context.Canceled).
+	Cause error
+}
+
+// Error says that nothing happened.
+func (e *WithdrawnError) Error() string {
+	return fmt.Sprintf("client: gave up on command %s (%v) and withdrew it: it did not take effect and never will", e.CommandID, e.Cause)
+}
+
+// Unwrap returns the cause.
+func (e *WithdrawnError) Unwrap() error { return e.Cause }
+
+// UnknownOutcomeError says that a command the caller gave up on could not be withdrawn,
+// so whether it takes effect is not known: it may until its deadline, if it has one.
+type UnknownOutcomeError struct {
+	// CommandID is the command's id.
+	CommandID string
+	// NotAfter is the command's deadline; zero when it has none.
+	NotAfter time.Time
+	// Err is why withdrawing failed.
+	Err error
+}
+
+// Error names the command and, when it has one, the time after which it cannot take effect.
+func (e *UnknownOutcomeError) Error() string {
+	until := "at any later time"
+	if !e.NotAfter.IsZero() {
+		until = "until " + e.NotAfter.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("client: command %s has no outcome yet and could not be withdrawn (%v): it may still take effect %s", e.CommandID, e.Err, until)
+}
+
+// Unwrap returns why withdrawing failed.
+func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// Withdraw makes sure that a command the caller gives up on cannot take effect later: it
+// stores the command's outcome as rejected with code eventstore.RejectionExpired, on the
+// condition that the command has no outcome yet. The worker writes its outcome under the
+// same condition, in the same transaction as the command's events, so exactly one of the
+// two wins, whatever the clocks say. Withdraw returns the outcome that stands and whether
+// it is the one Withdraw stored; otherwise it is the one the worker stored first, which
+// may be accepted. cmd must be the command sent under id, so that the worker recognises the
+// withdrawn outcome as its own.
+func (c *Client) Withdraw(ctx context.Context, id string, cmd domain.Command, cause error) (o eventstore.Outcome, withdrawn bool, err error) {
+	if c.cfg.Recorder == nil || c.cfg.Outcomes == nil {
+		return eventstore.Outcome{}, false, errors.New("client: withdraw: no OutcomeRecorder and OutcomeReader configured")
+	}
+	hash, err := domain.CommandHash(cmd)
+	if err != nil {
+		return eventstore.Outcome{}, false, fmt.Errorf("client: withdraw %s: %w", id, err)
+	}
+	o = eventstore.Outcome{
+		CommandID:   id,
+		CommandType: cmd.CommandType(),
+		Status:      eventstore.OutcomeRejected,
+		Stream:      cmd.StreamID(),
+		Code:        eventstore.RejectionExpired,
+		Reason:      fmt.Sprintf("expired: the sender gave up before the command was decided (%v); it was not carried out", cause),
+		BodyHash:    hash,
+		RecordedAt:  time.Now().UTC(),
+	}
+	err = c.cfg.Recorder.RecordOutcome(ctx, o)
+	switch {
+	case err == nil:
+		return o, true, nil
+	case !errors.Is(err, eventstore.ErrDuplicateCommand):
+		return eventstore.Outcome{}, false, fmt.Errorf("client: withdraw %s: %w", id, err)
+	}
+	stored, err := c.cfg.Outcomes.Outcome(ctx, id)
+	if err != nil {
+		return eventstore.Outcome{}, false, fmt.Errorf("client: withdraw %s: read the outcome that won: %w", id, err)
+	}
+	return stored, false, nil
+}
+
+// Settle is what a caller whose wait for command id ended (ctx is done) calls to learn the
+// truth: it withdraws the command, in a context of its own, and returns the outcome that
+// stands, with the error WaitOutcome would have returned for it; a command it withdrew is
+// a *WithdrawnError, and one it could not withdraw an *UnknownOutcomeError.
+func (c *Client) Settle(ctx context.Context, id string, cmd domain.Command, notAfter time.Time) (eventstore.Outcome, error) {
+	cause := context.Cause(ctx)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
+	defer cancel()
+	o, withdrawn, err := c.Withdraw(wctx, id, cmd, cause)
+	switch {
+	case err != nil:
+		return eventstore.Outcome{}, &UnknownOutcomeError{CommandID: id, NotAfter: notAfter, Err: err}
+	case withdrawn:
+		return o, &WithdrawnError{CommandID: id, Cause: cause}
+	}
+	return o, outcomeError(o)
+}
+
+// outcomeError is the error that goes with a stored outcome: nil for accepted, a
+// *RejectedError or an *InvalidError.
+func outcomeError(o eventstore.Outcome) error {
+	switch o.Status {
+	case eventstore.OutcomeAccepted:
+		return nil
+	case eventstore.OutcomeRejected:
+		return &RejectedError{CommandID: o.CommandID, Code: o.Code, Reason: o.Reason}
+	case eventstore.OutcomeInvalid:
+		return &InvalidError{CommandID: o.CommandID, Reason: o.Reason}
+	}
+	return fmt.Errorf("client: command %s has unknown outcome status %q", o.CommandID, o.Status)
+}
+
 // Do sends cmd, waits for its outcome and, when it was accepted, for the read side to
-// reflect it, so that a query made after Do sees the command's effect.
+// reflect it, so that a query made after Do sees the command's effect. When ctx has a
+// deadline, the command carries it as its notAfter; when ctx ends before the outcome is
+// known, Do settles the command (see Settle), so that it never takes effect unreported.
 func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption) (eventstore.Outcome, error) {
 	if c.cfg.Outcomes == nil {
 		return eventstore.Outcome{}, errors.New("client: no OutcomeReader configured")
 	}
-	id, err := c.Send(ctx, cmd, opts...)
-	if err != nil {
-		return eventstore.Outcome{}, err
+	var notAfter time.Time
+	if d, ok := ctx.Deadline(); ok {
+		notAfter = d
+		opts = append([]SendOption{WithNotAfter(d)}, opts...)
 	}
-	o, err := c.WaitOutcome(ctx, id)
-	if err != nil {
-		return o, err
+	// The id is chosen before sending: a send cut off by ctx may still have been enqueued.
+	opts = append([]SendOption{WithID(uuid.NewString())}, opts...)
+	var so sendOptions
+	for _, opt := range opts {
+		opt(&so)
 	}
-	if o.Version > 0 && o.Stream != "" {
-		if err := c.WaitProjected(ctx, o.Stream, o.Version); err != nil {
-			return o, err
+	id := so.id
+	var out eventstore.Outcome
+	_, err := c.Send(ctx, cmd, opts...)
+	if err == nil {
+		out, err = c.WaitOutcome(ctx, id)
+	}
+	if out.Status == "" && ctx.Err() != nil && c.cfg.Recorder != nil {
+		out, err = c.Settle(ctx, id, cmd, notAfter)
+	}
+	if err != nil {
+		return out, err
+	}
+	if out.Version > 0 && out.Stream != "" {
+		if err := c.WaitProjected(ctx, out.Stream, out.Version); err != nil {
+			return out, err
 		}
 	}
-	return o, nil
+	return out, nil
 }
 
 // poll calls check every PollInterval until it reports done or ctx ends.

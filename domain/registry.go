@@ -23,7 +23,9 @@ type eventEntry struct {
 }
 
 type commandEntry struct {
-	decode func(body []byte) (Command, error)
+	// fields are the command's JSON field names, sorted.
+	fields []string
+	decode func(fields map[string]json.RawMessage) (Command, error)
 }
 
 func init() {
@@ -77,11 +79,13 @@ func registerCommand[T Command]() {
 	if _, dup := commandRegistry[name]; dup {
 		panic("domain: command type " + name + " registered twice")
 	}
+	known := commandFieldNames(reflect.TypeFor[T]())
 	commandRegistry[name] = commandEntry{
-		decode: func(body []byte) (Command, error) {
-			var c T
-			if err := json.Unmarshal(body, &c); err != nil {
-				return nil, decodeCommandError(name, err)
+		fields: known,
+		decode: func(fields map[string]json.RawMessage) (Command, error) {
+			c, err := decodeFields[T](name, known, fields)
+			if err != nil {
+				return nil, err
 			}
 			if err := c.Validate(); err != nil {
 				return nil, err
@@ -149,16 +153,33 @@ func EncodeEvent(e Event) (typ string, body []byte, err error) {
 	return e.EventType(), body, nil
 }
 
-// DecodeCommand decodes and validates the JSON body of a command of type typ. Every
-// failure (unknown type, malformed JSON, a field of the wrong JSON type, a validation
-// problem) wraps ErrInvalidCommand. Fields it does not know are ignored, so the body may
-// be the whole message with its type, id and metadata.
+// DecodeCommand decodes and validates body, the JSON object of a command of type typ's
+// fields, strictly: keys match the fields' names exactly, each at most once, and a key
+// that is not a field is refused with its name. Every failure (unknown type, malformed
+// JSON, an unknown or repeated field, a field of the wrong JSON type, a validation problem)
+// wraps ErrInvalidCommand.
 func DecodeCommand(typ string, body []byte) (Command, error) {
+	fields, err := ObjectMembers(body)
+	if err != nil {
+		return nil, &InvalidCommandError{Command: typ, Reason: err.Error(), Err: err}
+	}
+	return DecodeCommandFields(typ, fields)
+}
+
+// DecodeCommandFields is DecodeCommand for an object already split by ObjectMembers, as
+// the command envelope does to take out its own keys first.
+func DecodeCommandFields(typ string, fields map[string]json.RawMessage) (Command, error) {
 	entry, ok := commandRegistry[typ]
 	if !ok {
 		return nil, &InvalidCommandError{Reason: fmt.Sprintf("unknown command type %q", typ)}
 	}
-	return entry.decode(body)
+	return entry.decode(fields)
+}
+
+// CommandFields returns the JSON field names of command type typ, sorted; nil for a type
+// that is not registered.
+func CommandFields(typ string) []string {
+	return slices.Clone(commandRegistry[typ].fields)
 }
 
 // EventTypes returns the registered event type names, sorted.

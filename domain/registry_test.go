@@ -85,9 +85,29 @@ func TestDecodeCommand(t *testing.T) {
 			want: createAB(),
 		},
 		{
-			name: "given the whole message with type and id then the extra fields are ignored",
-			typ:  "Lock", body: `{"type":"Lock","id":"c1","env":"production","user":"alice","uberlock":true,"metadata":{"a":1}}`,
+			name: "given keys in another order then it decodes to the value",
+			typ:  "Lock", body: `{"uberlock":true,"user":"alice","env":"production"}`,
 			want: Lock{Env: "production", User: "alice", Uberlock: true},
+		},
+		{
+			name: "given an unknown field then it is invalid naming the field",
+			typ:  "Lock", body: `{"env":"production","user":"alice","uber_lock":true}`,
+			wantMsg: "domain: invalid command: Lock: uber_lock: unknown field",
+		},
+		{
+			name: "given a key in another case then it is refused, not folded onto the field",
+			typ:  "Lock", body: `{"env":"production","user":"alice","USER":"mallory"}`,
+			wantMsg: `domain: invalid command: Lock: USER: unknown field (field names are case-sensitive: did you mean "user"?)`,
+		},
+		{
+			name: "given a key twice then it is invalid naming the key",
+			typ:  "Lock", body: `{"env":"production","user":"alice","user":"mallory"}`,
+			wantMsg: `domain: invalid command: Lock: key "user" appears more than once`,
+		},
+		{
+			name: "given a key twice, once escaped, then it is invalid",
+			typ:  "Release", body: `{"env":"production","user":"alice","\u0075ser":"mallory"}`,
+			wantMsg: `domain: invalid command: Release: key "user" appears more than once`,
 		},
 		{
 			name: "given a StartStatus with a count then it decodes",
@@ -100,15 +120,15 @@ func TestDecodeCommand(t *testing.T) {
 		},
 		{
 			name: "given malformed JSON then it is invalid", typ: "Release", body: `{"env":`,
-			wantMsg: "domain: invalid command: Release: malformed JSON: unexpected end of JSON input",
+			wantMsg: `domain: invalid command: Release: malformed JSON at "env": unexpected EOF`,
 		},
 		{
 			name: "given an empty body then it is invalid", typ: "Release", body: ``,
-			wantMsg: "domain: invalid command: Release: malformed JSON: unexpected end of JSON input",
+			wantMsg: "domain: invalid command: Release: must be a JSON object",
 		},
 		{
 			name: "given trailing data then it is invalid", typ: "EndJob", body: `{"jobname":"a","version":"b"} {}`,
-			wantMsg: "domain: invalid command: EndJob: malformed JSON: invalid character '{' after top-level value",
+			wantMsg: "domain: invalid command: EndJob: malformed JSON: data after the object",
 		},
 		{
 			name: "given a string build id then it is invalid naming the field", typ: "UpdateBuild",
@@ -132,10 +152,14 @@ func TestDecodeCommand(t *testing.T) {
 		},
 		{
 			name: "given an array body then it is invalid", typ: "Lock", body: `[]`,
-			wantMsg: "domain: invalid command: Lock: (command): got JSON array, want domain.Lock",
+			wantMsg: "domain: invalid command: Lock: must be a JSON object",
 		},
 		{
-			name: "given null then validation reports the missing fields", typ: "Release", body: `null`,
+			name: "given null then it is invalid", typ: "Release", body: `null`,
+			wantMsg: "domain: invalid command: Release: must be a JSON object",
+		},
+		{
+			name: "given an empty object then validation reports the missing fields", typ: "Release", body: `{}`,
 			wantMsg: "domain: invalid command: Release: env: must not be empty\ndomain: invalid command: Release: user: must not be empty",
 		},
 		{

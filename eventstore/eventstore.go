@@ -108,6 +108,11 @@ const (
 	OutcomeInvalid = "invalid"
 )
 
+// RejectionExpired is the code of a command rejected because its deadline (notAfter) had
+// passed before it was decided, or because its sender gave up on it first: it never takes
+// effect.
+const RejectionExpired = "expired"
+
 // Outcome is what became of one command id. Accepted outcomes are written by Append in the
 // same transaction as the events; rejected and invalid ones by RecordOutcome.
 type Outcome struct {
@@ -126,8 +131,12 @@ type Outcome struct {
 	LastVersion int64 `json:"lastVersion,omitempty"`
 	// Version is the stream version after the command: what a reader waits for.
 	Version int64 `json:"version"`
-	// Reason says why a command was rejected or invalid.
+	// Reason says why a command was rejected or invalid, in words for people.
 	Reason string `json:"reason,omitempty"`
+	// Code is the stable, machine-readable kind of a rejection (RejectionExpired,
+	// "locked", "not_holder", …): callers decide on it, never on Reason. Outcomes stored
+	// before codes existed have none.
+	Code string `json:"code,omitempty"`
 	// BodyHash identifies the command body, so that an id reused with another body is noticed.
 	BodyHash string `json:"bodyHash,omitempty"`
 	// RecordedAt is when the outcome was stored.

@@ -49,6 +49,7 @@ func OutcomeSize(o Outcome) int {
 	n += optionalStringAttrSize("commandType", o.CommandType)
 	n += optionalStringAttrSize("stream", o.Stream)
 	n += optionalStringAttrSize("reason", o.Reason)
+	n += optionalStringAttrSize("code", o.Code)
 	n += optionalStringAttrSize("bodyHash", o.BodyHash)
 	if o.FirstVersion != 0 {
 		n += numberAttrSize("firstVersion", o.FirstVersion)

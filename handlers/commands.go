@@ -241,7 +241,14 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	}
 	for conflicts := 0; ; {
 		before := agg.Version()
-		events, err := agg.Handle(d.Command, h.env())
+		now := h.cfg.Clock()
+		if !d.NotAfter.IsZero() && now.After(d.NotAfter) {
+			// Checked on every attempt: conflict retries and a worker that was paused take
+			// time, and a command must never take effect after its sender gave up on it.
+			h.aggregates.put(agg)
+			return h.reject(ctx, d, before, &ExpiredError{NotAfter: d.NotAfter, At: now}, &log)
+		}
+		events, err := agg.Handle(d.Command, h.env(now))
 		if !current && (err != nil || len(events) == 0) {
 			// Only an append with events is conditional on the stream's version: decide
 			// anything else on the stream as it is now.
@@ -408,6 +415,7 @@ func (h *CommandHandler) reject(ctx context.Context, d DecodedCommand, version i
 		Stream:      d.Command.StreamID(),
 		Version:     version,
 		Reason:      truncate(cause.Error(), maxReasonBytes),
+		Code:        domain.RejectionCode(cause),
 		BodyHash:    d.BodyHash,
 		RecordedAt:  h.cfg.Clock().UTC(),
 	}
@@ -419,7 +427,7 @@ func (h *CommandHandler) reject(ctx context.Context, d DecodedCommand, version i
 		return Result{}, fmt.Errorf("handlers: record rejection of %s %s: %w", d.Type, d.ID, err)
 	}
 	h.metrics.Commands.WithLabelValues(LabelRejected).Inc()
-	log.Info().Str("reason", o.Reason).Msg("command rejected")
+	log.Info().Str("code", o.Code).Str("reason", o.Reason).Msg("command rejected")
 	return Result{Outcome: o}, nil
 }
 
@@ -596,9 +604,29 @@ func (h *CommandHandler) backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-func (h *CommandHandler) env() domain.Env {
-	return domain.Env{Now: h.cfg.Clock(), NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID}
+func (h *CommandHandler) env(now time.Time) domain.Env {
+	return domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID}
 }
+
+// ExpiredError rejects a command whose deadline passed before it was decided.
+type ExpiredError struct {
+	// NotAfter is the command's deadline.
+	NotAfter time.Time
+	// At is when the worker came to decide it.
+	At time.Time
+}
+
+// Error says that the command was not carried out.
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("expired: the command's deadline %s had passed when it came to be decided (%s); it was not carried out",
+		e.NotAfter.UTC().Format(time.RFC3339Nano), e.At.UTC().Format(time.RFC3339Nano))
+}
+
+// Code returns eventstore.RejectionExpired.
+func (e *ExpiredError) Code() string { return eventstore.RejectionExpired }
+
+// Is reports whether target is domain.ErrRejected.
+func (e *ExpiredError) Is(target error) bool { return target == domain.ErrRejected }
 
 // encodeEvents turns decided events into events to append, linked to the command.
 func encodeEvents(events []domain.Event, d DecodedCommand) ([]eventstore.Event, error) {

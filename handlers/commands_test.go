@@ -238,14 +238,16 @@ func TestCommandHandler_GivenEnvLockedByBob_WhenAliceLocks_ThenRejectedWithStore
 }
 
 func TestCommandHandler_GivenInvalidMessages_WhenHandled_ThenDeadLetteredWithInvalidOutcome(t *testing.T) {
-	big := `{"type":"Lock","id":"big","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
+	big := `{"type":"Lock","id":"big-1","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
+	bigIDLast := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `","id":"big-2"}`
+	bigNoID := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
 	tests := []struct {
 		name       string
 		body       string
 		outcomeID  string // where the invalid outcome is stored
 		reasonPart string
 	}{
-		{"given invalid JSON then dead letter under the message id", `{"type":"Lock",`, "msg-x", "not valid JSON"},
+		{"given invalid JSON then dead letter under the message id", `{"type":"Lock",`, "msg-x", "malformed JSON"},
 		{"given a JSON array then dead letter", `[1,2]`, "msg-x", "not a JSON object"},
 		{"given invalid UTF-8 then dead letter", "{\"type\":\"Lock\",\"env\":\"\xff\"}", "msg-x", "UTF-8"},
 		{"given an unknown type then dead letter under its id", `{"type":"Unlock","id":"u1","env":"prod"}`, "u1", `unknown command type "Unlock"`},
@@ -253,7 +255,15 @@ func TestCommandHandler_GivenInvalidMessages_WhenHandled_ThenDeadLetteredWithInv
 		{"given a missing field then dead letter", `{"type":"Lock","id":"m1","env":"prod"}`, "m1", "user"},
 		{"given a field of the wrong JSON type then dead letter", `{"type":"Lock","id":"w1","env":"prod","user":7}`, "w1", "user"},
 		{"given a non-string id then dead letter under the message id", `{"type":"Lock","id":5,"env":"prod","user":"alice"}`, "msg-x", "id: must be a string"},
-		{"given an oversized body then dead letter", big, "msg-x", "at most 65536"},
+		{"given an oversized body with an id then dead letter under its id", big, "big-1", "at most 65536"},
+		{"given an oversized body whose id comes last then dead letter under its id", bigIDLast, "big-2", "at most 65536"},
+		{"given an oversized body without an id then dead letter under the message id", bigNoID, "msg-x", "at most 65536"},
+		{"given an unknown field then dead letter naming it", `{"type":"Lock","id":"f1","env":"prod","user":"alice","uber_lock":true}`, "f1", "uber_lock: unknown field"},
+		{"given a key in another case then dead letter, never folded", `{"type":"Lock","id":"f2","env":"prod","user":"alice","USER":"mallory"}`, "f2", `USER: unknown field (field names are case-sensitive: did you mean "user"?)`},
+		{"given a key twice then dead letter", `{"type":"Lock","id":"f3","env":"prod","user":"alice","user":"mallory"}`, "msg-x", `key "user" appears more than once`},
+		{"given an envelope key in another case then dead letter", `{"type":"Lock","ID":"f4","env":"prod","user":"alice"}`, "msg-x", "ID: unknown field"},
+		{"given an unknown metadata field then dead letter", `{"type":"Lock","id":"f5","env":"prod","user":"alice","metadata":{"correlationID":"x"}}`, "f5", "metadata.correlationID: unknown field"},
+		{"given a deadline that is not a time then dead letter", `{"type":"Lock","id":"f6","env":"prod","user":"alice","notAfter":"tomorrow"}`, "f6", `notAfter: "tomorrow" is not an RFC 3339 time`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

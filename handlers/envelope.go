@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -26,6 +29,9 @@ const MaxCommandIDBytes = 128
 // maxReasonBytes bounds a stored or dead-lettered reason: joined validation problems of a
 // hostile body could otherwise grow an outcome item without limit.
 const maxReasonBytes = 4 << 10
+
+// maxScanBytes bounds how much of an oversized body is read to find its id.
+const maxScanBytes = 1 << 20
 
 // Envelope is a command message as it arrives, before decoding: the raw body and what the
 // transport knows about it. It is the one command type the watermill command processor
@@ -56,9 +62,12 @@ type DecodedCommand struct {
 	Type string
 	// CorrelationID links everything this command causes; it defaults to ID.
 	CorrelationID string
-	// BodyHash identifies what the command asks for (see CommandHash), so that an id reused
-	// for another command is noticed.
+	// BodyHash identifies what the command asks for (see domain.CommandHash), so that an
+	// id reused for another command is noticed.
 	BodyHash string
+	// NotAfter is the command's deadline, zero when it has none: after it, the command
+	// never takes effect.
+	NotAfter time.Time
 	// Command is the decoded, valid domain command.
 	Command domain.Command
 }
@@ -87,16 +96,24 @@ func (e *InvalidMessageError) Is(target error) bool { return target == domain.Er
 // Unwrap returns the underlying error.
 func (e *InvalidMessageError) Unwrap() error { return e.Err }
 
-// envelopeHeader is the part of the body that is not the command's own fields.
-type envelopeHeader struct {
-	Type     json.RawMessage `json:"type"`
-	ID       json.RawMessage `json:"id"`
-	Metadata json.RawMessage `json:"metadata"`
-}
+// Envelope keys: everything else at the top level of a command message is the command's.
+const (
+	keyType     = "type"
+	keyID       = "id"
+	keyMetadata = "metadata"
+	keyNotAfter = "notAfter"
+)
+
+// metadataKeys are the keys metadata may have.
+var metadataKeys = []string{"correlationId"}
 
 // DecodeEnvelope decodes and validates a command message. maxBytes <= 0 means
 // DefaultMaxCommandBytes. Every failure is an *InvalidMessageError carrying the id and type
 // when they could be read, so that an invalid outcome can be recorded for the id.
+//
+// Decoding is strict, as a filter in front of the queue would read the message: keys
+// match exactly (never case-folded), a key appears once, and a key that is neither the
+// envelope's nor a field of the command is refused with its name.
 func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxCommandBytes
@@ -110,6 +127,11 @@ func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 	}
 
 	if len(env.Body) > maxBytes {
+		// The outcome belongs under the client's id, which the client polls; a body that
+		// is too large to decide can still say which command it was.
+		if id, ok := scanID(env.Body); ok {
+			inv.CommandID = id
+		}
 		return fail(fmt.Sprintf("body is %d bytes, at most %d are accepted", len(env.Body), maxBytes), nil)
 	}
 	if !utf8.Valid(env.Body) {
@@ -119,17 +141,17 @@ func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return fail("body is not a JSON object", nil)
 	}
-	var h envelopeHeader
-	if err := json.Unmarshal(trimmed, &h); err != nil {
-		return fail("body is not valid JSON: "+err.Error(), err)
+	fields, err := domain.ObjectMembers(trimmed)
+	if err != nil {
+		return fail("body is not a valid command object: "+err.Error(), err)
 	}
 
 	// The id first: with it, even a message whose type is wrong gets an outcome the
 	// client can read.
 	var problems []string
-	if len(h.ID) > 0 && string(h.ID) != "null" {
+	if raw, ok := take(fields, keyID); ok {
 		var id string
-		if err := json.Unmarshal(h.ID, &id); err != nil {
+		if err := json.Unmarshal(raw, &id); err != nil {
 			problems = append(problems, "id: must be a string")
 		} else if p := commandIDProblem(id); p != "" {
 			problems = append(problems, "id: "+p)
@@ -138,45 +160,44 @@ func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 		}
 	}
 	var typ string
-	if len(h.Type) == 0 || string(h.Type) == "null" {
+	if raw, ok := take(fields, keyType); !ok {
 		problems = append(problems, "type: is missing")
-	} else if err := json.Unmarshal(h.Type, &typ); err != nil {
+	} else if err := json.Unmarshal(raw, &typ); err != nil {
 		problems = append(problems, "type: must be a string")
 	} else if typ == "" {
 		problems = append(problems, "type: must not be empty")
 	} else {
 		inv.CommandType = typ
 	}
-	var meta struct {
-		CorrelationID string `json:"correlationId"`
+	correlationID, problem := decodeMetadata(fields)
+	if problem != "" {
+		problems = append(problems, problem)
 	}
-	if len(h.Metadata) > 0 && string(h.Metadata) != "null" {
-		if err := json.Unmarshal(h.Metadata, &meta); err != nil {
-			problems = append(problems, "metadata: must be an object with string fields")
-		} else if len(meta.CorrelationID) > MaxCommandIDBytes {
-			problems = append(problems, fmt.Sprintf("metadata.correlationId: must be at most %d bytes", MaxCommandIDBytes))
-		}
+	notAfter, problem := decodeNotAfter(fields)
+	if problem != "" {
+		problems = append(problems, problem)
 	}
 	if len(problems) > 0 {
 		return fail(strings.Join(problems, "; "), nil)
 	}
 
-	cmd, err := domain.DecodeCommand(typ, trimmed)
+	cmd, err := domain.DecodeCommandFields(typ, fields)
 	if err != nil {
 		return fail(strings.ReplaceAll(err.Error(), "\n", "; "), err)
 	}
 	if inv.CommandID == "" {
 		return fail("id: is missing and the message has no id to stand in for it", nil)
 	}
-	hash, err := CommandHash(cmd)
+	hash, err := domain.CommandHash(cmd)
 	if err != nil {
 		return fail(err.Error(), err)
 	}
 	d := DecodedCommand{
 		ID:            inv.CommandID,
 		Type:          typ,
-		CorrelationID: meta.CorrelationID,
+		CorrelationID: correlationID,
 		BodyHash:      hash,
+		NotAfter:      notAfter,
 		Command:       cmd,
 	}
 	if d.CorrelationID == "" {
@@ -188,20 +209,86 @@ func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 	return d, nil
 }
 
-// CommandHash identifies what a command asks for: the sha256 of its type and its canonical
-// JSON. It is computed from the decoded command rather than the raw body so that a resend
-// with other whitespace, key order or correlation metadata counts as the same command,
-// while any change to a field counts as another.
-func CommandHash(cmd domain.Command) (string, error) {
-	body, err := json.Marshal(cmd)
-	if err != nil {
-		return "", fmt.Errorf("handlers: encode %s command: %w", cmd.CommandType(), err)
+// take removes key from fields and returns its value; a JSON null counts as absent.
+func take(fields map[string]json.RawMessage, key string) (json.RawMessage, bool) {
+	raw, ok := fields[key]
+	delete(fields, key)
+	if !ok || string(raw) == "null" {
+		return nil, false
 	}
-	h := sha256.New()
-	h.Write([]byte(cmd.CommandType()))
-	h.Write([]byte{0})
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return raw, true
+}
+
+// decodeMetadata takes the metadata object out of fields and returns its correlation id,
+// or a problem.
+func decodeMetadata(fields map[string]json.RawMessage) (correlationID, problem string) {
+	raw, ok := take(fields, keyMetadata)
+	if !ok {
+		return "", ""
+	}
+	meta, err := domain.ObjectMembers(raw)
+	if err != nil {
+		return "", "metadata: " + err.Error()
+	}
+	for k := range meta {
+		if !slices.Contains(metadataKeys, k) {
+			return "", fmt.Sprintf("metadata.%s: unknown field (metadata may have %s)", k, strings.Join(metadataKeys, ", "))
+		}
+	}
+	if raw, ok := take(meta, "correlationId"); ok {
+		if err := json.Unmarshal(raw, &correlationID); err != nil {
+			return "", "metadata.correlationId: must be a string"
+		}
+		if len(correlationID) > MaxCommandIDBytes {
+			return "", fmt.Sprintf("metadata.correlationId: must be at most %d bytes", MaxCommandIDBytes)
+		}
+	}
+	return correlationID, ""
+}
+
+// decodeNotAfter takes the deadline out of fields, or returns a problem.
+func decodeNotAfter(fields map[string]json.RawMessage) (time.Time, string) {
+	raw, ok := take(fields, keyNotAfter)
+	if !ok {
+		return time.Time{}, ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, "notAfter: must be a string, an RFC 3339 time"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Sprintf("notAfter: %q is not an RFC 3339 time such as 2026-12-01T14:05:00Z", s)
+	}
+	return t, ""
+}
+
+// scanID finds the top-level "id" of a body too large to decode, reading tokens only as far
+// as the id, and at most the first maxScanBytes: the id is usually first. A body whose id
+// cannot be found that way, or is not a usable id, has none.
+func scanID(body []byte) (string, bool) {
+	dec := json.NewDecoder(io.LimitReader(bytes.NewReader(body), maxScanBytes))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if key, _ := tok.(string); key == keyID {
+			var id string
+			if err := dec.Decode(&id); err != nil || commandIDProblem(id) != "" {
+				return "", false
+			}
+			return id, true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // commandIDProblem returns why id is not a usable command id, or "".

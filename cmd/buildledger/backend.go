@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -65,6 +66,7 @@ func (b *backend) commandSender(ctx context.Context) (*client.Client, error) {
 		QueueURL:  ep.CommandsQueueURL,
 		Outcomes:  b.events,
 		Positions: b.queries,
+		Recorder:  b.events,
 	})
 	return b.sender, err
 }
@@ -83,7 +85,9 @@ func (w *waitFlags) bind(fs *pflag.FlagSet, waitName string) {
 // mutate sends cmd and, unless --no-wait, waits for its outcome and for the projection to
 // reach the version it produced, so that whatever the caller reads next includes it. It
 // returns the outcome of an accepted command; a rejection is an exit-1 error with the reason,
-// running out of time an exit-3 error.
+// running out of time an exit-3 error and an interrupt an exit-130 one. A command that has
+// no outcome when the wait ends is settled first (see attempt), so that what is reported
+// is what happened.
 func (b *backend) mutate(ctx context.Context, cmd domain.Command, w waitFlags, out io.Writer) (eventstore.Outcome, bool, error) {
 	if err := cmd.Validate(); err != nil {
 		return eventstore.Outcome{}, false, &exitError{code: exitUsage, err: err}
@@ -100,30 +104,75 @@ func (b *backend) mutate(ctx context.Context, cmd domain.Command, w waitFlags, o
 		fmt.Fprintln(out, id)
 		return eventstore.Outcome{CommandID: id}, false, nil
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, w.wait)
-	defer cancel()
-	id, err := sender.Send(waitCtx, cmd)
+	o, err := b.attempt(ctx, cmd, time.Now().Add(w.wait), w.wait)
 	if err != nil {
-		return eventstore.Outcome{}, false, timeoutOr(err, w.wait, "sending the command")
-	}
-	o, err := sender.WaitOutcome(waitCtx, id)
-	if err != nil {
-		return o, false, outcomeError(err, w.wait, id)
-	}
-	if err := sender.WaitProjected(waitCtx, o.Stream, o.Version); err != nil {
-		return o, false, timeoutOr(err, w.wait, fmt.Sprintf("the read models to show command %s", id))
+		return o, false, err
 	}
 	return o, true, nil
 }
 
+// attempt sends cmd with deadline as its notAfter, waits for its outcome until then and,
+// when accepted, for the read models to show it. When the wait ends (deadline, interrupt)
+// before the outcome is known, the command is withdrawn: either the withdrawal wins and the
+// command never takes effect, or the worker's outcome had won and that is the answer. waited
+// names the wait in messages.
+func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time.Time, waited time.Duration) (eventstore.Outcome, error) {
+	sender, err := b.commandSender(ctx)
+	if err != nil {
+		return eventstore.Outcome{}, err
+	}
+	waitCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	id := uuid.NewString()
+	_, err = sender.Send(waitCtx, cmd, client.WithID(id), client.WithNotAfter(deadline))
+	var o eventstore.Outcome
+	if err == nil {
+		o, err = sender.WaitOutcome(waitCtx, id)
+	}
+	if o.Status == "" && waitCtx.Err() != nil {
+		// Sent or perhaps sent (a send cut off may still have been enqueued), and unanswered.
+		o, err = sender.Settle(waitCtx, id, cmd, deadline)
+	}
+	if err != nil {
+		return o, outcomeError(err, waited, id)
+	}
+	// Read-your-writes: the read models catch up moments after the outcome; an outcome that
+	// came just at the deadline gets a little longer.
+	projCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Until(deadline), projectionGrace))
+	defer cancel()
+	if err := sender.WaitProjected(projCtx, o.Stream, o.Version); err != nil {
+		return o, &exitError{code: exitTimeout, err: fmt.Errorf("command %s was accepted, but the read models did not show it in time: %w", id, err)}
+	}
+	return o, nil
+}
+
+// projectionGrace is how long the read models are waited for after a command that was
+// accepted at the end of its wait.
+const projectionGrace = 10 * time.Second
+
 func outcomeError(err error, wait time.Duration, id string) error {
-	var rejected *client.RejectedError
-	var invalid *client.InvalidError
+	var (
+		rejected  *client.RejectedError
+		invalid   *client.InvalidError
+		withdrawn *client.WithdrawnError
+		unknown   *client.UnknownOutcomeError
+	)
 	switch {
+	case errors.As(err, &rejected) && rejected.Code == eventstore.RejectionExpired:
+		return &exitError{code: exitTimeout, rejection: rejected.Code,
+			err: fmt.Errorf("no answer within %s: command %s expired before the worker decided it and was not carried out (is the worker running?)", wait, id)}
 	case errors.As(err, &rejected):
-		return &exitError{code: exitRejected, err: errors.New(userReason(rejected.Reason))}
+		return &exitError{code: exitRejected, rejection: rejected.Code, err: errors.New(userReason(rejected.Reason))}
 	case errors.As(err, &invalid):
 		return &exitError{code: exitRejected, err: errors.New(userReason(invalid.Reason))}
+	case errors.As(err, &withdrawn) && errors.Is(withdrawn.Cause, context.Canceled):
+		return &exitError{code: exitInterrupted, rejection: eventstore.RejectionExpired,
+			err: fmt.Errorf("interrupted: command %s was withdrawn before it was decided and will not take effect", id)}
+	case errors.As(err, &withdrawn):
+		return &exitError{code: exitTimeout, rejection: eventstore.RejectionExpired,
+			err: fmt.Errorf("no answer within %s: command %s was withdrawn before it was decided and will not take effect (is the worker running?)", wait, id)}
+	case errors.As(err, &unknown):
+		return &exitError{code: exitTimeout, err: fmt.Errorf("no answer within %s, and the outcome of command %s is unknown: %w", wait, id, unknown)}
 	}
 	return timeoutOr(err, wait, fmt.Sprintf("the outcome of command %s (is the worker running?)", id))
 }

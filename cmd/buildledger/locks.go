@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
+	"buildledger/eventstore"
 )
 
 func init() { extraCommands = append(extraCommands, newLocksCommand) }
@@ -61,42 +63,28 @@ func newLocksLockCommand(s *settings) *cobra.Command {
 
 While someone else holds the env, lock prints "Still locked at env <ENV> by <USER>" and tries
 again every 5 seconds, until the lock is granted (exit 0), --wait runs out (exit 1), or you
-press Ctrl-C. Without --wait it keeps trying until granted or interrupted. On success it
-prints the lock as JSON.`,
+press Ctrl-C (exit 130). Without --wait it keeps trying until granted or interrupted. On
+success it prints the lock as JSON.
+
+What lock reports is what happened. --wait bounds the whole wait, however slow the worker
+is, and every attempt carries the end of the wait as its deadline; an attempt still
+unanswered when the wait ends (or when you press Ctrl-C) is withdrawn, so a lock reported as
+not taken is never granted later. If the lock was granted at that very moment, lock says so:
+at the end of --wait it reports the lock as taken; on Ctrl-C it releases it again.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			ctx := cmd.Context()
-			if giveUp > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, giveUp)
-				defer cancel()
+			if err := c.Validate(); err != nil {
+				return &exitError{code: exitUsage, err: err}
 			}
-			stillLockedAfter := func() error {
-				return &exitError{code: exitRejected, err: fmt.Errorf("env %s is still locked after %s", c.Env, giveUp)}
+			if answered.noWait {
+				_, _, err := b.mutate(cmd.Context(), c, answered, cmd.OutOrStdout())
+				return err
 			}
-			for held := false; ; held = true {
-				_, ok, err := b.mutate(ctx, c, answered, cmd.OutOrStdout())
-				if !isStillLocked(err) {
-					// Only a lock seen held turns running out of --wait into "still locked";
-					// a service that never answered is a timeout (exit 3).
-					if err != nil && held && giveUp > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-						return stillLockedAfter()
-					}
-					if err != nil || !ok {
-						return err
-					}
-					return printActiveLock(ctx, cmd, b, c.Env)
-				}
-				fmt.Fprintln(cmd.ErrOrStderr(), err)
-				select {
-				case <-ctx.Done():
-					if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-						return stillLockedAfter()
-					}
-					return errors.New("interrupted; the lock was not taken")
-				case <-time.After(every):
-				}
+			w := lockWait{b: b, lock: c, giveUp: giveUp, every: every, attempt: answered.wait, stderr: cmd.ErrOrStderr()}
+			if err := w.run(cmd.Context()); err != nil {
+				return err
 			}
+			return printActiveLock(cmd.Context(), cmd, b, c.Env)
 		}),
 	}
 	f := cmd.Flags()
@@ -106,7 +94,7 @@ prints the lock as JSON.`,
 	f.BoolVar(&c.Uberlock, "uberlock", false, "freeze the env: nobody else can lock it until you release it with --uberlock")
 	f.DurationVar(&giveUp, "wait", 0, "give up (exit 1) when the env is still locked after this long; 0 waits until granted or Ctrl-C")
 	f.DurationVar(&every, "retry-every", 5*time.Second, "how often to try again while the env is locked")
-	f.DurationVar(&answered.wait, "timeout", 30*time.Second, "how long one attempt waits for the service to answer (exit 3)")
+	f.DurationVar(&answered.wait, "timeout", 30*time.Second, "without --wait: how long one attempt waits for the service to answer (exit 3); with --wait, attempts wait up to its end")
 	f.BoolVar(&answered.noWait, "no-wait", false, "only enqueue one attempt and print its command id")
 	_ = f.MarkHidden("retry-every")
 	_ = cmd.MarkFlagRequired("env")
@@ -114,10 +102,112 @@ prints the lock as JSON.`,
 	return cmd
 }
 
+// lockWait is one `locks lock`: attempts every `every` while someone else holds the env,
+// until the lock is granted, --wait runs out, or the user interrupts.
+//
+// --wait bounds the whole wait: every attempt carries the end of it as its deadline and
+// waits for its outcome up to then, however long the worker takes. Without --wait each
+// attempt waits at most `attempt` for an answer. An attempt still unanswered when its wait
+// ends is withdrawn (see backend.attempt), so what lock reports is what happened: a lock
+// reported as not taken is never granted afterwards.
+type lockWait struct {
+	b       *backend
+	lock    domain.Lock
+	giveUp  time.Duration
+	every   time.Duration
+	attempt time.Duration
+	stderr  io.Writer
+}
+
+func (w *lockWait) run(ctx context.Context) error {
+	var end time.Time
+	if w.giveUp > 0 {
+		end = time.Now().Add(w.giveUp)
+	}
+	for held := false; ; held = true {
+		deadline, waited := end, w.giveUp
+		if end.IsZero() {
+			deadline, waited = time.Now().Add(w.attempt), w.attempt
+		}
+		_, err := w.b.attempt(ctx, w.lock, deadline, waited)
+		switch {
+		case err == nil && ctx.Err() != nil:
+			// Granted just as the user interrupted: they no longer want it.
+			return w.giveBack()
+		case err == nil:
+			return nil
+		case isStillLocked(err):
+			fmt.Fprintln(w.stderr, err)
+		case held && !end.IsZero() && time.Now().After(end) && withdrawnOrExpired(err):
+			// The last attempt ran into the end of --wait; it will never take effect.
+			return w.stillLockedAfter()
+		default:
+			return err
+		}
+		pause := w.every
+		if !end.IsZero() {
+			if pause >= time.Until(end) {
+				// No attempt left that could be decided before the end of --wait.
+				sleep(ctx, time.Until(end))
+				if ctx.Err() != nil {
+					return interrupted(w.lock.Env)
+				}
+				return w.stillLockedAfter()
+			}
+		}
+		if !sleep(ctx, pause) {
+			return interrupted(w.lock.Env)
+		}
+	}
+}
+
+func (w *lockWait) stillLockedAfter() error {
+	return &exitError{code: exitRejected, rejection: domain.CodeLocked,
+		err: fmt.Errorf("env %s is still locked after %s", w.lock.Env, w.giveUp)}
+}
+
+// giveBack releases a lock that was granted as the user interrupted.
+func (w *lockWait) giveBack() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	release := domain.Release{Env: w.lock.Env, User: w.lock.User, Uberlock: w.lock.Uberlock}
+	if _, err := w.b.attempt(ctx, release, time.Now().Add(30*time.Second), 30*time.Second); err != nil {
+		return &exitError{code: exitRejected, err: fmt.Errorf("interrupted, but the lock on env %s was granted to %s just before, and releasing it failed: %w; %s holds it now",
+			w.lock.Env, w.lock.User, err, w.lock.User)}
+	}
+	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: the lock on env %s was granted just before, so it was released again", w.lock.Env)}
+}
+
+func interrupted(env string) error {
+	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the lock on env %s was not taken", env)}
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // isStillLocked reports the rejection a lock attempt gets while someone else holds the env.
 func isStillLocked(err error) bool {
 	var ee *exitError
-	return errors.As(err, &ee) && ee.code == exitRejected && strings.HasPrefix(ee.err.Error(), "Still locked at env ")
+	if !errors.As(err, &ee) || ee.code != exitRejected {
+		return false
+	}
+	// Outcomes stored before rejection codes existed say it in words only.
+	return ee.rejection == domain.CodeLocked || ee.rejection == "" && strings.HasPrefix(ee.err.Error(), "Still locked at env ")
+}
+
+// withdrawnOrExpired reports an attempt that did not take effect because its wait ended.
+func withdrawnOrExpired(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.rejection == eventstore.RejectionExpired
 }
 
 func printActiveLock(ctx context.Context, cmd *cobra.Command, b *backend, env string) error {

@@ -23,12 +23,16 @@ const (
 	exitRejected = 1 // the service rejected the command, or it failed
 	exitUsage    = 2 // bad flags or arguments
 	exitTimeout  = 3 // the service did not answer in time
+
+	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM); what the command did is printed
 )
 
 // exitError carries the exit code a failure maps to.
 type exitError struct {
 	code int
 	err  error
+	// rejection is the stable code of a rejected command ("locked", …), if any.
+	rejection string
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

@@ -32,6 +32,7 @@ const (
 	attrFirstVersion = "firstVersion"
 	attrLastVersion  = "lastVersion"
 	attrReason       = "reason"
+	attrCode         = "code"
 	attrBodyHash     = "bodyHash"
 )
 
@@ -82,6 +83,7 @@ func outcomeItem(o eventstore.Outcome) map[string]types.AttributeValue {
 	putOptional(item, attrCommandType, o.CommandType)
 	putOptional(item, attrStream, o.Stream)
 	putOptional(item, attrReason, o.Reason)
+	putOptional(item, attrCode, o.Code)
 	putOptional(item, attrBodyHash, o.BodyHash)
 	if o.FirstVersion != 0 {
 		item[attrFirstVersion] = num(o.FirstVersion)
@@ -187,6 +189,7 @@ func decodeOutcome(item map[string]types.AttributeValue) (eventstore.Outcome, er
 		LastVersion:  d.num(attrLastVersion, false),
 		Version:      d.num(attrVersion, true),
 		Reason:       d.str(attrReason, false),
+		Code:         d.str(attrCode, false),
 		BodyHash:     d.str(attrBodyHash, false),
 		RecordedAt:   d.time(attrRecordedAt),
 	}

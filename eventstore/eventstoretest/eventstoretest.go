@@ -677,7 +677,7 @@ func testLimits(t *testing.T, st eventstore.Store) {
 func testOutcomes(t *testing.T, st eventstore.Store) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 123_456_789, time.FixedZone("CET", 3600))
 	rejected := eventstore.Outcome{CommandID: uuid.NewString(), CommandType: "Lock", Status: eventstore.OutcomeRejected,
-		Stream: "lock:prod", Version: 3, Reason: "Still locked at env prod by ann", BodyHash: "h1", RecordedAt: at}
+		Stream: "lock:prod", Version: 3, Reason: "Still locked at env prod by ann", Code: "locked", BodyHash: "h1", RecordedAt: at}
 	if err := st.RecordOutcome(testContext(t), rejected); err != nil {
 		t.Fatalf("record rejected: %v", err)
 	}

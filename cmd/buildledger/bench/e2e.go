@@ -265,7 +265,7 @@ func planCommands(run string, streams, perStream int) ([][]plannedCommand, error
 			if err != nil {
 				return nil, err
 			}
-			if pc.body, err = client.Marshal(pc.cmd, pc.id, ""); err != nil {
+			if pc.body, err = client.Marshal(pc.cmd, pc.id); err != nil {
 				return nil, err
 			}
 			plan[k] = append(plan[k], pc)
