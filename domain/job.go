@@ -33,10 +33,13 @@ func (c StartJob) Validate() error {
 }
 
 // EndJob ends the running run of a job at a git version; Skipped marks it as skipped.
+// User, when given, is recorded as who ended it (Da-Playa's end carried no user, so it
+// stays optional).
 type EndJob struct {
 	Jobname string `json:"jobname"`
 	Version string `json:"version"`
 	Skipped bool   `json:"skipped"`
+	User    string `json:"user,omitempty"`
 }
 
 // CommandType returns "EndJob".
@@ -50,6 +53,7 @@ func (c EndJob) Validate() error {
 	p := newProblems(c.CommandType())
 	p.check("jobname", nameProblem(c.Jobname, false))
 	p.check("version", nameProblem(c.Version, false))
+	p.check("user", optionalNameProblem(c.User))
 	return p.err()
 }
 
@@ -72,6 +76,9 @@ type JobEnded struct {
 	RunID   uuid.UUID `json:"runId"`
 	Skipped bool      `json:"skipped"`
 	At      time.Time `json:"at"`
+	// EndedBy is the user who ended the run; empty when the command named none (and in
+	// events stored before it was recorded).
+	EndedBy string `json:"endedBy,omitempty"`
 }
 
 // EventType returns "JobEnded".
@@ -165,7 +172,7 @@ func (j *Job) end(c EndJob, env Env) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Event{JobEnded{Jobname: j.jobname, Version: j.gitVersion, RunID: j.runID, Skipped: c.Skipped, At: at}}, nil
+	return []Event{JobEnded{Jobname: j.jobname, Version: j.gitVersion, RunID: j.runID, Skipped: c.Skipped, At: at, EndedBy: c.User}}, nil
 }
 
 // Apply changes the state by one event.

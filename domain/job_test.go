@@ -58,6 +58,16 @@ func TestJobRules(t *testing.T) {
 			then:  []Event{jobEnded(run1, true)},
 		},
 		{
+			name:  "given a running run when EndJob by carol then the end records carol",
+			given: running,
+			when:  EndJob{Jobname: "deploy-prod", Version: "3f2a9c1", User: "carol"},
+			then: []Event{func() Event {
+				e := jobEnded(run1, false)
+				e.EndedBy = "carol"
+				return e
+			}()},
+		},
+		{
 			name:    "given no run when EndJob then it is rejected",
 			when:    end,
 			thenErr: &NoRunningJobError{Jobname: "deploy-prod", Version: "3f2a9c1"},

@@ -237,7 +237,7 @@ func Normalize(c Command) Command {
 		d.Jobname, d.User, d.Version = normalName(d.Jobname), normalName(d.User), normalName(d.Version)
 		return d
 	case EndJob:
-		d.Jobname, d.Version = normalName(d.Jobname), normalName(d.Version)
+		d.Jobname, d.Version, d.User = normalName(d.Jobname), normalName(d.Version), normalName(d.User)
 		return d
 	}
 	return c

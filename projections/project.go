@@ -462,7 +462,7 @@ func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) 
 				return change{}, err
 			}
 		}
-		j.Ended, j.Skipped = ptr(ms(e.At)), e.Skipped
+		j.Ended, j.Skipped, j.EndedBy = ptr(ms(e.At)), e.Skipped, e.EndedBy
 	default:
 		return change{}, nil
 	}

@@ -339,8 +339,11 @@ func TestJobs(t *testing.T) {
 		domain.JobStarted{Jobname: "deploy-prod", User: "bob", Version: "abc123", RunID: run2, At: t0.Add(2 * time.Minute)},
 	)
 	j1, _ := jobFromItem(f.rows[jobRef("deploy-prod", run1.String())])
-	if j1.Ended == nil || *j1.Ended != t0.Add(time.Minute).UnixMilli() || !j1.Skipped || j1.User != "ann" || j1.Started != t0.UnixMilli() {
+	if j1.Ended == nil || *j1.Ended != t0.Add(time.Minute).UnixMilli() || !j1.Skipped || j1.User != "ann" || j1.Started != t0.UnixMilli() || j1.EndedBy != "" {
 		t.Errorf("given a run ended skipped then its row: %+v", j1)
+	}
+	if _, has := f.rows[jobRef("deploy-prod", run1.String())]["endedBy"]; has {
+		t.Errorf("given a run ended without a user then its row has no endedBy, as rows always had")
 	}
 	j2, _ := jobFromItem(f.rows[jobRef("deploy-prod", run2.String())])
 	if j2.Ended != nil || j2.Skipped || j2.StreamVersion != 3 {
@@ -348,6 +351,10 @@ func TestJobs(t *testing.T) {
 	}
 	if got := asJSON(t, j2); got["ended"] != nil || got["started"] != float64(t0.Add(2*time.Minute).UnixMilli()) {
 		t.Errorf("job JSON = %v", got)
+	}
+	f.apply(stream, domain.JobEnded{Jobname: "deploy-prod", Version: "abc123", RunID: run2, At: t0.Add(3 * time.Minute), EndedBy: "carol"})
+	if j2, _ := jobFromItem(f.rows[jobRef("deploy-prod", run2.String())]); j2.EndedBy != "carol" || j2.Ended == nil {
+		t.Errorf("given a run ended by carol then its row says so: %+v", j2)
 	}
 }
 

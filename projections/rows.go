@@ -248,6 +248,8 @@ type Job struct {
 	Started int64  `json:"started"`
 	Ended   *int64 `json:"ended"`
 	Skipped bool   `json:"skipped"`
+	// EndedBy is who ended the run, when the end named a user.
+	EndedBy string `json:"endedBy,omitempty"`
 	// StreamVersion is the version of the job stream the row reflects.
 	StreamVersion int64 `json:"streamVersion"`
 }
@@ -583,7 +585,7 @@ func lockFromItem(it Item) (Lock, error) {
 }
 
 func jobItem(j Job) Item {
-	return Item{
+	it := Item{
 		"jobname":         j.Jobname,
 		"id":              j.ID,
 		"user":            j.User,
@@ -593,6 +595,11 @@ func jobItem(j Job) Item {
 		"skipped":         j.Skipped,
 		attrStreamVersion: j.StreamVersion,
 	}
+	if j.EndedBy != "" {
+		// Only when known: a run ended without a user keeps the row it always had.
+		it["endedBy"] = j.EndedBy
+	}
+	return it
 }
 
 func jobFromItem(it Item) (Job, error) {
@@ -605,6 +612,7 @@ func jobFromItem(it Item) (Job, error) {
 		Started:       r.int("started"),
 		Ended:         r.optInt("ended"),
 		Skipped:       r.bool("skipped"),
+		EndedBy:       r.str("endedBy"),
 		StreamVersion: r.int(attrStreamVersion),
 	}
 	return j, r.err

@@ -90,13 +90,15 @@ func newJobsEndCommand(s *settings) *cobra.Command {
 	var (
 		version string
 		skipped bool
+		user    string
 		w       waitFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "end --gitversion VERSION [--skipped]",
+		Use:   "end --gitversion VERSION [--skipped] [--user USER]",
 		Short: "End the running runs of a git version, of every job name",
 		Long: `End every running run at a git version, whatever its job name, optionally marking the runs
-skipped. Prints the ended runs as JSON; exits 1 when no run of that version is running.`,
+skipped. --user records who ended them (the runs' endedBy). Prints the ended runs as JSON;
+exits 1 when no run of that version is running.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			ctx := cmd.Context()
@@ -118,7 +120,7 @@ skipped. Prints the ended runs as JSON; exits 1 when no run of that version is r
 			var errs []error
 			var ended []any
 			for _, j := range jobnames {
-				_, ok, err := b.mutate(ctx, domain.EndJob{Jobname: j, Version: version, Skipped: skipped}, w, cmd.OutOrStdout())
+				_, ok, err := b.mutate(ctx, domain.EndJob{Jobname: j, Version: version, Skipped: skipped, User: user}, w, cmd.OutOrStdout())
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", j, err))
 					continue
@@ -146,6 +148,7 @@ skipped. Prints the ended runs as JSON; exits 1 when no run of that version is r
 	}
 	cmd.Flags().StringVar(&version, "gitversion", "", "git version whose running runs end (required)")
 	cmd.Flags().BoolVar(&skipped, "skipped", false, "mark the runs as skipped")
+	cmd.Flags().StringVar(&user, "user", "", "who ends the runs, e.g. a committer's email (recorded as endedBy)")
 	w.bind(cmd.Flags(), "wait")
 	_ = cmd.MarkFlagRequired("gitversion")
 	return cmd

@@ -97,12 +97,12 @@ func TestJobs(t *testing.T) {
 		}},
 		{"when 9d8e7f6 ends, then the runs of both jobs end, not skipped", func(t *testing.T) {
 			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "end", "--gitversion", "9d8e7f6")
+			in.okJSON(t, &rows, "jobs", "end", "--gitversion", "9d8e7f6", "--user", "carol@example.com")
 			names := map[string]bool{}
 			for _, r := range rows {
 				names[r.Jobname] = true
-				if r.Ended == nil || r.Skipped {
-					t.Errorf("jobs end printed %+v, want it ended and not skipped", r)
+				if r.Ended == nil || r.Skipped || r.EndedBy != "carol@example.com" {
+					t.Errorf("jobs end printed %+v, want it ended by carol and not skipped", r)
 				}
 			}
 			if len(rows) != 2 || !names["deploy-stage"] || !names["smoke"] {
