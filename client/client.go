@@ -477,6 +477,8 @@ func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption)
 	if c.cfg.Outcomes == nil {
 		return eventstore.Outcome{}, errors.New("client: no OutcomeReader configured")
 	}
+	// Normalized once: the command sent and the one a withdrawal names must be the same.
+	cmd = domain.Normalize(cmd)
 	var notAfter time.Time
 	if d, ok := ctx.Deadline(); ok {
 		notAfter = d

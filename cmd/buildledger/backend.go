@@ -89,6 +89,7 @@ func (w *waitFlags) bind(fs *pflag.FlagSet, waitName string) {
 // no outcome when the wait ends is settled first (see attempt), so that what is reported
 // is what happened.
 func (b *backend) mutate(ctx context.Context, cmd domain.Command, w waitFlags, out io.Writer) (eventstore.Outcome, bool, error) {
+	cmd = domain.Normalize(cmd)
 	if err := cmd.Validate(); err != nil {
 		return eventstore.Outcome{}, false, &exitError{code: exitUsage, err: err}
 	}

@@ -73,6 +73,7 @@ not taken is never granted later. If the lock was granted at that very moment, l
 at the end of --wait it reports the lock as taken; on Ctrl-C it releases it again.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			c = domain.Normalize(c).(domain.Lock)
 			if err := c.Validate(); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

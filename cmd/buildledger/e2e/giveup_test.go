@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"buildledger/domain"
+	"buildledger/eventstore"
+)
+
+// grantedTo returns the users the history of env's lock stream granted the lock to (a
+// Locked event), in order, as `events list` prints it.
+func (in *installation) grantedTo(t *testing.T, env string) []string {
+	t.Helper()
+	var recs []eventstore.Record
+	in.okJSON(t, &recs, "events", "list", "--stream", domain.LockStreamID(env), "--limit", "10000")
+	var users []string
+	for _, r := range recs {
+		if r.Type != "Locked" {
+			continue
+		}
+		var e domain.Locked
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			t.Fatalf("event %s@%d: %v", r.Stream, r.Version, err)
+		}
+		users = append(users, e.User)
+	}
+	return users
+}
+
+// signal sends sig to the worker process.
+func (w *workerProcess) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := w.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to the worker: %v", sig, err)
+	}
+}
+
+// The repro of the deploy-lock defect: bob waits for a lock, the worker stalls while alice
+// releases it, bob's wait runs out and he is told the env is still locked. When the worker
+// resumes, bob must not be granted the lock he was told he did not get.
+func TestLockWait_GivenWorkerPausedWhileBobWaits_WhenBobGivesUp_ThenBobIsNeverGrantedTheLock(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-pause")
+	w := in.launchWorker(t)
+	paused := false
+	t.Cleanup(func() {
+		if paused {
+			_ = w.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		w.terminate(t)
+	})
+	in.ok(t, "locks", "lock", "--env", "staging", "--user", "alice")
+
+	started := time.Now()
+	bob := in.start(t, "locks", "lock", "--env", "staging", "--user", "bob", "--wait", "8s")
+	bob.waitStderr(t, "Still locked at env staging by alice", 8*time.Second)
+	time.Sleep(time.Until(started.Add(3 * time.Second)))
+	w.signal(t, syscall.SIGSTOP)
+	paused = true
+	in.ok(t, "locks", "release", "--env", "staging", "--user", "alice", "--no-wait")
+
+	r := bob.wait()
+	if r.code != 1 || !strings.Contains(r.stderr, "env staging is still locked after 8s") {
+		t.Fatalf("bob: want exit 1, still locked after 8s; got:\n%s", r)
+	}
+	w.signal(t, syscall.SIGCONT)
+	paused = false
+
+	// carol's lock is queued behind bob's last attempt on the same stream, so it is decided
+	// after it: she gets the env only if bob did not.
+	wantLock(t, in.ok(t, "locks", "lock", "--env", "staging", "--user", "carol", "--wait", "30s"), "staging", "carol", false)
+	if got := in.grantedTo(t, "staging"); strings.Join(got, ",") != "alice,carol" {
+		t.Errorf("the history granted the lock to %v, want alice then carol (never bob, who was told no)", got)
+	}
+}
+
+// lockClaim is what one contending client's CLI said.
+type lockClaim struct {
+	user string
+	res  result
+}
+
+// Ten clients contend for one env while the worker is SIGKILLed and restarted. A killed
+// worker's message stays invisible for the queue's visibility timeout (30 s), longer than
+// the clients wait, so clients give up on attempts that are redelivered later. Whatever
+// each CLI reported must be what the history says.
+func TestLockWait_GivenTenClientsContending_WhenWorkerIsKilled_ThenEveryClientsReportIsTheTruth(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-contend")
+	w := in.launchWorker(t)
+	const env = "production"
+
+	claims := make([]lockClaim, 10)
+	var wg sync.WaitGroup
+	for i := range claims {
+		user := fmt.Sprintf("u%d@example.com", i)
+		wg.Go(func() {
+			r := in.run(t, lockArgs(env, user, "--wait", "20s")...)
+			if r.code == 0 {
+				// Hold it briefly, as a deploy would, then give it back.
+				time.Sleep(300 * time.Millisecond)
+				if rel := in.run(t, "locks", "release", "--env", env, "--user", user, "--wait", "80s"); rel.code != 0 {
+					t.Errorf("%s was granted the lock but could not release it:\n%s", user, rel)
+				}
+			}
+			claims[i] = lockClaim{user: user, res: r}
+		})
+	}
+	time.Sleep(3 * time.Second)
+	_ = w.cmd.Process.Kill()
+	<-w.exited
+	w.done = true
+	w.logFile.Close()
+	time.Sleep(time.Second)
+	restarted := in.launchWorker(t)
+	t.Cleanup(func() { restarted.terminate(t) })
+	wg.Wait()
+
+	// The probe is queued behind every attempt: it gets the env once all of them are
+	// decided, and only if no client holds it.
+	wantLock(t, in.ok(t, lockArgs(env, "probe", "--wait", "80s")...), env, "probe", false)
+	granted := map[string]int{}
+	for _, u := range in.grantedTo(t, env) {
+		granted[u]++
+	}
+	outcomes := map[int]int{}
+	for _, c := range claims {
+		outcomes[c.res.code]++
+		switch c.res.code {
+		case 0:
+			if granted[c.user] != 1 {
+				t.Errorf("%s was told it holds the lock, but the history granted it %d times:\n%s", c.user, granted[c.user], c.res)
+			}
+		case 1, 3:
+			if granted[c.user] != 0 {
+				t.Errorf("%s was told it did not get the lock, but the history granted it %d times:\n%s", c.user, granted[c.user], c.res)
+			}
+		default:
+			t.Errorf("%s: unexpected exit:\n%s", c.user, c.res)
+		}
+	}
+	t.Logf("exit codes of the ten clients: %v", outcomes)
+}
