@@ -147,3 +147,81 @@ func TestLockWait_GivenTenClientsContending_WhenWorkerIsKilled_ThenEveryClientsR
 	}
 	t.Logf("exit codes of the ten clients: %v", outcomes)
 }
+
+// --wait bounds the whole wait: an attempt that the worker takes longer than --timeout to
+// answer is still waited for, up to the end of --wait.
+func TestLockWait_GivenAnAttemptSlowerThanTimeout_WhenWaitHasTimeLeft_ThenLockWaitsForItAndIsGranted(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-slow")
+	w := in.launchWorker(t)
+	paused := false
+	t.Cleanup(func() {
+		if paused {
+			_ = w.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		w.terminate(t)
+	})
+	in.ok(t, "locks", "lock", "--env", "qa", "--user", "alice")
+	bob := in.start(t, lockArgs("qa", "bob", "--wait", "40s", "--timeout", "2s")...)
+	bob.waitStderr(t, "Still locked at env qa by alice", 10*time.Second)
+	w.signal(t, syscall.SIGSTOP)
+	paused = true
+	in.ok(t, "locks", "release", "--env", "qa", "--user", "alice", "--no-wait")
+	// bob's next attempt waits behind the release, unanswered for longer than --timeout.
+	time.Sleep(4 * time.Second)
+	w.signal(t, syscall.SIGCONT)
+	paused = false
+	r := bob.wait()
+	if r.code != 0 {
+		t.Fatalf("bob: want the lock once the worker answers; got:\n%s", r)
+	}
+	wantLock(t, r.stdout, "qa", "bob", false)
+}
+
+// Ctrl-C while an attempt is unanswered withdraws it: the CLI says the lock was not taken,
+// and it never is.
+func TestLockWait_GivenAttemptUnanswered_WhenInterrupted_ThenWithdrawnAndNeverGranted(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-sigint")
+	w := in.launchWorker(t)
+	paused := false
+	t.Cleanup(func() {
+		if paused {
+			_ = w.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		w.terminate(t)
+	})
+	in.ok(t, "locks", "lock", "--env", "uat", "--user", "alice")
+	bob := in.start(t, lockArgs("uat", "bob", "--wait", "60s")...)
+	bob.waitStderr(t, "Still locked at env uat by alice", 10*time.Second)
+	w.signal(t, syscall.SIGSTOP)
+	paused = true
+	in.ok(t, "locks", "release", "--env", "uat", "--user", "alice", "--no-wait")
+	time.Sleep(2 * time.Second) // bob's next attempt is in the queue, unanswered
+	if err := bob.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r := bob.wait()
+	if r.code != 130 || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stderr, "will not take effect") {
+		t.Fatalf("bob: want exit 130 saying the attempt was withdrawn; got:\n%s", r)
+	}
+	w.signal(t, syscall.SIGCONT)
+	paused = false
+	wantLock(t, in.ok(t, "locks", "lock", "--env", "uat", "--user", "carol", "--wait", "30s"), "uat", "carol", false)
+	if got := in.grantedTo(t, "uat"); strings.Join(got, ",") != "alice,carol" {
+		t.Errorf("the history granted the lock to %v, want alice then carol (never bob, who was told no)", got)
+	}
+}
+
+// Any valid text travels: SQS refuses U+FFFF and the emulator emoji, unless escaped.
+func TestLockMeta_GivenTextSQSRefuses_ThenTheLockCarriesItToTheReadModel(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-meta")
+	in.startWorker(t)
+	meta := "deploy \uffff 🚀 café"
+	wantLock(t, in.ok(t, "locks", "lock", "--env", "prod", "--user", "alice", "--meta", meta), "prod", "alice", false)
+	rows := in.locksOf(t, "prod")
+	if len(rows) != 1 || rows[0].Meta != meta {
+		t.Errorf("locks list: %+v, want alice's lock with meta %q", rows, meta)
+	}
+}
