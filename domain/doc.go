@@ -13,7 +13,11 @@
 // Names in a stream id must not contain "/", so that every id has one reading; the one
 // exception is a scoped npm package "@scope/name", whose single "/" is recognised by the
 // leading "@". Names are also non-empty, at most 256 bytes, valid UTF-8, without control
-// characters or surrounding white space.
+// characters or surrounding white space. A command's names are moreover PRECIS identifiers
+// (RFC 8264, case kept) in their enforced form (NFC, narrow width), in one script (or a
+// combination UTS #39 calls highly restrictive), so that two environments never look the
+// same; Normalize brings typed names into that form. Stream ids of stored events are read
+// with the older rules only, so history written before stays loadable.
 //
 // Rules that callers may find surprising, and why:
 //
