@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// ErrMalformedJSON is wrapped by every ObjectMembers error that is a JSON syntax error,
+// as opposed to a repeated key.
+var ErrMalformedJSON = errors.New("malformed JSON")
+
 // ObjectMembers splits a JSON object into its members, strictly: the body must be exactly
 // one JSON object, and a key may appear only once. Keys are compared exactly as written
 // (after JSON unescaping), never folded: a filter in front of the queue that reads
@@ -24,15 +28,15 @@ func ObjectMembers(body []byte) (map[string]json.RawMessage, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("malformed JSON: %w", endOfInput(err))
+			return nil, fmt.Errorf("%w: %w", ErrMalformedJSON, endOfInput(err))
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return nil, errors.New("malformed JSON: object key is not a string")
+			return nil, fmt.Errorf("%w: object key is not a string", ErrMalformedJSON)
 		}
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("malformed JSON at %q: %w", key, endOfInput(err))
+			return nil, fmt.Errorf("%w at %q: %w", ErrMalformedJSON, key, endOfInput(err))
 		}
 		if _, dup := members[key]; dup {
 			return nil, fmt.Errorf("key %q appears more than once", key)
@@ -40,10 +44,10 @@ func ObjectMembers(body []byte) (map[string]json.RawMessage, error) {
 		members[key] = value
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %w", endOfInput(err))
+		return nil, fmt.Errorf("%w: %w", ErrMalformedJSON, endOfInput(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("malformed JSON: data after the object")
+		return nil, fmt.Errorf("%w: data after the object", ErrMalformedJSON)
 	}
 	return members, nil
 }

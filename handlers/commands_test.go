@@ -247,7 +247,7 @@ func TestCommandHandler_GivenInvalidMessages_WhenHandled_ThenDeadLetteredWithInv
 		outcomeID  string // where the invalid outcome is stored
 		reasonPart string
 	}{
-		{"given invalid JSON then dead letter under the message id", `{"type":"Lock",`, "msg-x", "malformed JSON"},
+		{"given invalid JSON then dead letter under the message id", `{"type":"Lock",`, "msg-x", "not valid JSON"},
 		{"given a JSON array then dead letter", `[1,2]`, "msg-x", "not a JSON object"},
 		{"given invalid UTF-8 then dead letter", "{\"type\":\"Lock\",\"env\":\"\xff\"}", "msg-x", "UTF-8"},
 		{"given an unknown type then dead letter under its id", `{"type":"Unlock","id":"u1","env":"prod"}`, "u1", `unknown command type "Unlock"`},

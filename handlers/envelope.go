@@ -142,8 +142,11 @@ func DecodeEnvelope(env Envelope, maxBytes int) (DecodedCommand, error) {
 		return fail("body is not a JSON object", nil)
 	}
 	fields, err := domain.ObjectMembers(trimmed)
-	if err != nil {
-		return fail("body is not a valid command object: "+err.Error(), err)
+	switch {
+	case errors.Is(err, domain.ErrMalformedJSON):
+		return fail("body is not valid JSON: "+strings.TrimPrefix(err.Error(), domain.ErrMalformedJSON.Error()+": "), err)
+	case err != nil:
+		return fail("body: "+err.Error(), err)
 	}
 
 	// The id first: with it, even a message whose type is wrong gets an outcome the

@@ -368,7 +368,7 @@ func TestWorker_GivenPoisonMessagesBetweenGoodOnes_ThenPoisonDeadLetteredAndEver
 			t.Errorf("env%d: applier saw %v, want [1]", i, v)
 		}
 	}
-	for id, want := range map[string]string{jsonMessageID: "malformed JSON", "bad-type": `unknown command type "Unlock"`, "bad-missing": "user"} {
+	for id, want := range map[string]string{jsonMessageID: "not valid JSON", "bad-type": `unknown command type "Unlock"`, "bad-missing": "user"} {
 		o := s.outcome(t, id)
 		if o.Status != eventstore.OutcomeInvalid || !bytes.Contains([]byte(o.Reason), []byte(want)) {
 			t.Errorf("outcome of %s = %+v, want invalid mentioning %q", id, o, want)

@@ -41,36 +41,49 @@ func (w *workerProcess) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+// stalledRelease sets the scene of the deploy-lock defect on env: alice holds it; bob runs
+// bobArgs (a waiting `locks lock`); once bob has been told alice holds it, the worker is
+// stopped with SIGSTOP and alice's release is enqueued behind bob's next attempt's place.
+// It returns bob's process and a function that resumes the worker (also run when the test
+// ends, before the worker is stopped).
+func (in *installation) stalledRelease(t *testing.T, env string, bobArgs ...string) (bob *process, resume func()) {
+	t.Helper()
+	w := in.launchWorker(t)
+	paused := false
+	resume = func() {
+		if paused {
+			w.signal(t, syscall.SIGCONT)
+			paused = false
+		}
+	}
+	t.Cleanup(func() {
+		resume()
+		w.terminate(t)
+	})
+	in.ok(t, "locks", "lock", "--env", env, "--user", "alice")
+	started := time.Now()
+	bob = in.start(t, bobArgs...)
+	bob.waitStderr(t, "Still locked at env "+env+" by alice", 8*time.Second)
+	// Three seconds in, as in the defect's report: between bob's attempts.
+	time.Sleep(time.Until(started.Add(3 * time.Second)))
+	w.signal(t, syscall.SIGSTOP)
+	paused = true
+	in.ok(t, "locks", "release", "--env", env, "--user", "alice", "--no-wait")
+	return bob, resume
+}
+
 // The repro of the deploy-lock defect: bob waits for a lock, the worker stalls while alice
 // releases it, bob's wait runs out and he is told the env is still locked. When the worker
 // resumes, bob must not be granted the lock he was told he did not get.
 func TestLockWait_GivenWorkerPausedWhileBobWaits_WhenBobGivesUp_ThenBobIsNeverGrantedTheLock(t *testing.T) {
 	t.Parallel()
 	in := newInstallation(t, "e2e-pause")
-	w := in.launchWorker(t)
-	paused := false
-	t.Cleanup(func() {
-		if paused {
-			_ = w.cmd.Process.Signal(syscall.SIGCONT)
-		}
-		w.terminate(t)
-	})
-	in.ok(t, "locks", "lock", "--env", "staging", "--user", "alice")
-
-	started := time.Now()
-	bob := in.start(t, "locks", "lock", "--env", "staging", "--user", "bob", "--wait", "8s")
-	bob.waitStderr(t, "Still locked at env staging by alice", 8*time.Second)
-	time.Sleep(time.Until(started.Add(3 * time.Second)))
-	w.signal(t, syscall.SIGSTOP)
-	paused = true
-	in.ok(t, "locks", "release", "--env", "staging", "--user", "alice", "--no-wait")
-
+	bob, resume := in.stalledRelease(t, "staging", "locks", "lock", "--env", "staging", "--user", "bob", "--wait", "8s")
 	r := bob.wait()
 	if r.code != 1 || !strings.Contains(r.stderr, "env staging is still locked after 8s") {
 		t.Fatalf("bob: want exit 1, still locked after 8s; got:\n%s", r)
 	}
-	w.signal(t, syscall.SIGCONT)
-	paused = false
+	resume()
 
 	// carol's lock is queued behind bob's last attempt on the same stream, so it is decided
 	// after it: she gets the env only if bob did not.
@@ -153,24 +166,10 @@ func TestLockWait_GivenTenClientsContending_WhenWorkerIsKilled_ThenEveryClientsR
 func TestLockWait_GivenAnAttemptSlowerThanTimeout_WhenWaitHasTimeLeft_ThenLockWaitsForItAndIsGranted(t *testing.T) {
 	t.Parallel()
 	in := newInstallation(t, "e2e-slow")
-	w := in.launchWorker(t)
-	paused := false
-	t.Cleanup(func() {
-		if paused {
-			_ = w.cmd.Process.Signal(syscall.SIGCONT)
-		}
-		w.terminate(t)
-	})
-	in.ok(t, "locks", "lock", "--env", "qa", "--user", "alice")
-	bob := in.start(t, lockArgs("qa", "bob", "--wait", "40s", "--timeout", "2s")...)
-	bob.waitStderr(t, "Still locked at env qa by alice", 10*time.Second)
-	w.signal(t, syscall.SIGSTOP)
-	paused = true
-	in.ok(t, "locks", "release", "--env", "qa", "--user", "alice", "--no-wait")
+	bob, resume := in.stalledRelease(t, "qa", lockArgs("qa", "bob", "--wait", "40s", "--timeout", "2s")...)
 	// bob's next attempt waits behind the release, unanswered for longer than --timeout.
 	time.Sleep(4 * time.Second)
-	w.signal(t, syscall.SIGCONT)
-	paused = false
+	resume()
 	r := bob.wait()
 	if r.code != 0 {
 		t.Fatalf("bob: want the lock once the worker answers; got:\n%s", r)
@@ -183,20 +182,7 @@ func TestLockWait_GivenAnAttemptSlowerThanTimeout_WhenWaitHasTimeLeft_ThenLockWa
 func TestLockWait_GivenAttemptUnanswered_WhenInterrupted_ThenWithdrawnAndNeverGranted(t *testing.T) {
 	t.Parallel()
 	in := newInstallation(t, "e2e-sigint")
-	w := in.launchWorker(t)
-	paused := false
-	t.Cleanup(func() {
-		if paused {
-			_ = w.cmd.Process.Signal(syscall.SIGCONT)
-		}
-		w.terminate(t)
-	})
-	in.ok(t, "locks", "lock", "--env", "uat", "--user", "alice")
-	bob := in.start(t, lockArgs("uat", "bob", "--wait", "60s")...)
-	bob.waitStderr(t, "Still locked at env uat by alice", 10*time.Second)
-	w.signal(t, syscall.SIGSTOP)
-	paused = true
-	in.ok(t, "locks", "release", "--env", "uat", "--user", "alice", "--no-wait")
+	bob, resume := in.stalledRelease(t, "uat", lockArgs("uat", "bob", "--wait", "60s")...)
 	time.Sleep(2 * time.Second) // bob's next attempt is in the queue, unanswered
 	if err := bob.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -205,8 +191,7 @@ func TestLockWait_GivenAttemptUnanswered_WhenInterrupted_ThenWithdrawnAndNeverGr
 	if r.code != 130 || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stderr, "will not take effect") {
 		t.Fatalf("bob: want exit 130 saying the attempt was withdrawn; got:\n%s", r)
 	}
-	w.signal(t, syscall.SIGCONT)
-	paused = false
+	resume()
 	wantLock(t, in.ok(t, "locks", "lock", "--env", "uat", "--user", "carol", "--wait", "30s"), "uat", "carol", false)
 	if got := in.grantedTo(t, "uat"); strings.Join(got, ",") != "alice,carol" {
 		t.Errorf("the history granted the lock to %v, want alice then carol (never bob, who was told no)", got)

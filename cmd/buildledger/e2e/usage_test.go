@@ -52,18 +52,21 @@ func TestUsage(t *testing.T) {
 
 var commandID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n$`)
 
-func TestGivenNoWorker_WhenCommandsAreSent_ThenTheyTimeOutWithExit3OrAreOnlyEnqueuedAndAWorkerStartedLaterAppliesThem(t *testing.T) {
+func TestGivenNoWorker_WhenCommandsAreSent_ThenTheyTimeOutWithExit3AndAreWithdrawnOrAreOnlyEnqueuedAndAWorkerStartedLaterAppliesOnlyThose(t *testing.T) {
 	t.Parallel()
 	in := newInstallation(t, "e2e-no-worker")
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
 	}{
-		{"when builds create waits 2s, then exit 3 saying nothing answered", func(t *testing.T) {
+		{"when builds create waits 2s, then exit 3 saying nothing answered and the command was withdrawn", func(t *testing.T) {
 			began := time.Now()
 			stderr := in.fails(t, 3, "builds", "create", "--user", "api", "--repo", "foo", "--tag", "master", "--browsers", "BrowserA", "--wait", "2s")
 			if !strings.Contains(stderr, "no answer within 2s") || !strings.Contains(stderr, "is the worker running?") {
 				t.Errorf("stderr %q does not say that no answer came within 2s", stderr)
+			}
+			if !strings.Contains(stderr, "withdrawn") || !strings.Contains(stderr, "will not take effect") {
+				t.Errorf("stderr %q does not say that the command was withdrawn", stderr)
 			}
 			if took := time.Since(began); took < 2*time.Second || took > 20*time.Second {
 				t.Errorf("exit 3 after %s, want it when --wait 2s runs out", took)
@@ -85,17 +88,18 @@ func TestGivenNoWorker_WhenCommandsAreSent_ThenTheyTimeOutWithExit3OrAreOnlyEnqu
 			}
 			in.wantLocks(t, "production")
 		}},
-		{"when a worker starts, then it applies the enqueued lock and the build that timed out", func(t *testing.T) {
+		{"when a worker starts, then it applies the enqueued lock but not the build that was withdrawn", func(t *testing.T) {
 			in.startWorker(t)
 			deadline := time.Now().Add(30 * time.Second)
 			for len(in.locksOf(t, "production")) == 0 && time.Now().Before(deadline) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			in.wantLocks(t, "production", projections.Lock{User: "alice", Active: true})
-			for in.run(t, "builds", "get", "--user", "api", "--repo", "foo", "--build", "1").code != 0 && time.Now().Before(deadline) {
-				time.Sleep(200 * time.Millisecond)
+			// Queued behind the withdrawn build on the same stream, so decided after it: it
+			// is build 1 only if the withdrawn one never took effect.
+			if out := in.ok(t, "builds", "create", "--user", "api", "--repo", "foo", "--tag", "master", "--browsers", "BrowserA"); out != "1\n" {
+				t.Errorf("the next build is %q, want 1: the build that was withdrawn must not have been created", out)
 			}
-			in.ok(t, "builds", "get", "--user", "api", "--repo", "foo", "--build", "1")
 		}},
 	}
 	// The steps do not stop at a failure: each tells something of its own, and the last

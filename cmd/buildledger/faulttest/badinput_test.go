@@ -46,7 +46,7 @@ func hostileMessages() []hostileMessage {
 		// the bytes arrive as a type name that does not exist.
 		{"invalid UTF-8", "{\"type\":\"Lo\xffck\",\"id\":\"bad-utf8\",\"env\":\"prod\",\"user\":\"alice\"}", "bad-utf8", "unknown command type"},
 		{"nesting deeper than the decoder allows", `{"type":"Lock","id":"bad-deep","env":"prod","user":"alice","meta":` + deep + `}`, "", "not valid JSON"},
-		{"body over 64 KiB", `{"type":"Lock","id":"bad-big","env":"prod","user":"alice","meta":"` + strings.Repeat("m", 100<<10) + `"}`, "", "at most 65536 are accepted"},
+		{"body over 64 KiB", `{"type":"Lock","id":"bad-big","env":"prod","user":"alice","meta":"` + strings.Repeat("m", 100<<10) + `"}`, "bad-big", "at most 65536 are accepted"},
 	}
 }
 
