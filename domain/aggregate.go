@@ -111,17 +111,17 @@ func NewAggregate(streamID string) (Aggregate, error) {
 }
 
 func newAggregate(streamID string) (aggregate, error) {
-	kind, parts, err := splitStreamID(streamID)
+	kind, parts, err := ParseStreamID(streamID)
 	if err != nil {
 		return nil, err
 	}
 	s := stream{id: streamID}
 	switch kind {
-	case kindRepo:
+	case KindRepo:
 		return &Repo{stream: s, user: parts[0], name: parts[1], nextBuildID: 1, builds: map[int]*build{}}, nil
-	case kindStatus:
+	case KindStatus:
 		return &Status{stream: s, pkg: parts[0], env: parts[1], pkgVersion: parts[2], completed: map[string]bool{}}, nil
-	case kindLock:
+	case KindLock:
 		return &EnvLock{stream: s, env: parts[0]}, nil
 	default:
 		return &Job{stream: s, jobname: parts[0], gitVersion: parts[1]}, nil

@@ -132,7 +132,7 @@ func (j *Job) Running() bool { return j.running }
 // RunID returns the running run's id, if a run is running.
 func (j *Job) RunID() (uuid.UUID, bool) { return j.runID, j.running }
 
-func (j *Job) kind() string { return kindJob }
+func (j *Job) kind() string { return KindJob }
 
 // Handle decides StartJob and EndJob.
 func (j *Job) Handle(c Command, env Env) ([]Event, error) {

@@ -163,12 +163,12 @@ func TestLegacyStreamsRefuseNewCommands(t *testing.T) {
 // refusedComponents counts the components of a stream id that ValidateStreamName refuses.
 func refusedComponents(t *testing.T, stream string) int {
 	t.Helper()
-	kind, parts, err := splitStreamID(stream)
+	kind, parts, err := ParseStreamID(stream)
 	if err != nil {
-		t.Fatalf("splitStreamID(%q): %v", stream, err)
+		t.Fatalf("ParseStreamID(%q): %v", stream, err)
 	}
 	fields := map[string][]string{
-		kindRepo: {"user", "repo"}, kindStatus: {"pkg", "env", "version"}, kindLock: {"env"}, kindJob: {"jobname", "version"},
+		KindRepo: {"user", "repo"}, KindStatus: {"pkg", "env", "version"}, KindLock: {"env"}, KindJob: {"jobname", "version"},
 	}[kind]
 	n := 0
 	for i, p := range parts {

@@ -167,7 +167,7 @@ func (l *EnvLock) LockID() uuid.UUID { return l.lockID }
 // Uberlock reports whether the lock held is an uberlock.
 func (l *EnvLock) Uberlock() bool { return l.uberlock }
 
-func (l *EnvLock) kind() string { return kindLock }
+func (l *EnvLock) kind() string { return KindLock }
 
 // Handle decides Lock and Release.
 func (l *EnvLock) Handle(c Command, env Env) ([]Event, error) {

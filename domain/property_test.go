@@ -459,7 +459,7 @@ func jsonBody(t *rapid.T) []byte {
 // the aggregates: nothing panics, every failure is classified, and a valid command's
 // stream id always names an aggregate.
 func TestPropertyArbitraryInput(t *testing.T) {
-	streams := map[string]string{kindRepo: fooStream, kindStatus: webStream, kindLock: prodStream, kindJob: deployStream}
+	streams := map[string]string{KindRepo: fooStream, KindStatus: webStream, KindLock: prodStream, KindJob: deployStream}
 	rapid.Check(t, func(t *rapid.T) {
 		aggregates := map[string]Aggregate{}
 		for kind, id := range streams {
@@ -493,7 +493,7 @@ func TestPropertyArbitraryInput(t *testing.T) {
 		if _, err := a.Handle(c, *env); err != nil && !errors.Is(err, ErrRejected) {
 			t.Fatalf("Handle(%#v): %v", c, err)
 		}
-		kind, _, _ := splitStreamID(c.StreamID())
+		kind, _, _ := ParseStreamID(c.StreamID())
 		if same := aggregates[kind]; same.StreamID() == c.StreamID() {
 			if _, err := same.Handle(c, *env); err != nil && !errors.Is(err, ErrRejected) {
 				t.Fatalf("Handle(%#v) after arbitrary events: %v", c, err)

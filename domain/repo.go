@@ -275,7 +275,7 @@ func (r *Repo) Build(id int) (BuildView, bool) {
 	return v, true
 }
 
-func (r *Repo) kind() string { return kindRepo }
+func (r *Repo) kind() string { return KindRepo }
 
 func (r *Repo) fullName() string { return r.user + "/" + r.name }
 

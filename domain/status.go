@@ -301,7 +301,7 @@ func percent(count, of int) float64 {
 	return float64(count) / float64(of) * 100
 }
 
-func (s *Status) kind() string { return kindStatus }
+func (s *Status) kind() string { return KindStatus }
 
 // Handle decides StartStatus, RecordStatusEvent and CompleteLocale.
 func (s *Status) Handle(c Command, env Env) ([]Event, error) {

@@ -146,3 +146,7 @@ func ParseKey(key string) (time.Time, error) {
 	ms := int(key[15]-'0')*100 + int(key[16]-'0')*10 + int(key[17]-'0')
 	return t.Add(time.Duration(ms) * time.Millisecond), nil
 }
+
+// FirstKeyAt returns the smallest timestamp key of the millisecond of t: every key made in
+// that millisecond or later sorts at or after it, so it is where a read from time t starts.
+func FirstKeyAt(t time.Time) string { return formatKey(t.UnixMilli(), 0, 0) }

@@ -189,3 +189,17 @@ func TestBucketAndParseKey(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstKeyAt_given_a_time_then_the_smallest_key_of_its_millisecond(t *testing.T) {
+	at := time.Date(2013, 9, 27, 0, 52, 40, 652_508_858, time.FixedZone("CET", 3600))
+	if got, want := eventstore.FirstKeyAt(at), "20130926T235240652000000000"; got != want {
+		t.Errorf("FirstKeyAt(%v) = %q, want %q", at, got, want)
+	}
+	g, err := eventstore.NewKeyGeneratorWithNode(func() time.Time { return at }, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := g.Next(); k < eventstore.FirstKeyAt(at) || k >= eventstore.FirstKeyAt(at.Add(time.Millisecond)) {
+		t.Errorf("a key made at %v, %q, is outside its millisecond's range", at, k)
+	}
+}

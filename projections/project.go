@@ -3,7 +3,6 @@ package projections
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"buildledger/domain"
@@ -54,32 +53,24 @@ type projection struct {
 	shared func(table string) bool
 }
 
-// Stream kinds, the prefixes of domain stream ids.
-const (
-	kindRepo   = "repo"
-	kindStatus = "status"
-	kindLock   = "lock"
-	kindJob    = "job"
-)
-
 var (
 	buildsProjection = &projection{
-		name: ProjectionBuilds, kind: kindRepo,
+		name: ProjectionBuilds, kind: domain.KindRepo,
 		needs: buildsNeeds, project: projectBuilds,
 		shared: func(string) bool { return false },
 	}
 	statusesProjection = &projection{
-		name: ProjectionStatuses, kind: kindStatus,
+		name: ProjectionStatuses, kind: domain.KindStatus,
 		needs: statusesNeeds, project: projectStatuses,
 		shared: func(table string) bool { return table == TableStatusHeads },
 	}
 	locksProjection = &projection{
-		name: ProjectionLocks, kind: kindLock,
+		name: ProjectionLocks, kind: domain.KindLock,
 		needs: locksNeeds, project: projectLocks,
 		shared: func(string) bool { return false },
 	}
 	jobsProjection = &projection{
-		name: ProjectionJobs, kind: kindJob,
+		name: ProjectionJobs, kind: domain.KindJob,
 		needs: jobsNeeds, project: projectJobs,
 		shared: func(string) bool { return false },
 	}
@@ -107,10 +98,10 @@ func projectionByName(name string) (*projection, bool) {
 // projectionOf returns the projection that follows a stream, or nil for streams that are not
 // domain streams (Put events, the store's bookkeeping).
 func projectionOf(stream string) *projection {
-	kind, _, ok := strings.Cut(stream, ":")
-	if !ok {
-		return nil
-	}
+	return projectionOfKind(domain.StreamKind(stream))
+}
+
+func projectionOfKind(kind string) *projection {
 	for _, p := range allProjections {
 		if p.kind == kind {
 			return p
@@ -470,27 +461,12 @@ func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) 
 	return change{puts: []rowPut{put(TableJobs, jobItem(j))}}, nil
 }
 
-// splitStream returns the components of a domain stream id: [user repo] for repo streams,
-// [pkg env version] for status streams (a scoped "@scope/name" package keeps its "/"),
-// [env] for lock streams and [jobname version] for job streams.
+// splitStream returns the projection that follows a domain stream and the stream id's
+// components (see domain.ParseStreamID).
 func splitStream(stream string) (p *projection, parts []string, err error) {
-	p = projectionOf(stream)
-	if p == nil {
-		return nil, nil, fmt.Errorf("projections: %q is not a repo:, status:, lock: or job: stream", stream)
+	kind, parts, err := domain.ParseStreamID(stream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("projections: %w", err)
 	}
-	_, rest, _ := strings.Cut(stream, ":")
-	parts = strings.Split(rest, "/")
-	want := map[string]int{kindRepo: 2, kindStatus: 3, kindLock: 1, kindJob: 2}[p.kind]
-	if p.kind == kindStatus && len(parts) == 4 && strings.HasPrefix(parts[0], "@") {
-		parts = []string{parts[0] + "/" + parts[1], parts[2], parts[3]}
-	}
-	if len(parts) != want {
-		return nil, nil, fmt.Errorf("projections: stream %q does not have %d components", stream, want)
-	}
-	for _, part := range parts {
-		if part == "" {
-			return nil, nil, fmt.Errorf("projections: stream %q has an empty component", stream)
-		}
-	}
-	return p, parts, nil
+	return projectionOfKind(kind), parts, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"buildledger/domain"
 	"buildledger/eventstore"
 )
 
@@ -278,7 +279,7 @@ func (r *Replayer) rebuild(ctx context.Context, ptr pointer, projs []*projection
 		return fmt.Errorf("projections: replay: create generation %d: %w", gen, err)
 	}
 
-	from := keyAt(r.cfg.Now().Add(-r.cfg.CatchUpMargin))
+	from := eventstore.FirstKeyAt(r.cfg.Now().Add(-r.cfg.CatchUpMargin))
 	n, err := r.scan(ctx, gen, projs)
 	res.Events = n
 	if err != nil {
@@ -413,12 +414,6 @@ func (r *Replayer) dropUnreferenced(ctx context.Context, ptr pointer) ([]Table, 
 		return nil, fmt.Errorf("projections: replay: drop tables: %w", err)
 	}
 	return drop, nil
-}
-
-// keyAt returns the smallest timestamp key of the millisecond of t.
-func keyAt(t time.Time) string {
-	t = t.UTC()
-	return t.Format("20060102T150405") + fmt.Sprintf("%03d", t.Nanosecond()/int(time.Millisecond)) + "000000000"
 }
 
 // progress reports the replay's progress to the configured callback.
@@ -965,15 +960,15 @@ func (r *Replayer) ownedRows(ctx context.Context, p *projection, gen int64, part
 	var queries []Query
 	t := func(name string) Table { return Table{Name: name, Generation: gen} }
 	switch p.kind {
-	case kindRepo:
+	case domain.KindRepo:
 		gets = []Key{repoRef(parts[0], parts[1]).key(gen)}
 		queries = []Query{{Table: t(TableBuilds), Partition: parts[0] + "/" + parts[1]}}
-	case kindStatus:
+	case domain.KindStatus:
 		gets = []Key{statusRef(parts[0], parts[1], parts[2]).key(gen), counterRef(parts[0], parts[1], parts[2]).key(gen)}
 		queries = []Query{{Table: t(TableStatusEvents), Partition: pkgEnvVersionKey(parts[0], parts[1], parts[2])}}
-	case kindLock:
+	case domain.KindLock:
 		queries = []Query{{Table: t(TableLocks), Partition: parts[0]}}
-	case kindJob:
+	case domain.KindJob:
 		queries = []Query{{Table: t(TableJobs), Partition: parts[0], Filter: map[string]any{"version": parts[1]}}}
 	}
 	var keys []Key
