@@ -18,9 +18,10 @@ import (
 	"buildledger/eventstore"
 )
 
-// EventScanner reads every event of the event store in parallel segments. fn is called
-// concurrently from the segments, each call with records of one segment; a stream's records
-// usually arrive together and in version order, but the replay does not rely on it.
+// EventScanner reads every event of the event store in parallel segments, as the DynamoDB
+// and in-memory event stores do. fn is called concurrently from the segments, each call with
+// records of one segment; a stream's records usually arrive together and in version order,
+// but the replay does not rely on it.
 type EventScanner interface {
 	ScanSegments(ctx context.Context, segments int, fn func(segment int, recs []eventstore.Record) error) error
 }
@@ -430,7 +431,7 @@ type progress struct {
 }
 
 func (p *progress) add(n int) {
-	done := p.done.Add(int64(n))
+	p.done.Add(int64(n))
 	if p.fn == nil {
 		return
 	}
@@ -441,7 +442,8 @@ func (p *progress) add(n int) {
 		return
 	}
 	p.last = now
-	p.report(done, now)
+	// Read under the lock, so that concurrent workers never report a count going back.
+	p.report(p.done.Load(), now)
 }
 
 func (p *progress) finish() {

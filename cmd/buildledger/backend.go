@@ -45,7 +45,7 @@ func openBackend(ctx context.Context, s *settings) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix, EventsTable: n.EventsTable})
+	reads, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix})
 	if err != nil {
 		return nil, err
 	}

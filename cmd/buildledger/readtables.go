@@ -11,7 +11,7 @@ import (
 // createReadTables creates the read-model tables of the current generation (generation 0 on
 // a new installation) and the generation pointer's table.
 func createReadTables(ctx context.Context, c *awsClients, n handlers.Names) ([]string, error) {
-	store, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix, EventsTable: n.EventsTable})
+	store, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix})
 	if err != nil {
 		return nil, err
 	}

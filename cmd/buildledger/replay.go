@@ -51,7 +51,7 @@ progress line every --progress-every.`,
 			r, err := projections.NewReplayer(projections.ReplayerConfig{
 				Store:            b.reads,
 				Events:           b.events,
-				Scanner:          b.reads,
+				Scanner:          b.events,
 				Segments:         segments,
 				Workers:          workers,
 				Progress:         report.update,

@@ -42,6 +42,8 @@ type Config struct {
 	// PutMaxAttempts is how many times a batch is written before the items DynamoDB still
 	// leaves unprocessed fail; default 8. Attempts back off exponentially from 10 ms.
 	PutMaxAttempts int
+	// ScanPageSize is the most items one Scan call of ScanSegments returns; default 1000.
+	ScanPageSize int
 }
 
 const (
@@ -49,6 +51,7 @@ const (
 	maxBatchWriteItems    = 25
 	defaultPutMaxAttempts = 8
 	defaultPutMaxInFlight = 4
+	defaultScanPageSize   = 1000
 )
 
 func (c *Config) setDefaults() {
@@ -66,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PutMaxInFlight == 0 {
 		c.PutMaxInFlight = defaultPutMaxInFlight
+	}
+	if c.ScanPageSize == 0 {
+		c.ScanPageSize = defaultScanPageSize
 	}
 }
 
@@ -92,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.PutMaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxInFlight %d is below 1", c.PutMaxInFlight))
+	}
+	if c.ScanPageSize < 1 {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: ScanPageSize %d is below 1", c.ScanPageSize))
 	}
 	return errors.Join(errs...)
 }

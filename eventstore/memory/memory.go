@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"sync"
 	"time"
@@ -159,6 +160,49 @@ func (s *Store) ReadAll(ctx context.Context, after string, limit int) (eventstor
 		page.Next = s.all[end-1].Key
 	}
 	return page, nil
+}
+
+// scanPageSize is the most records one call of ScanSegments' fn carries.
+const scanPageSize = 100
+
+// ScanSegments calls fn with every stored event, as the DynamoDB adapter's ScanSegments
+// does: the streams are spread over segments segments (each stream in one, in version
+// order), which call fn concurrently, a page of records at a time. It reads the events
+// stored when it is called.
+func (s *Store) ScanSegments(ctx context.Context, segments int, fn func(segment int, recs []eventstore.Record) error) error {
+	if segments < 1 {
+		return fmt.Errorf("%w: scan of %d segments", eventstore.ErrInvalidInput, segments)
+	}
+	s.mu.Lock()
+	parts := make([][]eventstore.Record, segments)
+	for _, r := range s.all {
+		h := fnv.New32a()
+		h.Write([]byte(r.Stream))
+		i := h.Sum32() % uint32(segments)
+		parts[i] = append(parts[i], r)
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for seg, recs := range parts {
+		wg.Go(func() {
+			for start := 0; start < len(recs) && ctx.Err() == nil; start += scanPageSize {
+				if err := fn(seg, cloneRecords(recs[start:min(start+scanPageSize, len(recs))])); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// EstimateEvents returns the number of stored events.
+func (s *Store) EstimateEvents(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.all)), nil
 }
 
 // Put implements eventstore.Store.

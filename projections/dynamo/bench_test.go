@@ -10,7 +10,6 @@ import (
 
 	"buildledger/eventstore"
 	"buildledger/projections"
-	"buildledger/projections/dynamo"
 	"buildledger/projections/projectionstest"
 )
 
@@ -67,7 +66,7 @@ func BenchmarkReplay(b *testing.B) {
 	})
 
 	b.Run("scan", func(b *testing.B) {
-		st := backend.Scanner.(*dynamo.Store)
+		st := backend.Scanner
 		var events atomic.Int64
 		begin := time.Now()
 		for b.Loop() {

@@ -1,5 +1,4 @@
-// Package dynamo is the DynamoDB adapter of the read-model store port (projections.Store),
-// and the parallel scan of the events table that replays read (projections.EventScanner).
+// Package dynamo is the DynamoDB adapter of the read-model store port (projections.Store).
 //
 // Every table is named Config.Prefix + (for generations above 0) "g<N>-" + the logical name,
 // e.g. "buildledger-repos" or "buildledger-g3-repos" (see projections.PhysicalName). Guarded
@@ -26,11 +25,6 @@ type Config struct {
 	// whose names look like read-model tables belong to the read model: replays drop those
 	// of generations no longer in use.
 	Prefix string
-	// EventsTable is the name of the event store's events table, prefix included. Only
-	// ScanSegments (replays) needs it.
-	EventsTable string
-	// ScanPageSize is the most items one Scan call of the events table returns; default 1000.
-	ScanPageSize int
 	// BatchAttempts is how many times a batch is sent before the items DynamoDB still leaves
 	// unprocessed fail; default 10. Attempts back off exponentially from 20 ms.
 	BatchAttempts int
@@ -40,7 +34,6 @@ type Config struct {
 }
 
 const (
-	defaultScanPageSize     = 1000
 	defaultBatchAttempts    = 10
 	defaultBatchConcurrency = 4
 	maxBatchWrite           = 25
@@ -52,9 +45,6 @@ const (
 var tableNameChars = regexp.MustCompile(`^[a-zA-Z0-9_.-]*$`)
 
 func (c *Config) setDefaults() {
-	if c.ScanPageSize == 0 {
-		c.ScanPageSize = defaultScanPageSize
-	}
 	if c.BatchAttempts == 0 {
 		c.BatchAttempts = defaultBatchAttempts
 	}
@@ -75,12 +65,6 @@ func (c Config) Validate() error {
 	if !tableNameChars.MatchString(c.Prefix) || len(c.Prefix)+longestName > maxTableName {
 		errs = append(errs, fmt.Errorf("projections/dynamo: config: Prefix %q must be at most %d characters of a-z, A-Z, 0-9, _, - and .", c.Prefix, maxTableName-longestName))
 	}
-	if !tableNameChars.MatchString(c.EventsTable) || len(c.EventsTable) > maxTableName {
-		errs = append(errs, fmt.Errorf("projections/dynamo: config: EventsTable %q is not a table name", c.EventsTable))
-	}
-	if c.ScanPageSize < 1 {
-		errs = append(errs, fmt.Errorf("projections/dynamo: config: ScanPageSize %d is below 1", c.ScanPageSize))
-	}
 	if c.BatchAttempts < 1 {
 		errs = append(errs, fmt.Errorf("projections/dynamo: config: BatchAttempts %d is below 1", c.BatchAttempts))
 	}
@@ -96,11 +80,7 @@ type Store struct {
 	db  *dynamodb.Client
 }
 
-var (
-	_ projections.Store        = (*Store)(nil)
-	_ projections.EventScanner = (*Store)(nil)
-	_ projections.EventCounter = (*Store)(nil)
-)
+var _ projections.Store = (*Store)(nil)
 
 // New returns a Store for the tables under cfg.Prefix (see CreateTables).
 func New(cfg Config) (*Store, error) {

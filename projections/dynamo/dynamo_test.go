@@ -20,10 +20,10 @@ import (
 
 // newStore returns a Store under a prefix of its own, whose tables are dropped when the
 // test ends.
-func newStore(t testing.TB, client *dynamodb.Client, eventsTable string) (*dynamo.Store, string) {
+func newStore(t testing.TB, client *dynamodb.Client) (*dynamo.Store, string) {
 	t.Helper()
 	prefix := awstest.Prefix(t, "proj")
-	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix, EventsTable: eventsTable})
+	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func dropPrefix(t testing.TB, client *dynamodb.Client, prefix string) {
 func TestConformance(t *testing.T) {
 	client := awstest.DynamoDB(t)
 	projectionstest.Run(t, func(t *testing.T) projections.Store {
-		st, _ := newStore(t, client, "")
+		st, _ := newStore(t, client)
 		return st
 	})
 }
@@ -60,7 +60,7 @@ func TestCreateTables(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	client := awstest.DynamoDB(t)
-	_, prefix := newStore(t, client, "")
+	_, prefix := newStore(t, client)
 	created, err := dynamo.CreateTables(ctx, client, prefix)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"given a client and a prefix then valid", dynamo.Config{Client: client, Prefix: "bl-"}, nil},
 		{"given no client then invalid", dynamo.Config{Prefix: "bl-"}, []string{"Client is nil"}},
 		{"given a prefix with a space then invalid", dynamo.Config{Client: client, Prefix: "b l"}, []string{`Prefix "b l"`}},
-		{"given nothing valid then every problem is reported", dynamo.Config{Prefix: "b/l", EventsTable: "e e"}, []string{"Client is nil", `Prefix "b/l"`, `EventsTable "e e"`}},
+		{"given nothing valid then every problem is reported", dynamo.Config{Prefix: "b/l"}, []string{"Client is nil", `Prefix "b/l"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := dynamo.New(tc.cfg)
@@ -134,12 +134,12 @@ func newBackend(t testing.TB, scanPageSize int) projectionstest.Backend {
 	if _, err := esdynamo.CreateTables(ctx, client, eventsTable, commandsTable); err != nil {
 		t.Fatal(err)
 	}
-	es, err := esdynamo.New(esdynamo.Config{Client: client, EventsTable: eventsTable, CommandsTable: commandsTable})
+	es, err := esdynamo.New(esdynamo.Config{Client: client, EventsTable: eventsTable, CommandsTable: commandsTable, ScanPageSize: scanPageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
 	prefix := awstest.Prefix(t, "proj")
-	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix, EventsTable: eventsTable, ScanPageSize: scanPageSize})
+	st, err := dynamo.New(dynamo.Config{Client: client, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func newBackend(t testing.TB, scanPageSize int) projectionstest.Backend {
 		dropPrefix(t, client, prefix)
 		dropPrefix(t, client, esPrefix)
 	})
-	return projectionstest.Backend{Store: st, Events: es, Scanner: st}
+	return projectionstest.Backend{Store: st, Events: es, Scanner: es}
 }
 
 func TestReplay(t *testing.T) {

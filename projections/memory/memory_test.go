@@ -15,7 +15,13 @@ func TestConformance(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	t.Parallel()
-	projectionstest.RunReplay(t, projectionstest.Backend{Store: memory.New(), Events: esmemory.New()}, 3000)
+	es := esmemory.New()
+	projectionstest.RunReplay(t, projectionstest.Backend{Store: memory.New(), Events: es, Scanner: es}, 3000)
+}
+
+func TestReplay_given_no_scanner_then_replays_from_ReadAll(t *testing.T) {
+	t.Parallel()
+	projectionstest.RunReplay(t, projectionstest.Backend{Store: memory.New(), Events: esmemory.New()}, 1000)
 }
 
 func TestReplayWhileLive(t *testing.T) {

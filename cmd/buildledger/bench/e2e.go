@@ -86,7 +86,7 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: rmPrefix, EventsTable: names.EventsTable})
+	rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: rmPrefix})
 	if err != nil {
 		return nil, err
 	}

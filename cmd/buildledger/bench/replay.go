@@ -79,7 +79,7 @@ func measureReplay(ctx context.Context, e *environment) ([]Figure, error) {
 		mem     memPeak
 	}
 	replay := func(ds *dataset) (result, error) {
-		rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: ds.rmPrefix, EventsTable: ds.table})
+		rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: ds.rmPrefix})
 		if err != nil {
 			return result{}, err
 		}
@@ -87,7 +87,7 @@ func measureReplay(ctx context.Context, e *environment) ([]Figure, error) {
 		rp, err := projections.NewReplayer(projections.ReplayerConfig{
 			Store:            rm,
 			Events:           ds.store,
-			Scanner:          rm,
+			Scanner:          ds.store,
 			Segments:         cfg.ReplaySegments,
 			ProgressInterval: -1,
 			Progress:         func(_, _ int64, rate float64) { scanRate.Store(rate) },

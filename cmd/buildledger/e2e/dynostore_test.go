@@ -183,7 +183,7 @@ func (in *installation) clients(t *testing.T) installationClients {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix, EventsTable: names.EventsTable})
+	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 	if s.events, err = esdynamo.New(esdynamo.Config{Client: s.ddb, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable}); err != nil {
 		t.Fatal(err)
 	}
-	if s.reads, err = projdynamo.New(projdynamo.Config{Client: s.ddb, Prefix: names.Prefix, EventsTable: names.EventsTable}); err != nil {
+	if s.reads, err = projdynamo.New(projdynamo.Config{Client: s.ddb, Prefix: names.Prefix}); err != nil {
 		t.Fatal(err)
 	}
 	s.queries = projections.NewQueries(s.reads)
@@ -136,7 +136,7 @@ func createTables(ctx context.Context, ddb *dynamodb.Client, names handlers.Name
 	if _, err := snapdynamo.CreateTable(ctx, ddb, names.SnapshotsTable); err != nil {
 		return err
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix, EventsTable: names.EventsTable})
+	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix})
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: s.names.Prefix, EventsTable: s.names.EventsTable})
+	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: s.names.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

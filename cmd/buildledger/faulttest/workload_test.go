@@ -266,7 +266,7 @@ func (s *stack) checkReplayMatches(t *testing.T) {
 		t.Fatalf("dump the live read models: %v", err)
 	}
 	fresh := memory.New()
-	r, err := projections.NewReplayer(projections.ReplayerConfig{Store: fresh, Events: s.events, Scanner: s.reads})
+	r, err := projections.NewReplayer(projections.ReplayerConfig{Store: fresh, Events: s.events, Scanner: s.events})
 	if err != nil {
 		t.Fatal(err)
 	}
