@@ -1,9 +1,6 @@
 package eventstore
 
-import (
-	"strconv"
-	"time"
-)
+import "fmt"
 
 // MaxAppendBytes is the most one Append may write in all, its items' sizes added up: the
 // limit of one DynamoDB transaction (4 MB).
@@ -21,69 +18,45 @@ type nestedError struct {
 func (e *nestedError) Error() string { return e.msg }
 func (e *nestedError) Unwrap() error { return e.parent }
 
-// RecordSize is the size of r once stored, counted the way DynamoDB counts an item toward
-// its 400 KB limit: each attribute's name plus its value, strings in UTF-8 bytes, numbers one
-// byte per two significant digits plus one. It includes the day bucket the time index needs
-// ("tb") and leaves out empty optional attributes. Every store compares it with
-// MaxItemBytes, so that they all accept and refuse the same events.
-func RecordSize(r Record) int {
-	n := stringAttrSize("stream", r.Stream) +
-		numberAttrSize("version", r.Version) +
-		stringAttrSize("key", r.Key) +
-		stringAttrSize("tb", Bucket(r.Key)) +
-		stringAttrSize("type", r.Type) +
-		stringAttrSize("body", string(r.Body)) +
-		stringAttrSize("recordedAt", formatTime(r.RecordedAt))
-	n += optionalStringAttrSize("commandId", r.CommandID)
-	n += optionalStringAttrSize("correlationId", r.Metadata.CorrelationID)
-	n += optionalStringAttrSize("causationId", r.Metadata.CausationID)
-	return n
+// Every store measures its items its own way (the DynamoDB adapter counts attribute names
+// and values, see eventstore/dynamo/layout) and checks the sizes with the functions below,
+// so that the limits and their errors are the same for all.
+
+// CheckAppendSize checks what one Append would store: each record, whose stored size is
+// the element of sizes at the same index, and the outcome, of outcomeSize bytes, within
+// MaxItemBytes (else ErrItemTooLarge), and all of them together within MaxAppendBytes (else
+// ErrAppendTooLarge).
+func CheckAppendSize(records []Record, sizes []int, out Outcome, outcomeSize int) error {
+	total := outcomeSize
+	for i, r := range records {
+		if sizes[i] > MaxItemBytes {
+			return fmt.Errorf("%w: event %d (%s) of %s would be %d bytes, at most %d", ErrItemTooLarge, i, r.Type, r.Stream, sizes[i], MaxItemBytes)
+		}
+		total += sizes[i]
+	}
+	if err := CheckOutcomeSize(out, outcomeSize); err != nil {
+		return err
+	}
+	if total > MaxAppendBytes {
+		return fmt.Errorf("%w: %d events of %s would be %d bytes in all, at most %d", ErrAppendTooLarge, len(records), out.Stream, total, MaxAppendBytes)
+	}
+	return nil
 }
 
-// OutcomeSize is the size of o once stored, counted as RecordSize counts.
-func OutcomeSize(o Outcome) int {
-	n := stringAttrSize("commandId", o.CommandID) +
-		stringAttrSize("status", o.Status) +
-		numberAttrSize("version", o.Version) +
-		stringAttrSize("recordedAt", formatTime(o.RecordedAt))
-	n += optionalStringAttrSize("commandType", o.CommandType)
-	n += optionalStringAttrSize("stream", o.Stream)
-	n += optionalStringAttrSize("reason", o.Reason)
-	n += optionalStringAttrSize("code", o.Code)
-	n += optionalStringAttrSize("bodyHash", o.BodyHash)
-	if o.FirstVersion != 0 {
-		n += numberAttrSize("firstVersion", o.FirstVersion)
+// CheckOutcomeSize returns ErrItemTooLarge when the outcome o, stored in size bytes,
+// exceeds MaxItemBytes.
+func CheckOutcomeSize(o Outcome, size int) error {
+	if size > MaxItemBytes {
+		return fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", ErrItemTooLarge, o.CommandID, size, MaxItemBytes)
 	}
-	if o.LastVersion != 0 {
-		n += numberAttrSize("lastVersion", o.LastVersion)
-	}
-	return n
+	return nil
 }
 
-// NumberSize is the size DynamoDB counts for the number n: one byte per two significant
-// digits, leading and trailing zeros trimmed, plus one.
-func NumberSize(n int64) int {
-	s := strconv.FormatInt(n, 10)
-	if s[0] == '-' {
-		s = s[1:]
+// CheckPutSize returns ErrItemTooLarge when a Put event stored in size bytes exceeds
+// MaxItemBytes.
+func CheckPutSize(size int) error {
+	if size > MaxItemBytes {
+		return fmt.Errorf("%w: put event would be %d bytes, at most %d", ErrItemTooLarge, size, MaxItemBytes)
 	}
-	end := len(s)
-	for end > 1 && s[end-1] == '0' {
-		end--
-	}
-	return (end+1)/2 + 1
+	return nil
 }
-
-func stringAttrSize(name, value string) int { return len(name) + len(value) }
-
-func optionalStringAttrSize(name, value string) int {
-	if value == "" {
-		return 0
-	}
-	return stringAttrSize(name, value)
-}
-
-func numberAttrSize(name string, value int64) int { return len(name) + NumberSize(value) }
-
-// formatTime is how stores write times: UTC, RFC 3339 with nanoseconds.
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -25,7 +25,7 @@ const maxListedProblems = 10
 // it writes anything: a non-empty, non-reserved stream, expectedVersion >= 0, a command id,
 // at most MaxEventsPerAppend events, each with a type and a JSON body. It returns every
 // problem joined; each wraps ErrInvalidInput or ErrTooManyEvents. Sizes are checked by the
-// store once the records are built (see RecordSize).
+// store once the records are built (see CheckAppendSize).
 func ValidateAppend(stream string, expectedVersion int64, events []Event, cmd Command) error {
 	var errs []error
 	if err := validateStream(stream); err != nil {

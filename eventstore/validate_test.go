@@ -59,14 +59,6 @@ func make99(e eventstore.Event) []eventstore.Event {
 	return events
 }
 
-func TestNumberSize(t *testing.T) {
-	for n, want := range map[int64]int{0: 2, 1: 2, 9: 2, 10: 2, 12: 2, 123: 3, 1000: 2, 1234: 3, 12345: 4, -12: 2, 20130927: 5} {
-		if got := eventstore.NumberSize(n); got != want {
-			t.Errorf("NumberSize(%d) = %d, want %d", n, got, want)
-		}
-	}
-}
-
 func TestErrAppendTooLarge_matches_ErrItemTooLarge(t *testing.T) {
 	if !errors.Is(eventstore.ErrAppendTooLarge, eventstore.ErrItemTooLarge) {
 		t.Fatal("ErrAppendTooLarge does not match ErrItemTooLarge")

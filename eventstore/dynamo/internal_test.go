@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo/layout"
 )
 
 func TestItemSize_given_records_and_outcomes_then_equals_the_port_count(t *testing.T) {
@@ -31,7 +32,7 @@ func TestItemSize_given_records_and_outcomes_then_equals_the_port_count(t *testi
 		{Stream: "s", Version: 123_456_789, Key: "20240102T030405600000010042", Type: "T", Body: json.RawMessage(strings.Repeat("1", 1000)), RecordedAt: at},
 	}
 	for i, r := range records {
-		if got, want := itemSize(eventItem(r)), eventstore.RecordSize(r); got != want {
+		if got, want := itemSize(eventItem(r)), layout.RecordSize(r); got != want {
 			t.Errorf("record %d: item size %d, RecordSize %d", i, got, want)
 		}
 	}
@@ -41,7 +42,7 @@ func TestItemSize_given_records_and_outcomes_then_equals_the_port_count(t *testi
 		{CommandID: "c", Status: eventstore.OutcomeRejected, Reason: "Still locked at env prod by ann", Version: 9, RecordedAt: at},
 	}
 	for i, o := range outcomes {
-		if got, want := itemSize(outcomeItem(o)), eventstore.OutcomeSize(o); got != want {
+		if got, want := itemSize(outcomeItem(o)), layout.OutcomeSize(o); got != want {
 			t.Errorf("outcome %d: item size %d, OutcomeSize %d", i, got, want)
 		}
 	}

@@ -9,31 +9,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo/layout"
 )
 
-// Attribute names of the events table.
+// Attribute names of the events and commands tables (see layout).
 const (
-	attrStream        = "stream"
-	attrVersion       = "version"
-	attrKey           = "key"
-	attrBucket        = "tb"
-	attrType          = "type"
-	attrBody          = "body"
-	attrCommandID     = "commandId"
-	attrCorrelationID = "correlationId"
-	attrCausationID   = "causationId"
-	attrRecordedAt    = "recordedAt"
-)
-
-// Attribute names of the commands table that the events table does not share.
-const (
-	attrStatus       = "status"
-	attrCommandType  = "commandType"
-	attrFirstVersion = "firstVersion"
-	attrLastVersion  = "lastVersion"
-	attrReason       = "reason"
-	attrCode         = "code"
-	attrBodyHash     = "bodyHash"
+	attrStream        = layout.Stream
+	attrVersion       = layout.Version
+	attrKey           = layout.Key
+	attrBucket        = layout.Bucket
+	attrType          = layout.Type
+	attrBody          = layout.Body
+	attrCommandID     = layout.CommandID
+	attrCorrelationID = layout.CorrelationID
+	attrCausationID   = layout.CausationID
+	attrRecordedAt    = layout.RecordedAt
+	attrStatus        = layout.Status
+	attrCommandType   = layout.CommandType
+	attrFirstVersion  = layout.FirstVersion
+	attrLastVersion   = layout.LastVersion
+	attrReason        = layout.Reason
+	attrCode          = layout.Code
+	attrBodyHash      = layout.BodyHash
 )
 
 // TimeIndex is the name of the events table's global secondary index that orders events by
@@ -45,7 +42,7 @@ const TimeIndex = "byTime"
 // items have no "tb" attribute and so stay out of the time index.
 const bucketsStream = eventstore.ReservedStreamPrefix + "buckets"
 
-const timeLayout = time.RFC3339Nano
+const timeLayout = layout.TimeLayout
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
@@ -65,7 +62,7 @@ func eventItem(r eventstore.Record) map[string]types.AttributeValue {
 		attrBucket:     str(eventstore.Bucket(r.Key)),
 		attrType:       str(r.Type),
 		attrBody:       str(string(r.Body)),
-		attrRecordedAt: str(r.RecordedAt.UTC().Format(timeLayout)),
+		attrRecordedAt: str(layout.FormatTime(r.RecordedAt)),
 	}
 	putOptional(item, attrCommandID, r.CommandID)
 	putOptional(item, attrCorrelationID, r.Metadata.CorrelationID)
@@ -78,7 +75,7 @@ func outcomeItem(o eventstore.Outcome) map[string]types.AttributeValue {
 		attrCommandID:  str(o.CommandID),
 		attrStatus:     str(o.Status),
 		attrVersion:    num(o.Version),
-		attrRecordedAt: str(o.RecordedAt.UTC().Format(timeLayout)),
+		attrRecordedAt: str(layout.FormatTime(o.RecordedAt)),
 	}
 	putOptional(item, attrCommandType, o.CommandType)
 	putOptional(item, attrStream, o.Stream)
@@ -229,7 +226,7 @@ func valueSize(v types.AttributeValue) int {
 		if err != nil {
 			return len(v.Value) // not an integer; never written by this adapter
 		}
-		return eventstore.NumberSize(n)
+		return layout.NumberSize(n)
 	case *types.AttributeValueMemberB:
 		return len(v.Value)
 	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:

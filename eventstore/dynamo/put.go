@@ -27,17 +27,10 @@ func (s *Store) Put(ctx context.Context, body json.RawMessage) (string, error) {
 		return "", err
 	}
 	key := s.keys.Next()
-	r := eventstore.Record{
-		Stream:     eventstore.PutStreamPrefix + key,
-		Version:    1,
-		Key:        key,
-		Type:       eventstore.PutEventType,
-		Body:       body,
-		RecordedAt: s.clock(),
-	}
+	r := eventstore.NewPutRecord(key, body, s.clock())
 	item := eventItem(r)
-	if size := itemSize(item); size > eventstore.MaxItemBytes {
-		return "", fmt.Errorf("%w: put event would be %d bytes, at most %d", eventstore.ErrItemTooLarge, size, eventstore.MaxItemBytes)
+	if err := eventstore.CheckPutSize(itemSize(item)); err != nil {
+		return "", err
 	}
 	if err := s.recordBuckets(ctx, []eventstore.Record{r}); err != nil {
 		return "", err

@@ -26,28 +26,13 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 		return nil, err
 	}
 	at := s.clock()
-	records := make([]eventstore.Record, len(events))
+	records := eventstore.NewRecords(stream, expectedVersion, events, cmd, at, s.keys)
 	items := make([]types.TransactWriteItem, 0, len(events)+2)
 	roles := make([]itemRole, 0, len(events)+2)
-	total := 0
-	for i, e := range events {
-		r := eventstore.Record{
-			Stream:     stream,
-			Version:    expectedVersion + int64(i) + 1,
-			Key:        s.keys.Next(),
-			Type:       e.Type,
-			Body:       e.Body,
-			CommandID:  cmd.ID,
-			Metadata:   e.Metadata,
-			RecordedAt: at,
-		}
+	sizes := make([]int, len(records))
+	for i, r := range records {
 		item := eventItem(r)
-		size := itemSize(item)
-		if size > eventstore.MaxItemBytes {
-			return nil, fmt.Errorf("%w: event %d (%s) of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, i, e.Type, stream, size, eventstore.MaxItemBytes)
-		}
-		total += size
-		records[i] = r
+		sizes[i] = itemSize(item)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(s.cfg.EventsTable),
 			Item:                     item,
@@ -58,13 +43,8 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	}
 	out := eventstore.AcceptedOutcome(cmd, stream, expectedVersion, records, at)
 	outItem := outcomeItem(out)
-	size := itemSize(outItem)
-	if size > eventstore.MaxItemBytes {
-		return nil, fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, cmd.ID, size, eventstore.MaxItemBytes)
-	}
-	total += size
-	if total > eventstore.MaxAppendBytes {
-		return nil, fmt.Errorf("%w: %d events of %s would be %d bytes in all, at most %d", eventstore.ErrAppendTooLarge, len(events), stream, total, eventstore.MaxAppendBytes)
+	if err := eventstore.CheckAppendSize(records, sizes, out, itemSize(outItem)); err != nil {
+		return nil, err
 	}
 	items = append(items, types.TransactWriteItem{Put: &types.Put{
 		TableName:                aws.String(s.cfg.CommandsTable),
@@ -350,8 +330,8 @@ func (s *Store) RecordOutcome(ctx context.Context, o eventstore.Outcome) error {
 		o.RecordedAt = s.clock()
 	}
 	item := outcomeItem(o)
-	if size := itemSize(item); size > eventstore.MaxItemBytes {
-		return fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, o.CommandID, size, eventstore.MaxItemBytes)
+	if err := eventstore.CheckOutcomeSize(o, itemSize(item)); err != nil {
+		return err
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.cfg.CommandsTable),

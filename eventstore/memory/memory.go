@@ -1,6 +1,7 @@
 // Package memory is an in-memory eventstore.Store for fast tests of the code above the event
 // store. It applies the same validation, limits and error semantics as the DynamoDB adapter
-// (both pass eventstore/eventstoretest) and, with a fixed clock, produces the same keys and
+// (both pass eventstore/eventstoretest), items sized as that adapter's (see
+// eventstore/dynamo/layout), and, with a fixed clock, produces the same keys and
 // records on every run. It keeps nothing across processes.
 package memory
 
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo/layout"
 )
 
 // Store is an in-memory event store, safe for concurrent use.
@@ -66,33 +68,15 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	defer s.mu.Unlock()
 
 	at := s.clock()
-	records := make([]eventstore.Record, len(events))
-	total := 0
-	for i, e := range events {
-		r := eventstore.Record{
-			Stream:     stream,
-			Version:    expectedVersion + int64(i) + 1,
-			Key:        s.keys.Next(),
-			Type:       e.Type,
-			Body:       cloneBody(e.Body),
-			CommandID:  cmd.ID,
-			Metadata:   e.Metadata,
-			RecordedAt: at,
-		}
-		size := eventstore.RecordSize(r)
-		if size > eventstore.MaxItemBytes {
-			return nil, fmt.Errorf("%w: event %d (%s) of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, i, e.Type, stream, size, eventstore.MaxItemBytes)
-		}
-		total += size
-		records[i] = r
+	records := eventstore.NewRecords(stream, expectedVersion, events, cmd, at, s.keys)
+	sizes := make([]int, len(records))
+	for i := range records {
+		records[i].Body = cloneBody(records[i].Body)
+		sizes[i] = layout.RecordSize(records[i])
 	}
 	out := eventstore.AcceptedOutcome(cmd, stream, expectedVersion, records, at)
-	if err := checkOutcomeSize(out); err != nil {
+	if err := eventstore.CheckAppendSize(records, sizes, out, layout.OutcomeSize(out)); err != nil {
 		return nil, err
-	}
-	total += eventstore.OutcomeSize(out)
-	if total > eventstore.MaxAppendBytes {
-		return nil, fmt.Errorf("%w: %d events of %s would be %d bytes in all, at most %d", eventstore.ErrAppendTooLarge, len(events), stream, total, eventstore.MaxAppendBytes)
 	}
 
 	if _, ok := s.outcomes[cmd.ID]; ok {
@@ -215,21 +199,13 @@ func (s *Store) Put(ctx context.Context, body json.RawMessage) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := s.keys.Next()
-	r := eventstore.Record{
-		Stream:     eventstore.PutStreamPrefix + key,
-		Version:    1,
-		Key:        key,
-		Type:       eventstore.PutEventType,
-		Body:       cloneBody(body),
-		RecordedAt: s.clock(),
-	}
-	if size := eventstore.RecordSize(r); size > eventstore.MaxItemBytes {
-		return "", fmt.Errorf("%w: put event would be %d bytes, at most %d", eventstore.ErrItemTooLarge, size, eventstore.MaxItemBytes)
+	r := eventstore.NewPutRecord(s.keys.Next(), cloneBody(body), s.clock())
+	if err := eventstore.CheckPutSize(layout.RecordSize(r)); err != nil {
+		return "", err
 	}
 	s.streams[r.Stream] = []eventstore.Record{r}
 	s.all = append(s.all, r)
-	return key, nil
+	return r.Key, nil
 }
 
 // RecordOutcome implements eventstore.Store.
@@ -244,7 +220,7 @@ func (s *Store) RecordOutcome(ctx context.Context, o eventstore.Outcome) error {
 		o.RecordedAt = s.clock()
 	}
 	o.RecordedAt = o.RecordedAt.Round(0).UTC()
-	if err := checkOutcomeSize(o); err != nil {
+	if err := eventstore.CheckOutcomeSize(o, layout.OutcomeSize(o)); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -271,13 +247,6 @@ func (s *Store) Outcome(ctx context.Context, commandID string) (eventstore.Outco
 		return eventstore.Outcome{}, fmt.Errorf("eventstore/memory: outcome of %s: %w", commandID, eventstore.ErrNotFound)
 	}
 	return o, nil
-}
-
-func checkOutcomeSize(o eventstore.Outcome) error {
-	if size := eventstore.OutcomeSize(o); size > eventstore.MaxItemBytes {
-		return fmt.Errorf("%w: outcome of %s would be %d bytes, at most %d", eventstore.ErrItemTooLarge, o.CommandID, size, eventstore.MaxItemBytes)
-	}
-	return nil
 }
 
 func cloneBody(b json.RawMessage) json.RawMessage { return bytes.Clone(b) }
