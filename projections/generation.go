@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -13,9 +12,6 @@ import (
 // generation before it catches up and drops the old one, so that by then every reader and
 // writer has moved over.
 const GenerationCacheTTL = time.Second
-
-// ErrReplayRunning means another replay holds the replay lease.
-var ErrReplayRunning = errors.New("projections: another replay is running")
 
 // Items of TableReadModel.
 const (
@@ -185,53 +181,6 @@ func (g *generations) invalidate() {
 	g.mu.Lock()
 	g.valid = false
 	g.mu.Unlock()
-}
-
-// lease is the replay lease: one item of TableReadModel that at most one replay holds, with
-// an expiry so that a crashed replay does not block the next one for longer than its TTL.
-type lease struct {
-	store Store
-	owner string
-	ttl   time.Duration
-	now   func() time.Time
-}
-
-func leaseKey() Key { return Key{Table: readModelTable, Partition: leaseID} }
-
-func (l lease) item(expires time.Time) Item {
-	return Item{"id": leaseID, "owner": l.owner, "expiresAt": expires.UnixMilli()}
-}
-
-func (l lease) acquire(ctx context.Context) error {
-	now := l.now()
-	err := l.store.Write(ctx, []Put{{
-		Table: readModelTable,
-		Item:  l.item(now.Add(l.ttl)),
-		Guard: Older([]string{"expiresAt"}, []any{now.UnixMilli()}),
-	}}, nil)
-	if errors.Is(err, ErrConditionFailed) {
-		return ErrReplayRunning
-	}
-	if err != nil {
-		return fmt.Errorf("projections: acquire replay lease: %w", err)
-	}
-	return nil
-}
-
-func (l lease) renew(ctx context.Context) error {
-	err := l.store.Write(ctx, []Put{{Table: readModelTable, Item: l.item(l.now().Add(l.ttl)), Guard: Equal("owner", l.owner)}}, nil)
-	if err != nil {
-		return fmt.Errorf("projections: renew replay lease: %w", err)
-	}
-	return nil
-}
-
-func (l lease) release(ctx context.Context) error {
-	err := l.store.Write(ctx, []Put{{Table: readModelTable, Item: l.item(time.UnixMilli(0)), Guard: Equal("owner", l.owner)}}, nil)
-	if err != nil {
-		return fmt.Errorf("projections: release replay lease: %w", err)
-	}
-	return nil
 }
 
 // Init creates the tables of the read model that do not exist yet: TableReadModel, and

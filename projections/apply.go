@@ -1,0 +1,151 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"buildledger/domain"
+	"buildledger/eventstore"
+)
+
+// applier applies records through guarded transactions; the live Projector, the replay's
+// catch-up and single-stream rebuilds share it.
+type applier struct {
+	store       Store
+	events      eventstore.Store
+	gens        *generations
+	maxAttempts int
+}
+
+// apply applies rec, and the gap before it, to the tables of generation pin, or of the
+// projection's current generation when pin is negative.
+func (a *applier) apply(ctx context.Context, p *projection, rec eventstore.Record, pin int64) error {
+	wait := 5 * time.Millisecond
+	var last error
+	for attempt := 1; attempt <= a.maxAttempts; attempt++ {
+		gen := pin
+		if gen < 0 {
+			ptr, err := a.gens.get(ctx)
+			if err != nil {
+				return err
+			}
+			gen = ptr.gens[p.name]
+		}
+		err := a.tryApply(ctx, p, gen, rec)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrConditionFailed):
+			// Another writer applied events of this stream, or changed a shared row, after we
+			// read: read again and decide again.
+		case errors.Is(err, ErrNoTable) && pin < 0:
+			// A replay switched generations and dropped the tables we were pointed at.
+			a.gens.invalidate()
+		default:
+			return err
+		}
+		last = err
+		if err := sleep(ctx, wait/2+rand.N(wait)); err != nil {
+			return err
+		}
+		wait = min(2*wait, 250*time.Millisecond)
+	}
+	return fmt.Errorf("projections: apply %s@%d: gave up after %d attempts: %w", rec.Stream, rec.Version, a.maxAttempts, last)
+}
+
+func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec eventstore.Record) error {
+	// One read brings the position and the rows the event needs: the common case, the
+	// next event of the stream, then takes one read and one write.
+	e, needs, err := p.neededRows(rec)
+	if err != nil {
+		return err
+	}
+	v := make(view, len(needs))
+	items, err := loadRows(ctx, a.store, gen, needs, v, positionKey(gen, rec.Stream))
+	if err != nil {
+		return fmt.Errorf("projections: read position and rows of %s: %w", rec.Stream, err)
+	}
+	pos, err := positionOf(items[positionKey(gen, rec.Stream)], rec.Stream)
+	if err != nil {
+		return err
+	}
+	switch {
+	case rec.Version <= pos:
+		return nil
+	case rec.Version == pos+1:
+		return a.write(ctx, p, gen, rec, e, v, pos)
+	}
+	err = fillGap(ctx, a.events, rec.Stream, pos, rec.Version, func(m eventstore.Record) error {
+		err := a.step(ctx, p, gen, m, pos)
+		pos = m.Version
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return a.step(ctx, p, gen, rec, pos)
+}
+
+// fillGap calls step with each event of stream after version pos and before version
+// before, in order, loaded from events; it fails when the event store skips or lacks one.
+func fillGap(ctx context.Context, events eventstore.Store, stream string, pos, before int64, step func(eventstore.Record) error) error {
+	missing, err := events.LoadRange(ctx, stream, pos+1, before-1)
+	if err != nil {
+		return fmt.Errorf("projections: fill gap %d..%d of %s: %w", pos+1, before-1, stream, err)
+	}
+	for _, m := range missing {
+		if m.Version != pos+1 {
+			return fmt.Errorf("projections: fill gap of %s: event store returned version %d, want %d", stream, m.Version, pos+1)
+		}
+		if err := step(m); err != nil {
+			return err
+		}
+		pos = m.Version
+	}
+	if pos != before-1 {
+		return fmt.Errorf("projections: fill gap of %s: event store has versions up to %d only, want %d", stream, pos, before-1)
+	}
+	return nil
+}
+
+// step applies one record whose predecessor is at pos, loading the rows it needs.
+func (a *applier) step(ctx context.Context, p *projection, gen int64, rec eventstore.Record, pos int64) error {
+	e, needs, err := p.neededRows(rec)
+	if err != nil {
+		return err
+	}
+	v := make(view, len(needs))
+	if _, err := loadRows(ctx, a.store, gen, needs, v); err != nil {
+		return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+	}
+	return a.write(ctx, p, gen, rec, e, v, pos)
+}
+
+// write runs the projection and writes its rows and the stream's new position in one
+// transaction, conditioned on the position still being pos.
+func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, v view, pos int64) error {
+	ch, err := p.changeOf(rec, e, v)
+	if err != nil {
+		return err
+	}
+	puts := make([]Put, 0, len(ch.puts)+1)
+	for _, rp := range ch.puts {
+		puts = append(puts, rp.put(gen))
+	}
+	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
+	return a.store.Write(ctx, puts, nil)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,100 @@
+package projections
+
+import (
+	"buildledger/domain"
+	"buildledger/eventstore"
+)
+
+// jobsProjection keeps Da-Playa's running jobs of job streams: one row per run id.
+var jobsProjection = &projection{
+	name: ProjectionJobs, kind: domain.KindJob,
+	needs: jobsNeeds, project: projectJobs, owned: jobsOwned,
+}
+
+// jobsOwned: the runs of the job at the stream's git version.
+func jobsOwned(parts []string) rowSet {
+	return rowSet{partitions: []Query{{Table: Table{Name: TableJobs}, Partition: parts[0], Filter: map[string]any{"version": parts[1]}}}}
+}
+
+func jobRef(jobname, id string) ref { return ref{table: TableJobs, partition: jobname, sort: id} }
+
+func jobsNeeds(e domain.Event) []ref {
+	if e, ok := e.(domain.JobEnded); ok {
+		return []ref{jobRef(e.Jobname, e.RunID.String())}
+	}
+	return nil
+}
+
+func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) {
+	var j Job
+	switch e := e.(type) {
+	case domain.JobStarted:
+		j = Job{ID: e.RunID.String(), User: e.User, Jobname: e.Jobname, Version: e.Version, Started: ms(e.At)}
+	case domain.JobEnded:
+		it, err := v.loaded(jobRef(e.Jobname, e.RunID.String()))
+		if err != nil {
+			return change{}, err
+		}
+		j = Job{ID: e.RunID.String(), Jobname: e.Jobname, Version: e.Version}
+		if it != nil {
+			if j, err = jobFromItem(it); err != nil {
+				return change{}, err
+			}
+		}
+		j.Ended, j.Skipped, j.EndedBy = ptr(ms(e.At)), e.Skipped, e.EndedBy
+	default:
+		return change{}, nil
+	}
+	j.StreamVersion = rec.Version
+	return change{puts: []rowPut{put(TableJobs, jobItem(j))}}, nil
+}
+
+// Job is one run of a job (Da-Playa's DaPlayaRunningJobs row). Times are epoch milliseconds;
+// Ended is nil while the run runs.
+type Job struct {
+	ID      string `json:"id"`
+	User    string `json:"user"`
+	Jobname string `json:"jobname"`
+	Version string `json:"version"`
+	Started int64  `json:"started"`
+	Ended   *int64 `json:"ended"`
+	Skipped bool   `json:"skipped"`
+	// EndedBy is who ended the run, when the end named a user.
+	EndedBy string `json:"endedBy,omitempty"`
+	// StreamVersion is the version of the job stream the row reflects.
+	StreamVersion int64 `json:"streamVersion"`
+}
+
+func jobItem(j Job) Item {
+	it := Item{
+		"jobname":         j.Jobname,
+		"id":              j.ID,
+		"user":            j.User,
+		"version":         j.Version,
+		"started":         j.Started,
+		"ended":           optInt(j.Ended),
+		"skipped":         j.Skipped,
+		attrStreamVersion: j.StreamVersion,
+	}
+	if j.EndedBy != "" {
+		// Only when known: a run ended without a user keeps the row it always had.
+		it["endedBy"] = j.EndedBy
+	}
+	return it
+}
+
+func jobFromItem(it Item) (Job, error) {
+	r := itemReader{table: TableJobs, item: it}
+	j := Job{
+		ID:            r.str("id"),
+		User:          r.str("user"),
+		Jobname:       r.str("jobname"),
+		Version:       r.str("version"),
+		Started:       r.int("started"),
+		Ended:         r.optInt("ended"),
+		Skipped:       r.bool("skipped"),
+		EndedBy:       r.str("endedBy"),
+		StreamVersion: r.int(attrStreamVersion),
+	}
+	return j, r.err
+}
