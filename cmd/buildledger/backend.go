@@ -142,10 +142,23 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	projCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Until(deadline), projectionGrace))
 	defer cancel()
 	if err := sender.WaitProjected(projCtx, o.Stream, o.Version); err != nil {
-		return o, &exitError{code: exitTimeout, err: fmt.Errorf("command %s was accepted, but the read models did not show it in time: %w", id, err)}
+		return o, &exitError{code: exitTimeout, err: &unprojectedError{commandID: id, err: err}}
 	}
 	return o, nil
 }
+
+// unprojectedError says that a command was accepted, and so took effect, but the read
+// models did not show it in time.
+type unprojectedError struct {
+	commandID string
+	err       error
+}
+
+func (e *unprojectedError) Error() string {
+	return fmt.Sprintf("command %s was accepted, but the read models did not show it in time: %v", e.commandID, e.err)
+}
+
+func (e *unprojectedError) Unwrap() error { return e.err }
 
 // projectionGrace is how long the read models are waited for after a command that was
 // accepted at the end of its wait.
