@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,13 +127,14 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	defer cancel()
 	id := uuid.NewString()
 	_, err = sender.Send(waitCtx, cmd, client.WithID(id), client.WithNotAfter(deadline))
+	sendErr := err
 	var o eventstore.Outcome
 	if err == nil {
 		o, err = sender.WaitOutcome(waitCtx, id)
 	}
-	if o.Status == "" && waitCtx.Err() != nil {
-		// Sent or perhaps sent (a send cut off may still have been enqueued), and unanswered.
-		o, err = sender.Settle(waitCtx, id, cmd, deadline)
+	if o.Status == "" && (waitCtx.Err() != nil || sendErr != nil) {
+		// Sent or perhaps sent (a failed send may still have been enqueued), and unanswered.
+		o, err = sender.Settle(waitCtx, id, cmd, deadline, cmp.Or(context.Cause(waitCtx), sendErr))
 	}
 	if err != nil {
 		return o, outcomeError(err, waited, id)
@@ -179,6 +181,9 @@ func outcomeError(err error, wait time.Duration, id string) error {
 		return &exitError{code: exitRejected, rejection: rejected.Code, err: errors.New(userReason(rejected.Reason))}
 	case errors.As(err, &invalid):
 		return &exitError{code: exitRejected, err: errors.New(userReason(invalid.Reason))}
+	case errors.As(err, &withdrawn) && !errors.Is(withdrawn.Cause, context.Canceled) && !errors.Is(withdrawn.Cause, context.DeadlineExceeded):
+		return &exitError{code: exitRejected, rejection: eventstore.RejectionExpired,
+			err: fmt.Errorf("sending command %s failed (%v); it was withdrawn and will not take effect", id, withdrawn.Cause)}
 	case errors.As(err, &withdrawn) && errors.Is(withdrawn.Cause, context.Canceled):
 		return &exitError{code: exitInterrupted, rejection: eventstore.RejectionExpired,
 			err: fmt.Errorf("interrupted: command %s was withdrawn before it was decided and will not take effect", id)}
