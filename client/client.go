@@ -13,6 +13,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -437,12 +438,12 @@ func (c *Client) Withdraw(ctx context.Context, id string, cmd domain.Command, ca
 	return stored, false, nil
 }
 
-// Settle is what a caller whose wait for command id ended (ctx is done) calls to learn the
-// truth: it withdraws the command, in a context of its own, and returns the outcome that
-// stands, with the error WaitOutcome would have returned for it; a command it withdrew is
-// a *WithdrawnError, and one it could not withdraw an *UnknownOutcomeError.
-func (c *Client) Settle(ctx context.Context, id string, cmd domain.Command, notAfter time.Time) (eventstore.Outcome, error) {
-	cause := context.Cause(ctx)
+// Settle is what a caller calls to learn the truth about command id when it stops waiting
+// for it (cause: its context ended, or a send failed that may still have enqueued it): it
+// withdraws the command, in a context of its own, and returns the outcome that stands,
+// with the error WaitOutcome would have returned for it; a command it withdrew is a
+// *WithdrawnError, and one it could not withdraw an *UnknownOutcomeError.
+func (c *Client) Settle(ctx context.Context, id string, cmd domain.Command, notAfter time.Time, cause error) (eventstore.Outcome, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawTimeout)
 	defer cancel()
 	o, withdrawn, err := c.Withdraw(wctx, id, cmd, cause)
@@ -493,11 +494,13 @@ func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption)
 	id := so.id
 	var out eventstore.Outcome
 	_, err := c.Send(ctx, cmd, opts...)
+	sendErr := err
 	if err == nil {
 		out, err = c.WaitOutcome(ctx, id)
 	}
-	if out.Status == "" && ctx.Err() != nil && c.cfg.Recorder != nil {
-		out, err = c.Settle(ctx, id, cmd, notAfter)
+	if out.Status == "" && (ctx.Err() != nil || sendErr != nil) && c.cfg.Recorder != nil {
+		// A send that failed may still have been enqueued.
+		out, err = c.Settle(ctx, id, cmd, notAfter, cmp.Or(context.Cause(ctx), sendErr))
 	}
 	if err != nil {
 		return out, err

@@ -95,10 +95,30 @@ func TestSettle_GivenOutcomeStoreUnreachable_ThenOutcomeIsUnknownUntilDeadline(t
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	deadline := time.Now().Add(time.Minute)
-	_, err = c.Settle(ctx, "c1", domain.Lock{Env: "prod", User: "bob"}, deadline)
+	_, err = c.Settle(ctx, "c1", domain.Lock{Env: "prod", User: "bob"}, deadline, context.Cause(ctx))
 	var unknown *client.UnknownOutcomeError
 	if !errors.As(err, &unknown) || !unknown.NotAfter.Equal(deadline) {
 		t.Fatalf("Settle = %v, want an *UnknownOutcomeError naming the deadline", err)
+	}
+}
+
+// A send that fails may still have enqueued the command; Do withdraws it, so the error it
+// returns is the whole truth.
+func TestDo_GivenSendFails_ThenCommandIsWithdrawnAndTheErrorSaysWhy(t *testing.T) {
+	t.Parallel()
+	sqsc, url := newQueue(t)
+	store := esmemory.New()
+	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url + "-missing", Outcomes: store, Recorder: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(context.Background(), domain.Lock{Env: "prod", User: "bob"})
+	var withdrawn *client.WithdrawnError
+	if !errors.As(err, &withdrawn) || withdrawn.Cause == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do = %v, want a *WithdrawnError caused by the failed send", err)
+	}
+	if o, err := store.Outcome(context.Background(), withdrawn.CommandID); err != nil || o.Code != eventstore.RejectionExpired {
+		t.Errorf("stored outcome %+v, %v; want the withdrawal", o, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,13 +127,14 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	defer cancel()
 	id := uuid.NewString()
 	_, err = sender.Send(waitCtx, cmd, client.WithID(id), client.WithNotAfter(deadline))
+	sendErr := err
 	var o eventstore.Outcome
 	if err == nil {
 		o, err = sender.WaitOutcome(waitCtx, id)
 	}
-	if o.Status == "" && waitCtx.Err() != nil {
-		// Sent or perhaps sent (a send cut off may still have been enqueued), and unanswered.
-		o, err = sender.Settle(waitCtx, id, cmd, deadline)
+	if o.Status == "" && (waitCtx.Err() != nil || sendErr != nil) {
+		// Sent or perhaps sent (a failed send may still have been enqueued), and unanswered.
+		o, err = sender.Settle(waitCtx, id, cmd, deadline, cmp.Or(context.Cause(waitCtx), sendErr))
 	}
 	if err != nil {
 		return o, outcomeError(err, waited, id)
@@ -142,10 +144,23 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	projCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Until(deadline), projectionGrace))
 	defer cancel()
 	if err := sender.WaitProjected(projCtx, o.Stream, o.Version); err != nil {
-		return o, &exitError{code: exitTimeout, err: fmt.Errorf("command %s was accepted, but the read models did not show it in time: %w", id, err)}
+		return o, &exitError{code: exitTimeout, err: &unprojectedError{commandID: id, err: err}}
 	}
 	return o, nil
 }
+
+// unprojectedError says that a command was accepted, and so took effect, but the read
+// models did not show it in time.
+type unprojectedError struct {
+	commandID string
+	err       error
+}
+
+func (e *unprojectedError) Error() string {
+	return fmt.Sprintf("command %s was accepted, but the read models did not show it in time: %v", e.commandID, e.err)
+}
+
+func (e *unprojectedError) Unwrap() error { return e.err }
 
 // projectionGrace is how long the read models are waited for after a command that was
 // accepted at the end of its wait.
@@ -166,6 +181,9 @@ func outcomeError(err error, wait time.Duration, id string) error {
 		return &exitError{code: exitRejected, rejection: rejected.Code, err: errors.New(userReason(rejected.Reason))}
 	case errors.As(err, &invalid):
 		return &exitError{code: exitRejected, err: errors.New(userReason(invalid.Reason))}
+	case errors.As(err, &withdrawn) && !errors.Is(withdrawn.Cause, context.Canceled) && !errors.Is(withdrawn.Cause, context.DeadlineExceeded):
+		return &exitError{code: exitRejected, rejection: eventstore.RejectionExpired,
+			err: fmt.Errorf("sending command %s failed (%v); it was withdrawn and will not take effect", id, withdrawn.Cause)}
 	case errors.As(err, &withdrawn) && errors.Is(withdrawn.Cause, context.Canceled):
 		return &exitError{code: exitInterrupted, rejection: eventstore.RejectionExpired,
 			err: fmt.Errorf("interrupted: command %s was withdrawn before it was decided and will not take effect", id)}

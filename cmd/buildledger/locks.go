@@ -82,7 +82,14 @@ at the end of --wait it reports the lock as taken; on Ctrl-C it releases it agai
 				return err
 			}
 			w := lockWait{b: b, lock: c, giveUp: giveUp, every: every, attempt: answered.wait, stderr: cmd.ErrOrStderr()}
-			if err := w.run(cmd.Context()); err != nil {
+			o, err := w.run(cmd.Context())
+			var unprojected *unprojectedError
+			switch {
+			case errors.As(err, &unprojected):
+				// Granted all the same: say so, from the outcome.
+				fmt.Fprintf(cmd.ErrOrStderr(), "buildledger: the lock on env %s is %s's, but the read models do not show it yet (%v)\n", c.Env, c.User, unprojected.err)
+				return printJSON(cmd.OutOrStdout(), grantedLock{Env: c.Env, User: c.User, Active: true, Uberlock: c.Uberlock, CommandID: o.CommandID, StreamVersion: o.Version})
+			case err != nil:
 				return err
 			}
 			return printActiveLock(cmd.Context(), cmd, b, c.Env)
@@ -120,7 +127,19 @@ type lockWait struct {
 	stderr  io.Writer
 }
 
-func (w *lockWait) run(ctx context.Context) error {
+// grantedLock is what lock prints when the read models do not show a granted lock yet.
+type grantedLock struct {
+	Env           string `json:"env"`
+	User          string `json:"user"`
+	Active        bool   `json:"active"`
+	Uberlock      bool   `json:"uberlock"`
+	CommandID     string `json:"commandId"`
+	StreamVersion int64  `json:"streamVersion"`
+}
+
+// run returns the outcome of the attempt that was granted; an *unprojectedError means it
+// was granted but the read models do not show it yet.
+func (w *lockWait) run(ctx context.Context) (eventstore.Outcome, error) {
 	var end time.Time
 	if w.giveUp > 0 {
 		end = time.Now().Add(w.giveUp)
@@ -130,20 +149,22 @@ func (w *lockWait) run(ctx context.Context) error {
 		if end.IsZero() {
 			deadline, waited = time.Now().Add(w.attempt), w.attempt
 		}
-		_, err := w.b.attempt(ctx, w.lock, deadline, waited)
+		o, err := w.b.attempt(ctx, w.lock, deadline, waited)
+		var unprojected *unprojectedError
+		granted := err == nil || errors.As(err, &unprojected)
 		switch {
-		case err == nil && ctx.Err() != nil:
+		case granted && ctx.Err() != nil:
 			// Granted just as the user interrupted: they no longer want it.
-			return w.giveBack()
-		case err == nil:
-			return nil
+			return o, w.giveBack()
+		case granted:
+			return o, err
 		case isStillLocked(err):
 			fmt.Fprintln(w.stderr, err)
 		case held && !end.IsZero() && time.Now().After(end) && withdrawnOrExpired(err):
 			// The last attempt ran into the end of --wait; it will never take effect.
-			return w.stillLockedAfter()
+			return o, w.stillLockedAfter()
 		default:
-			return err
+			return o, err
 		}
 		pause := w.every
 		if !end.IsZero() {
@@ -151,13 +172,13 @@ func (w *lockWait) run(ctx context.Context) error {
 				// No attempt left that could be decided before the end of --wait.
 				sleep(ctx, time.Until(end))
 				if ctx.Err() != nil {
-					return interrupted(w.lock.Env)
+					return o, interrupted(w.lock.Env)
 				}
-				return w.stillLockedAfter()
+				return o, w.stillLockedAfter()
 			}
 		}
 		if !sleep(ctx, pause) {
-			return interrupted(w.lock.Env)
+			return o, interrupted(w.lock.Env)
 		}
 	}
 }
@@ -172,7 +193,9 @@ func (w *lockWait) giveBack() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	release := domain.Release{Env: w.lock.Env, User: w.lock.User, Uberlock: w.lock.Uberlock}
-	if _, err := w.b.attempt(ctx, release, time.Now().Add(30*time.Second), 30*time.Second); err != nil {
+	_, err := w.b.attempt(ctx, release, time.Now().Add(30*time.Second), 30*time.Second)
+	var unprojected *unprojectedError
+	if err != nil && !errors.As(err, &unprojected) {
 		return &exitError{code: exitRejected, err: fmt.Errorf("interrupted, but the lock on env %s was granted to %s just before, and releasing it failed: %w; %s holds it now",
 			w.lock.Env, w.lock.User, err, w.lock.User)}
 	}

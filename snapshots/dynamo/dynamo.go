@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/ddb"
 	"buildledger/snapshots"
 )
 
@@ -119,8 +120,7 @@ func (st *Store) Store(ctx context.Context, s snapshots.Snapshot) error {
 			":version": item[attrVersion],
 		},
 	})
-	var failed *types.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
+	if _, failed := ddb.ConditionFailure(err); failed {
 		// A snapshot of the same or a newer version is stored: it serves at least as well.
 		return nil
 	}

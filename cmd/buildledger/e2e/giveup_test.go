@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/handlers"
+	"buildledger/internal/awstest"
 )
 
 // grantedTo returns the users the history of env's lock stream granted the lock to (a
@@ -137,7 +143,7 @@ func TestLockWait_GivenTenClientsContending_WhenWorkerIsKilled_ThenEveryClientsR
 
 	// The probe is queued behind every attempt: it gets the env once all of them are
 	// decided, and only if no client holds it.
-	wantLock(t, in.ok(t, lockArgs(env, "probe", "--wait", "80s")...), env, "probe", false)
+	probe := in.run(t, lockArgs(env, "probe", "--wait", "80s")...)
 	granted := map[string]int{}
 	for _, u := range in.grantedTo(t, env) {
 		granted[u]++
@@ -159,6 +165,10 @@ func TestLockWait_GivenTenClientsContending_WhenWorkerIsKilled_ThenEveryClientsR
 		}
 	}
 	t.Logf("exit codes of the ten clients: %v", outcomes)
+	if probe.code != 0 {
+		t.Fatalf("the probe queued behind every attempt did not get the env:\n%s", probe)
+	}
+	wantLock(t, probe.stdout, env, "probe", false)
 }
 
 // --wait bounds the whole wait: an attempt that the worker takes longer than --timeout to
@@ -208,5 +218,47 @@ func TestLockMeta_GivenTextSQSRefuses_ThenTheLockCarriesItToTheReadModel(t *test
 	rows := in.locksOf(t, "prod")
 	if len(rows) != 1 || rows[0].Meta != meta {
 		t.Errorf("locks list: %+v, want alice's lock with meta %q", rows, meta)
+	}
+}
+
+// A lock is granted when its command is accepted, whether or not the read models show it
+// yet: lock must say it is taken (exit 0), never that nothing answered.
+func TestLock_GivenReadModelsThatNeverCatchUp_WhenGranted_ThenLockSaysItIsTaken(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-lag")
+	// Cut the projector off the events topic: the read models never see the grant.
+	ctx := context.Background()
+	names, err := handlers.NewNames(in.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := handlers.ResolveMessaging(ctx, awstest.SQS(t), awstest.SNS(t), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snsc := awstest.SNS(t)
+	subs, err := snsc.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(ep.EventsTopicARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs.Subscriptions {
+		if _, err := snsc.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s.SubscriptionArn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.startWorker(t)
+	r := in.run(t, "locks", "lock", "--env", "prod", "--user", "alice", "--wait", "3s")
+	if r.code != 0 || !strings.Contains(r.stderr, "do not show it yet") {
+		t.Fatalf("want exit 0 saying the read models lag; got:\n%s", r)
+	}
+	var l struct {
+		Env, User, CommandID string
+		Active               bool
+	}
+	if err := jsonUnmarshal(r.stdout, &l); err != nil || l.Env != "prod" || l.User != "alice" || !l.Active || l.CommandID == "" {
+		t.Errorf("locks lock printed %q (%v), want alice's active lock on prod with its command id", r.stdout, err)
+	}
+	if got := in.grantedTo(t, "prod"); strings.Join(got, ",") != "alice" {
+		t.Errorf("the history granted the lock to %v, want alice", got)
 	}
 }
