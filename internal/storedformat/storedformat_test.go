@@ -575,7 +575,7 @@ func TestStoredFormat_Given5db0546StoredItems_WhenReadByTodaysCode_ThenTheyLoadR
 
 	t.Run("given the stored events when replayed then the read rows are the stored ones, item for item", func(t *testing.T) {
 		reads := newReadModel(t, in, in.names.Prefix)
-		replayer, err := projections.NewReplayer(projections.ReplayerConfig{Store: reads, Events: in.events, Scanner: reads})
+		replayer, err := projections.NewReplayer(projections.ReplayerConfig{Store: reads, Events: in.events, Scanner: in.events})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -607,7 +607,7 @@ func newReadModel(t *testing.T, in installation, prefix string) *projdynamo.Stor
 	if _, err := projdynamo.CreateTables(t.Context(), in.client, prefix); err != nil {
 		t.Fatal(err)
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: in.client, Prefix: prefix, EventsTable: in.names.EventsTable})
+	reads, err := projdynamo.New(projdynamo.Config{Client: in.client, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
