@@ -53,7 +53,7 @@ func (v view) repo(user, name string) (Repo, error) {
 	if err != nil || it == nil {
 		return Repo{User: user, Repo: name}, err
 	}
-	return repoFromItem(it)
+	return repoRows.row(it)
 }
 
 func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error) {
@@ -73,7 +73,7 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		}
 		b.Pending = int64(len(b.Browsers))
 		sortBrowsers(b.Browsers)
-		return change{puts: []rowPut{put(TableRepos, repoItem(repo)), put(TableBuilds, buildItem(b))}}, nil
+		return change{puts: []rowPut{repoRows.put(repo), buildRows.put(b)}}, nil
 
 	case domain.BuildBrowserUpdated:
 		it, err := v.loaded(buildRef(e.User, e.Repo, e.BuildID))
@@ -82,7 +82,7 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		}
 		b := Build{RepoID: e.User + "/" + e.Repo, BuildID: int64(e.BuildID)}
 		if it != nil {
-			if b, err = buildFromItem(it); err != nil {
+			if b, err = buildRows.row(it); err != nil {
 				return change{}, err
 			}
 		}
@@ -95,7 +95,7 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		}
 		b.Pending = int64(e.Pending)
 		b.StreamVersion = rec.Version
-		return change{puts: []rowPut{put(TableBuilds, buildItem(b))}}, nil
+		return change{puts: []rowPut{buildRows.put(b)}}, nil
 
 	case domain.BuildCompleted:
 		repo, err := v.repo(e.User, e.Repo)
@@ -108,7 +108,7 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		}
 		repo.LatestBuild = ptr(idString(e.BuildID))
 		repo.StreamVersion = rec.Version
-		return change{puts: []rowPut{put(TableRepos, repoItem(repo))}}, nil
+		return change{puts: []rowPut{repoRows.put(repo)}}, nil
 	}
 	return change{}, nil
 }
@@ -126,33 +126,33 @@ func indexBrowser(bs []BrowserStatus, name string) int {
 // user, repo, and currentBuildInProgress and latestBuild as a build id string or null.
 type Repo struct {
 	// User owns the repository.
-	User string `json:"user"`
+	User string `json:"user" row:"user,partition"`
 	// Repo is the repository's name.
-	Repo string `json:"repo"`
+	Repo string `json:"repo" row:"repo,sort"`
 	// CurrentBuildInProgress is the id of the build in progress, nil when none.
-	CurrentBuildInProgress *string `json:"currentBuildInProgress"`
+	CurrentBuildInProgress *string `json:"currentBuildInProgress" row:"currentBuildInProgress"`
 	// LatestBuild is the id of the build that finished last, nil when none.
-	LatestBuild *string `json:"latestBuild"`
+	LatestBuild *string `json:"latestBuild" row:"latestBuild"`
 	// StreamVersion is the version of the repo's stream the row reflects. It stays out of
 	// the JSON view, which must match dynostore's.
-	StreamVersion int64 `json:"-"`
+	StreamVersion int64 `json:"-" row:"streamVersion"`
 }
 
 // Build is a build's row, dynostore's build view: tag, repoID, buildID, pending, and per
 // browser a column with its status and a "<browser>-pending" flag.
 type Build struct {
 	// RepoID is "{user}/{repo}".
-	RepoID string
+	RepoID string `row:"repoID,partition"`
 	// BuildID is the build's number in its repository: 1, 2, …
-	BuildID int64
+	BuildID int64 `row:"buildID,sort"`
 	// Tag is what the build runs, e.g. "master".
-	Tag string
+	Tag string `row:"tag"`
 	// Pending is the number of browsers not finished yet.
-	Pending int64
-	// Browsers are the browsers of the build's matrix, sorted by name.
-	Browsers []BrowserStatus
+	Pending int64 `row:"pending"`
+	// Browsers are the browsers of the build's matrix, sorted by name: a column each.
+	Browsers []BrowserStatus `row:"-"`
 	// StreamVersion is the version of the repo's stream the row reflects (not in the JSON).
-	StreamVersion int64
+	StreamVersion int64 `row:"streamVersion"`
 }
 
 // BrowserStatus is one browser of a build.
@@ -265,78 +265,47 @@ func (b Build) Browser(name string) (BrowserStatus, bool) {
 	return b.Browsers[i], true
 }
 
-func repoItem(r Repo) Item {
-	return Item{
-		"user":                   r.User,
-		"repo":                   r.Repo,
-		"currentBuildInProgress": optString(r.CurrentBuildInProgress),
-		"latestBuild":            optString(r.LatestBuild),
-		attrStreamVersion:        r.StreamVersion,
-	}
-}
+var (
+	repoRows  = newRowCodec[Repo](TableRepos)
+	buildRows = newBuildRows()
+)
 
-func repoFromItem(it Item) (Repo, error) {
-	r := itemReader{table: TableRepos, item: it}
-	row := Repo{
-		User:                   r.str("user"),
-		Repo:                   r.str("repo"),
-		CurrentBuildInProgress: r.optStr("currentBuildInProgress"),
-		LatestBuild:            r.optStr("latestBuild"),
-		StreamVersion:          r.int(attrStreamVersion),
-	}
-	return row, r.err
-}
-
-// buildFixed are the build row's attributes that are not browser columns.
-var buildFixed = map[string]bool{"repoID": true, "buildID": true, "tag": true, "pending": true, attrStreamVersion: true}
-
-func buildItem(b Build) Item {
-	it := Item{
-		"repoID":          b.RepoID,
-		"buildID":         b.BuildID,
-		"tag":             b.Tag,
-		"pending":         b.Pending,
-		attrStreamVersion: b.StreamVersion,
-	}
-	for _, br := range b.Browsers {
-		it[br.Name] = br.Status
-		it[br.Name+pendingSuffix] = br.Pending
-	}
-	return it
-}
-
-func buildFromItem(it Item) (Build, error) {
-	r := itemReader{table: TableBuilds, item: it}
-	b := Build{
-		RepoID:        r.str("repoID"),
-		BuildID:       r.int("buildID"),
-		Tag:           r.str("tag"),
-		Pending:       r.int("pending"),
-		StreamVersion: r.int(attrStreamVersion),
-	}
-	flags := map[string]bool{}
-	for name, v := range it {
-		if buildFixed[name] {
-			continue
+// newBuildRows returns the codec of build rows: the tagged columns, then a column with the
+// status and a "<browser>-pending" flag per browser.
+func newBuildRows() *rowCodec[Build] {
+	c := newRowCodec[Build](TableBuilds)
+	fixed := c.columns()
+	c.encode = func(b Build, it Item) {
+		for _, br := range b.Browsers {
+			it[br.Name] = br.Status
+			it[br.Name+pendingSuffix] = br.Pending
 		}
-		switch v := v.(type) {
-		case string:
-			b.Browsers = append(b.Browsers, BrowserStatus{Name: name, Status: v})
-		case bool:
-			base, ok := strings.CutSuffix(name, pendingSuffix)
-			if !ok {
-				r.fail("column %s is a boolean but not a pending flag", name)
+	}
+	c.decode = func(b *Build, it Item, r *itemReader) {
+		flags := map[string]bool{}
+		for name, v := range it {
+			if fixed[name] {
+				continue
 			}
-			flags[base] = v
-		default:
-			r.fail("column %s is %T", name, v)
+			switch v := v.(type) {
+			case string:
+				b.Browsers = append(b.Browsers, BrowserStatus{Name: name, Status: v})
+			case bool:
+				base, ok := strings.CutSuffix(name, pendingSuffix)
+				if !ok {
+					r.fail("column %s is a boolean but not a pending flag", name)
+				}
+				flags[base] = v
+			default:
+				r.fail("column %s is %T", name, v)
+			}
 		}
+		for i := range b.Browsers {
+			b.Browsers[i].Pending = flags[b.Browsers[i].Name]
+		}
+		sortBrowsers(b.Browsers)
 	}
-	for i := range b.Browsers {
-		b.Browsers[i].Pending = flags[b.Browsers[i].Name]
-	}
-	sortBrowsers(b.Browsers)
-	return b, r.err
+	return c
 }
 
 func idString(n int) string { return strconv.Itoa(n) }

@@ -37,7 +37,7 @@ func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) 
 		}
 		j = Job{ID: e.RunID.String(), Jobname: e.Jobname, Version: e.Version}
 		if it != nil {
-			if j, err = jobFromItem(it); err != nil {
+			if j, err = jobRows.row(it); err != nil {
 				return change{}, err
 			}
 		}
@@ -46,55 +46,23 @@ func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) 
 		return change{}, nil
 	}
 	j.StreamVersion = rec.Version
-	return change{puts: []rowPut{put(TableJobs, jobItem(j))}}, nil
+	return change{puts: []rowPut{jobRows.put(j)}}, nil
 }
 
 // Job is one run of a job (Da-Playa's DaPlayaRunningJobs row). Times are epoch milliseconds;
 // Ended is nil while the run runs.
 type Job struct {
-	ID      string `json:"id"`
-	User    string `json:"user"`
-	Jobname string `json:"jobname"`
-	Version string `json:"version"`
-	Started int64  `json:"started"`
-	Ended   *int64 `json:"ended"`
-	Skipped bool   `json:"skipped"`
+	ID      string `json:"id" row:"id,sort"`
+	User    string `json:"user" row:"user"`
+	Jobname string `json:"jobname" row:"jobname,partition"`
+	Version string `json:"version" row:"version"`
+	Started int64  `json:"started" row:"started"`
+	Ended   *int64 `json:"ended" row:"ended"`
+	Skipped bool   `json:"skipped" row:"skipped"`
 	// EndedBy is who ended the run, when the end named a user.
-	EndedBy string `json:"endedBy,omitempty"`
+	EndedBy string `json:"endedBy,omitempty" row:"endedBy,omitempty"`
 	// StreamVersion is the version of the job stream the row reflects.
-	StreamVersion int64 `json:"streamVersion"`
+	StreamVersion int64 `json:"streamVersion" row:"streamVersion"`
 }
 
-func jobItem(j Job) Item {
-	it := Item{
-		"jobname":         j.Jobname,
-		"id":              j.ID,
-		"user":            j.User,
-		"version":         j.Version,
-		"started":         j.Started,
-		"ended":           optInt(j.Ended),
-		"skipped":         j.Skipped,
-		attrStreamVersion: j.StreamVersion,
-	}
-	if j.EndedBy != "" {
-		// Only when known: a run ended without a user keeps the row it always had.
-		it["endedBy"] = j.EndedBy
-	}
-	return it
-}
-
-func jobFromItem(it Item) (Job, error) {
-	r := itemReader{table: TableJobs, item: it}
-	j := Job{
-		ID:            r.str("id"),
-		User:          r.str("user"),
-		Jobname:       r.str("jobname"),
-		Version:       r.str("version"),
-		Started:       r.int("started"),
-		Ended:         r.optInt("ended"),
-		Skipped:       r.bool("skipped"),
-		EndedBy:       r.str("endedBy"),
-		StreamVersion: r.int(attrStreamVersion),
-	}
-	return j, r.err
-}
+var jobRows = newRowCodec[Job](TableJobs)

@@ -36,7 +36,7 @@ func (v view) lock(env, id, user string, at time.Time) (Lock, error) {
 	if err != nil || it == nil {
 		return Lock{ID: id, Env: env, User: user, CreatedAt: ms(at), UpdatedAt: ms(at)}, err
 	}
-	return lockFromItem(it)
+	return lockRows.row(it)
 }
 
 func projectLocks(rec eventstore.Record, e domain.Event, v view) (change, error) {
@@ -63,50 +63,22 @@ func projectLocks(rec eventstore.Record, e domain.Event, v view) (change, error)
 		return change{}, nil
 	}
 	l.StreamVersion = rec.Version
-	return change{puts: []rowPut{put(TableLocks, lockItem(l))}}, nil
+	return change{puts: []rowPut{lockRows.put(l)}}, nil
 }
 
 // Lock is one deploy lock of an environment (Da-Playa's DaPlayaLocks row); released locks
 // stay, inactive, as history. Times are epoch milliseconds.
 type Lock struct {
-	ID        string `json:"id"`
-	User      string `json:"user"`
-	Env       string `json:"env"`
-	CreatedAt int64  `json:"createdAt"`
-	UpdatedAt int64  `json:"updatedAt"`
-	Active    bool   `json:"active"`
-	Uberlock  bool   `json:"uberlock"`
-	Meta      string `json:"meta"`
+	ID        string `json:"id" row:"id,sort"`
+	User      string `json:"user" row:"user"`
+	Env       string `json:"env" row:"env,partition"`
+	CreatedAt int64  `json:"createdAt" row:"createdAt"`
+	UpdatedAt int64  `json:"updatedAt" row:"updatedAt"`
+	Active    bool   `json:"active" row:"active"`
+	Uberlock  bool   `json:"uberlock" row:"uberlock"`
+	Meta      string `json:"meta" row:"meta"`
 	// StreamVersion is the version of the lock stream the row reflects.
-	StreamVersion int64 `json:"streamVersion"`
+	StreamVersion int64 `json:"streamVersion" row:"streamVersion"`
 }
 
-func lockItem(l Lock) Item {
-	return Item{
-		"env":             l.Env,
-		"id":              l.ID,
-		"user":            l.User,
-		"createdAt":       l.CreatedAt,
-		"updatedAt":       l.UpdatedAt,
-		"active":          l.Active,
-		"uberlock":        l.Uberlock,
-		"meta":            l.Meta,
-		attrStreamVersion: l.StreamVersion,
-	}
-}
-
-func lockFromItem(it Item) (Lock, error) {
-	r := itemReader{table: TableLocks, item: it}
-	l := Lock{
-		ID:            r.str("id"),
-		User:          r.str("user"),
-		Env:           r.str("env"),
-		CreatedAt:     r.int("createdAt"),
-		UpdatedAt:     r.int("updatedAt"),
-		Active:        r.bool("active"),
-		Uberlock:      r.bool("uberlock"),
-		Meta:          r.str("meta"),
-		StreamVersion: r.int(attrStreamVersion),
-	}
-	return l, r.err
-}
+var lockRows = newRowCodec[Lock](TableLocks)

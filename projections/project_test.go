@@ -135,11 +135,11 @@ func TestDynostoreSample(t *testing.T) {
 	}
 	check := func(name string, wantRepo, wantBuild map[string]any) {
 		t.Helper()
-		repo, err := repoFromItem(f.rows[repoRef("api", "foo")])
+		repo, err := repoRows.row(f.rows[repoRef("api", "foo")])
 		if err != nil {
 			t.Fatal(err)
 		}
-		build, err := buildFromItem(f.rows[buildRef("api", "foo", 1)])
+		build, err := buildRows.row(f.rows[buildRef("api", "foo", 1)])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestDynostoreSample(t *testing.T) {
 	check("BrowserB finished", repoView(nil, "1"), buildView(0, "finished", false, "finished", false))
 
 	// The view round-trips through its own JSON.
-	build, _ := buildFromItem(f.rows[buildRef("api", "foo", 1)])
+	build, _ := buildRows.row(f.rows[buildRef("api", "foo", 1)])
 	b, _ := json.Marshal(build)
 	var back Build
 	if err := json.Unmarshal(b, &back); err != nil {
@@ -183,11 +183,11 @@ func TestBuilds(t *testing.T) {
 	t.Run("given a second build while the first runs when created then current is the new one and latest stays", func(t *testing.T) {
 		f := newFold(t)
 		f.apply(stream, created(1), created(2))
-		repo, _ := repoFromItem(f.rows[repoRef("api", "foo")])
+		repo, _ := repoRows.row(f.rows[repoRef("api", "foo")])
 		if *repo.CurrentBuildInProgress != "2" || repo.LatestBuild != nil || repo.StreamVersion != 2 {
 			t.Errorf("repo = %+v", repo)
 		}
-		b, _ := buildFromItem(f.rows[buildRef("api", "foo", 2)])
+		b, _ := buildRows.row(f.rows[buildRef("api", "foo", 2)])
 		if b.Pending != 2 || len(b.Browsers) != 2 || b.Browsers[0].Name != "ff" || b.StreamVersion != 2 {
 			t.Errorf("a repeated browser counts once: build = %+v", b)
 		}
@@ -196,7 +196,7 @@ func TestBuilds(t *testing.T) {
 		f := newFold(t)
 		f.apply(stream, created(1), created(2),
 			domain.BuildCompleted{User: "api", Repo: "foo", BuildID: 1, CurrentBuildInProgress: 2, At: t0})
-		repo, _ := repoFromItem(f.rows[repoRef("api", "foo")])
+		repo, _ := repoRows.row(f.rows[repoRef("api", "foo")])
 		if *repo.CurrentBuildInProgress != "2" || *repo.LatestBuild != "1" || repo.StreamVersion != 3 {
 			t.Errorf("repo = %+v", repo)
 		}
@@ -204,7 +204,7 @@ func TestBuilds(t *testing.T) {
 	t.Run("given an update of a browser the build row lacks then it is added", func(t *testing.T) {
 		f := newFold(t)
 		f.apply(stream, created(1), domain.BuildBrowserUpdated{User: "api", Repo: "foo", BuildID: 1, Browser: "chrome", Status: "started", BrowserPending: true, Pending: 2, At: t0})
-		b, _ := buildFromItem(f.rows[buildRef("api", "foo", 1)])
+		b, _ := buildRows.row(f.rows[buildRef("api", "foo", 1)])
 		if br, ok := b.Browser("chrome"); !ok || br.Status != "started" || !br.Pending {
 			t.Errorf("build = %+v", b)
 		}
@@ -223,7 +223,7 @@ func TestStatuses(t *testing.T) {
 		if it == nil {
 			t.Fatal("no head")
 		}
-		h, err := headFromItem(it)
+		h, err := headRows.row(it)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,13 +240,13 @@ func TestStatuses(t *testing.T) {
 			domain.LocaleCompleted{Pkg: pkg, Env: env, Version: "1.0.0", Locale: "fr", Count: 2, Total: 100, At: at(4)},
 			domain.StatusCompleted{Pkg: pkg, Env: env, Version: "1.0.0", At: at(4)},
 		)
-		s, _ := statusFromItem(f.rows[statusRef(pkg, env, "1.0.0")])
+		s, _ := statusRows.row(f.rows[statusRef(pkg, env, "1.0.0")])
 		want := Status{Pkg: pkg, Env: env, Version: "1.0.0", PreviousVersion: "0.9.0", Total: 100, Error: true, Complete: true,
 			CreatedAt: t0.UnixMilli(), UpdatedAt: at(4).UnixMilli(), StreamVersion: 7}
 		if s != want {
 			t.Errorf("status\n got %+v\nwant %+v", s, want)
 		}
-		c, _ := counterFromItem(f.rows[counterRef(pkg, env, "1.0.0")])
+		c, _ := counterRows.row(f.rows[counterRef(pkg, env, "1.0.0")])
 		if c.Count != 2 || c.StreamVersion != 6 {
 			t.Errorf("counter = %+v", c)
 		}
@@ -257,14 +257,14 @@ func TestStatuses(t *testing.T) {
 		var events []StatusEvent
 		for r, it := range f.rows {
 			if r.table == TableStatusEvents {
-				e, _ := statusEventFromItem(it)
+				e, _ := eventRows.row(it)
 				events = append(events, e)
 			}
 		}
 		if len(events) != 2 {
 			t.Fatalf("%d status events, want 2", len(events))
 		}
-		e2, _ := statusEventFromItem(f.rows[ref{TableStatusEvents, pkgEnvVersionKey(pkg, env, "1.0.0"), int64(4)}])
+		e2, _ := eventRows.row(f.rows[ref{TableStatusEvents, pkgEnvVersionKey(pkg, env, "1.0.0"), int64(4)}])
 		if e2.Message != "boom" || !e2.Error || e2.EventID != "e2" || e2.Locale != "fr" || e2.Seq != 4 || e2.CreatedAt != at(3).UnixMilli() {
 			t.Errorf("status event 4 = %+v", e2)
 		}
@@ -311,13 +311,13 @@ func TestLocks(t *testing.T) {
 		domain.Released{Env: env, User: "ann", LockID: id1, Uberlock: true, At: t0.Add(2 * time.Minute)},
 		domain.Locked{Env: env, User: "bob", Meta: "CLI", LockID: id2, At: t0.Add(3 * time.Minute)},
 	)
-	l1, _ := lockFromItem(f.rows[lockRef(env, id1.String())])
+	l1, _ := lockRows.row(f.rows[lockRef(env, id1.String())])
 	want1 := Lock{ID: id1.String(), User: "ann", Env: env, CreatedAt: t0.UnixMilli(), UpdatedAt: t0.Add(2 * time.Minute).UnixMilli(),
 		Active: false, Uberlock: true, Meta: "Slack", StreamVersion: 3}
 	if l1 != want1 {
 		t.Errorf("given a lock refreshed then released then its row\n got %+v\nwant %+v", l1, want1)
 	}
-	l2, _ := lockFromItem(f.rows[lockRef(env, id2.String())])
+	l2, _ := lockRows.row(f.rows[lockRef(env, id2.String())])
 	if !l2.Active || l2.User != "bob" || l2.Uberlock || l2.StreamVersion != 4 {
 		t.Errorf("given a new lock then a new active row: %+v", l2)
 	}
@@ -338,14 +338,14 @@ func TestJobs(t *testing.T) {
 		domain.JobEnded{Jobname: "deploy-prod", Version: "abc123", RunID: run1, Skipped: true, At: t0.Add(time.Minute)},
 		domain.JobStarted{Jobname: "deploy-prod", User: "bob", Version: "abc123", RunID: run2, At: t0.Add(2 * time.Minute)},
 	)
-	j1, _ := jobFromItem(f.rows[jobRef("deploy-prod", run1.String())])
+	j1, _ := jobRows.row(f.rows[jobRef("deploy-prod", run1.String())])
 	if j1.Ended == nil || *j1.Ended != t0.Add(time.Minute).UnixMilli() || !j1.Skipped || j1.User != "ann" || j1.Started != t0.UnixMilli() || j1.EndedBy != "" {
 		t.Errorf("given a run ended skipped then its row: %+v", j1)
 	}
 	if _, has := f.rows[jobRef("deploy-prod", run1.String())]["endedBy"]; has {
 		t.Errorf("given a run ended without a user then its row has no endedBy, as rows always had")
 	}
-	j2, _ := jobFromItem(f.rows[jobRef("deploy-prod", run2.String())])
+	j2, _ := jobRows.row(f.rows[jobRef("deploy-prod", run2.String())])
 	if j2.Ended != nil || j2.Skipped || j2.StreamVersion != 3 {
 		t.Errorf("given a running run then ended is nil: %+v", j2)
 	}
@@ -353,7 +353,7 @@ func TestJobs(t *testing.T) {
 		t.Errorf("job JSON = %v", got)
 	}
 	f.apply(stream, domain.JobEnded{Jobname: "deploy-prod", Version: "abc123", RunID: run2, At: t0.Add(3 * time.Minute), EndedBy: "carol"})
-	if j2, _ := jobFromItem(f.rows[jobRef("deploy-prod", run2.String())]); j2.EndedBy != "carol" || j2.Ended == nil {
+	if j2, _ := jobRows.row(f.rows[jobRef("deploy-prod", run2.String())]); j2.EndedBy != "carol" || j2.Ended == nil {
 		t.Errorf("given a run ended by carol then its row says so: %+v", j2)
 	}
 }

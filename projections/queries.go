@@ -55,7 +55,7 @@ func (q *Queries) Repo(ctx context.Context, user, repo string) (Repo, error) {
 	if err != nil {
 		return Repo{}, err
 	}
-	return repoFromItem(it)
+	return repoRows.row(it)
 }
 
 // Build returns a build's row: dynostore's getBuild.
@@ -70,7 +70,7 @@ func (q *Queries) Build(ctx context.Context, user, repo string, buildID int) (Bu
 	if err != nil {
 		return Build{}, err
 	}
-	return buildFromItem(it)
+	return buildRows.row(it)
 }
 
 // Status returns the status of a package version in an environment.
@@ -82,7 +82,7 @@ func (q *Queries) Status(ctx context.Context, pkg, env, version string) (Status,
 	if err != nil {
 		return Status{}, err
 	}
-	return statusFromItem(it)
+	return statusRows.row(it)
 }
 
 // StatusHead returns the status of the newest version started for a package in an
@@ -95,7 +95,7 @@ func (q *Queries) StatusHead(ctx context.Context, pkg, env string) (StatusHead, 
 	if err != nil {
 		return StatusHead{}, err
 	}
-	return headFromItem(it)
+	return headRows.row(it)
 }
 
 // StatusCounter returns the number of completed locales of a status.
@@ -107,7 +107,7 @@ func (q *Queries) StatusCounter(ctx context.Context, pkg, env, version string) (
 	if err != nil {
 		return StatusCounter{}, err
 	}
-	return counterFromItem(it)
+	return counterRows.row(it)
 }
 
 // StatusEvents returns the events of a status in time order, those after the cursor after
@@ -139,7 +139,7 @@ func (q *Queries) StatusEvents(ctx context.Context, pkg, env, version string, af
 			page.Next = page.Events[limit-1].Seq
 			break
 		}
-		e, err := statusEventFromItem(it)
+		e, err := eventRows.row(it)
 		if err != nil {
 			return StatusEventPage{}, err
 		}
@@ -159,7 +159,7 @@ func (q *Queries) Locks(ctx context.Context, env string) ([]Lock, error) {
 	}
 	locks := make([]Lock, 0, len(items))
 	for _, it := range items {
-		l, err := lockFromItem(it)
+		l, err := lockRows.row(it)
 		if err != nil {
 			return nil, err
 		}
@@ -233,7 +233,7 @@ func (q *Queries) jobs(ctx context.Context, query Query, keep func(Job) bool) ([
 	}
 	jobs := make([]Job, 0, len(items))
 	for _, it := range items {
-		j, err := jobFromItem(it)
+		j, err := jobRows.row(it)
 		if err != nil {
 			return nil, err
 		}

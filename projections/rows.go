@@ -89,17 +89,3 @@ func (r *itemReader) bool(name string) bool {
 		return false
 	}
 }
-
-func optString(s *string) any {
-	if s == nil {
-		return nil
-	}
-	return *s
-}
-
-func optInt(n *int64) any {
-	if n == nil {
-		return nil
-	}
-	return *n
-}

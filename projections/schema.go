@@ -113,19 +113,18 @@ type IndexSchema struct {
 	SortKey string
 }
 
+// schemas are the tables: those of the projections with the keys their row types' tags
+// name, then the positions and the generation pointer.
 var schemas = []TableSchema{
-	{Name: TableRepos, PartitionKey: "user", SortKey: "repo", Projection: ProjectionBuilds, Generational: true},
-	{Name: TableBuilds, PartitionKey: "repoID", SortKey: "buildID", SortKeyNumeric: true, Projection: ProjectionBuilds, Generational: true},
-	{Name: TableStatuses, PartitionKey: "pkgEnv", SortKey: "version", Projection: ProjectionStatuses, Generational: true},
-	{Name: TableStatusHeads, PartitionKey: "pkgEnv", Projection: ProjectionStatuses, Generational: true},
-	{Name: TableStatusEvents, PartitionKey: "pkgEnvVersion", SortKey: "seq", SortKeyNumeric: true, Projection: ProjectionStatuses, Generational: true},
-	{Name: TableStatusCounters, PartitionKey: "pkgEnvVersion", Projection: ProjectionStatuses, Generational: true},
-	{Name: TableLocks, PartitionKey: "env", SortKey: "id", Projection: ProjectionLocks, Generational: true},
-	{
-		Name: TableJobs, PartitionKey: "jobname", SortKey: "id", Projection: ProjectionJobs, Generational: true,
-		Indexes: []IndexSchema{{Name: IndexJobsByVersion, PartitionKey: "version", SortKey: "jobname"}},
-	},
-	{Name: TablePositions, PartitionKey: "stream", Generational: true},
+	repoRows.schema(ProjectionBuilds),
+	buildRows.schema(ProjectionBuilds),
+	statusRows.schema(ProjectionStatuses),
+	headRows.schema(ProjectionStatuses),
+	eventRows.schema(ProjectionStatuses),
+	counterRows.schema(ProjectionStatuses),
+	lockRows.schema(ProjectionLocks),
+	jobRows.schema(ProjectionJobs, IndexSchema{Name: IndexJobsByVersion, PartitionKey: "version", SortKey: "jobname"}),
+	{Name: TablePositions, PartitionKey: attrStream, Generational: true},
 	{Name: TableReadModel, PartitionKey: "id"},
 }
 

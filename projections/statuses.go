@@ -60,7 +60,7 @@ func (v view) status(pkg, env, version string, at time.Time) (Status, error) {
 		// event says rather than fail.
 		return Status{Pkg: pkg, Env: env, Version: version, CreatedAt: ms(at)}, err
 	}
-	return statusFromItem(it)
+	return statusRows.row(it)
 }
 
 func (v view) head(pkg, env string) (StatusHead, bool, error) {
@@ -68,7 +68,7 @@ func (v view) head(pkg, env string) (StatusHead, bool, error) {
 	if err != nil || it == nil {
 		return StatusHead{}, false, err
 	}
-	h, err := headFromItem(it)
+	h, err := headRows.row(it)
 	return h, true, err
 }
 
@@ -85,7 +85,7 @@ func headOf(s Status, startedKey string) StatusHead {
 // follows the newest version started, and within that version its newest state, whatever
 // order the writers of several versions arrive in.
 func headPut(h StatusHead) rowPut {
-	p := put(TableStatusHeads, headItem(h))
+	p := headRows.put(h)
 	p.guard = Older([]string{attrStartedKey, attrStreamVersion}, []any{h.StartedKey, h.StreamVersion})
 	return p
 }
@@ -100,7 +100,7 @@ func projectStatuses(rec eventstore.Record, e domain.Event, v view) (change, err
 			CreatedAt: ms(e.At), UpdatedAt: ms(e.At), StreamVersion: rec.Version,
 		}
 		c := StatusCounter{Pkg: e.Pkg, Env: e.Env, Version: e.Version, StreamVersion: rec.Version}
-		ch := change{puts: []rowPut{put(TableStatuses, statusItem(s)), put(TableStatusCounters, counterItem(c))}}
+		ch := change{puts: []rowPut{statusRows.put(s), counterRows.put(c)}}
 		cur, ok, err := v.head(e.Pkg, e.Env)
 		if err != nil {
 			return change{}, err
@@ -136,17 +136,17 @@ func projectStatuses(rec eventstore.Record, e domain.Event, v view) (change, err
 			Pkg: e.Pkg, Env: e.Env, Version: e.Version, Locale: e.Locale, Error: e.Error,
 			Message: e.Message, Details: e.Details, CreatedAt: ms(e.At), EventID: e.EventID, Seq: rec.Version,
 		}
-		ch.puts = append(ch.puts, put(TableStatusEvents, statusEventItem(ev)))
+		ch.puts = append(ch.puts, eventRows.put(ev))
 	case domain.LocaleCompleted:
 		s.Total = e.Total
 		c := StatusCounter{Pkg: e.Pkg, Env: e.Env, Version: e.Version, Count: int64(e.Count), StreamVersion: rec.Version}
-		ch.puts = append(ch.puts, put(TableStatusCounters, counterItem(c)))
+		ch.puts = append(ch.puts, counterRows.put(c))
 	case domain.StatusCompleted:
 		s.Complete = true
 	case domain.StatusErrored:
 		s.Error = true
 	}
-	ch.puts = append(ch.puts, put(TableStatuses, statusItem(s)))
+	ch.puts = append(ch.puts, statusRows.put(s))
 	cur, ok, err := v.head(pkg, env)
 	if err != nil {
 		return change{}, err
@@ -161,101 +161,68 @@ func projectStatuses(rec eventstore.Record, e domain.Event, v view) (change, err
 // Times are epoch milliseconds.
 type Status struct {
 	// Pkg is the package name, e.g. "@scope/ui".
-	Pkg string `json:"pkg"`
+	Pkg string `json:"pkg" row:"pkg"`
 	// Env is the environment the build is for, e.g. "dev".
-	Env string `json:"env"`
+	Env string `json:"env" row:"env"`
 	// Version is the package version the status is of.
-	Version string `json:"version"`
+	Version string `json:"version" row:"version,sort"`
 	// PreviousVersion is the version built before it.
-	PreviousVersion string `json:"previousVersion"`
+	PreviousVersion string `json:"previousVersion" row:"previousVersion"`
 	// Total is the progress as a percentage of completed locales.
-	Total float64 `json:"total"`
+	Total float64 `json:"total" row:"total"`
 	// Error is true once an error event was recorded.
-	Error bool `json:"error"`
+	Error bool `json:"error" row:"error"`
 	// Complete is true once every locale completed.
-	Complete bool `json:"complete"`
+	Complete bool `json:"complete" row:"complete"`
 	// CreatedAt is when the status started.
-	CreatedAt int64 `json:"createdAt"`
+	CreatedAt int64 `json:"createdAt" row:"createdAt"`
 	// UpdatedAt is when its last event happened.
-	UpdatedAt int64 `json:"updatedAt"`
+	UpdatedAt int64 `json:"updatedAt" row:"updatedAt"`
 	// StreamVersion is the version of the status stream the row reflects.
-	StreamVersion int64 `json:"streamVersion"`
+	StreamVersion int64 `json:"streamVersion" row:"streamVersion"`
 }
 
 // StatusHead is the status of the newest version started for a package and environment
 // (warehouse.ai's StatusHead): a Status without error and complete.
 type StatusHead struct {
-	Pkg             string  `json:"pkg"`
-	Env             string  `json:"env"`
-	Version         string  `json:"version"`
-	PreviousVersion string  `json:"previousVersion"`
-	Total           float64 `json:"total"`
-	CreatedAt       int64   `json:"createdAt"`
-	UpdatedAt       int64   `json:"updatedAt"`
+	Pkg             string  `json:"pkg" row:"pkg"`
+	Env             string  `json:"env" row:"env"`
+	Version         string  `json:"version" row:"version"`
+	PreviousVersion string  `json:"previousVersion" row:"previousVersion"`
+	Total           float64 `json:"total" row:"total"`
+	CreatedAt       int64   `json:"createdAt" row:"createdAt"`
+	UpdatedAt       int64   `json:"updatedAt" row:"updatedAt"`
 	// StreamVersion is the version of the head version's status stream the row reflects.
-	StreamVersion int64 `json:"streamVersion"`
+	StreamVersion int64 `json:"streamVersion" row:"streamVersion"`
 	// StartedKey is the timestamp key of the head version's StatusStarted event: the head
 	// follows the largest one.
-	StartedKey string `json:"-"`
+	StartedKey string `json:"-" row:"startedKey"`
 }
 
 // StatusEvent is one step of a build (warehouse.ai's StatusEvent). Seq is its version in the
 // status stream: events of a version are ordered by it, and it is the cursor of StatusEvents.
 type StatusEvent struct {
-	Pkg       string `json:"pkg"`
-	Env       string `json:"env"`
-	Version   string `json:"version"`
-	Locale    string `json:"locale"`
-	Error     bool   `json:"error"`
-	Message   string `json:"message"`
-	Details   string `json:"details"`
-	CreatedAt int64  `json:"createdAt"`
+	Pkg       string `json:"pkg" row:"pkg"`
+	Env       string `json:"env" row:"env"`
+	Version   string `json:"version" row:"version"`
+	Locale    string `json:"locale" row:"locale"`
+	Error     bool   `json:"error" row:"error"`
+	Message   string `json:"message" row:"message"`
+	Details   string `json:"details" row:"details"`
+	CreatedAt int64  `json:"createdAt" row:"createdAt"`
 	// EventID is a time-ordered UUID.
-	EventID string `json:"eventId"`
-	Seq     int64  `json:"seq"`
+	EventID string `json:"eventId" row:"eventId"`
+	Seq     int64  `json:"seq" row:"seq,sort"`
 }
 
 // StatusCounter counts the completed locales of a status (warehouse.ai's StatusCounter).
 type StatusCounter struct {
-	Pkg     string `json:"pkg"`
-	Env     string `json:"env"`
-	Version string `json:"version"`
-	Count   int64  `json:"count"`
+	Pkg     string `json:"pkg" row:"pkg"`
+	Env     string `json:"env" row:"env"`
+	Version string `json:"version" row:"version"`
+	Count   int64  `json:"count" row:"count"`
 	// StreamVersion is the version of the status stream the row reflects.
-	StreamVersion int64 `json:"streamVersion"`
-}
-
-func statusItem(s Status) Item {
-	return Item{
-		"pkgEnv":          pkgEnvKey(s.Pkg, s.Env),
-		"pkg":             s.Pkg,
-		"env":             s.Env,
-		"version":         s.Version,
-		"previousVersion": s.PreviousVersion,
-		"total":           s.Total,
-		"error":           s.Error,
-		"complete":        s.Complete,
-		"createdAt":       s.CreatedAt,
-		"updatedAt":       s.UpdatedAt,
-		attrStreamVersion: s.StreamVersion,
-	}
-}
-
-func statusFromItem(it Item) (Status, error) {
-	r := itemReader{table: TableStatuses, item: it}
-	s := Status{
-		Pkg:             r.str("pkg"),
-		Env:             r.str("env"),
-		Version:         r.str("version"),
-		PreviousVersion: r.str("previousVersion"),
-		Total:           r.float("total"),
-		Error:           r.bool("error"),
-		Complete:        r.bool("complete"),
-		CreatedAt:       r.int("createdAt"),
-		UpdatedAt:       r.int("updatedAt"),
-		StreamVersion:   r.int(attrStreamVersion),
-	}
-	return s, r.err
+	StreamVersion int64 `json:"streamVersion" row:"streamVersion"`
 }
 
 // Attributes of the status head that order heads (see GuardOlder).
@@ -263,91 +230,18 @@ const (
 	attrStartedKey = "startedKey"
 )
 
-func headItem(h StatusHead) Item {
-	return Item{
-		"pkgEnv":          pkgEnvKey(h.Pkg, h.Env),
-		"pkg":             h.Pkg,
-		"env":             h.Env,
-		"version":         h.Version,
-		"previousVersion": h.PreviousVersion,
-		"total":           h.Total,
-		"createdAt":       h.CreatedAt,
-		"updatedAt":       h.UpdatedAt,
-		attrStartedKey:    h.StartedKey,
-		attrStreamVersion: h.StreamVersion,
-	}
-}
+// Composite keys of the statuses tables (see keyPart).
+const (
+	attrPkgEnv        = "pkgEnv"
+	attrPkgEnvVersion = "pkgEnvVersion"
+)
 
-func headFromItem(it Item) (StatusHead, error) {
-	r := itemReader{table: TableStatusHeads, item: it}
-	h := StatusHead{
-		Pkg:             r.str("pkg"),
-		Env:             r.str("env"),
-		Version:         r.str("version"),
-		PreviousVersion: r.str("previousVersion"),
-		Total:           r.float("total"),
-		CreatedAt:       r.int("createdAt"),
-		UpdatedAt:       r.int("updatedAt"),
-		StartedKey:      r.str(attrStartedKey),
-		StreamVersion:   r.int(attrStreamVersion),
-	}
-	return h, r.err
-}
-
-func statusEventItem(e StatusEvent) Item {
-	return Item{
-		"pkgEnvVersion": pkgEnvVersionKey(e.Pkg, e.Env, e.Version),
-		"seq":           e.Seq,
-		"pkg":           e.Pkg,
-		"env":           e.Env,
-		"version":       e.Version,
-		"locale":        e.Locale,
-		"error":         e.Error,
-		"message":       e.Message,
-		"details":       e.Details,
-		"createdAt":     e.CreatedAt,
-		"eventId":       e.EventID,
+var (
+	statusRows = newRowCodec(TableStatuses, derivedAttr[Status]{name: attrPkgEnv, key: "partition", value: func(s Status) any { return pkgEnvKey(s.Pkg, s.Env) }})
+	headRows   = newRowCodec(TableStatusHeads, derivedAttr[StatusHead]{name: attrPkgEnv, key: "partition", value: func(h StatusHead) any { return pkgEnvKey(h.Pkg, h.Env) }})
+	eventRows  = newRowCodec(TableStatusEvents,
+		derivedAttr[StatusEvent]{name: attrPkgEnvVersion, key: "partition", value: func(e StatusEvent) any { return pkgEnvVersionKey(e.Pkg, e.Env, e.Version) }},
 		// The event's own version: the row never changes after it is written.
-		attrStreamVersion: e.Seq,
-	}
-}
-
-func statusEventFromItem(it Item) (StatusEvent, error) {
-	r := itemReader{table: TableStatusEvents, item: it}
-	e := StatusEvent{
-		Pkg:       r.str("pkg"),
-		Env:       r.str("env"),
-		Version:   r.str("version"),
-		Locale:    r.str("locale"),
-		Error:     r.bool("error"),
-		Message:   r.str("message"),
-		Details:   r.str("details"),
-		CreatedAt: r.int("createdAt"),
-		EventID:   r.str("eventId"),
-		Seq:       r.int("seq"),
-	}
-	return e, r.err
-}
-
-func counterItem(c StatusCounter) Item {
-	return Item{
-		"pkgEnvVersion":   pkgEnvVersionKey(c.Pkg, c.Env, c.Version),
-		"pkg":             c.Pkg,
-		"env":             c.Env,
-		"version":         c.Version,
-		"count":           c.Count,
-		attrStreamVersion: c.StreamVersion,
-	}
-}
-
-func counterFromItem(it Item) (StatusCounter, error) {
-	r := itemReader{table: TableStatusCounters, item: it}
-	c := StatusCounter{
-		Pkg:           r.str("pkg"),
-		Env:           r.str("env"),
-		Version:       r.str("version"),
-		Count:         r.int("count"),
-		StreamVersion: r.int(attrStreamVersion),
-	}
-	return c, r.err
-}
+		derivedAttr[StatusEvent]{name: attrStreamVersion, value: func(e StatusEvent) any { return e.Seq }})
+	counterRows = newRowCodec(TableStatusCounters, derivedAttr[StatusCounter]{name: attrPkgEnvVersion, key: "partition", value: func(c StatusCounter) any { return pkgEnvVersionKey(c.Pkg, c.Env, c.Version) }})
+)
