@@ -1,13 +1,10 @@
 package dynamo
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"buildledger/eventstore"
+	"buildledger/internal/ddb"
 )
 
 // itemRole says what a conditional write stands for, so that a failed condition can be
@@ -38,28 +35,15 @@ func translateWriteError(err error, op string, roles []itemRole, t writeTarget) 
 		return nil
 	}
 	duplicate, conflict := false, false
-	var canceled *types.TransactionCanceledException
-	var condFailed *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &canceled):
-		for i, reason := range canceled.CancellationReasons {
-			switch aws.ToString(reason.Code) {
-			case "ConditionalCheckFailed":
-				if i < len(roles) && roles[i] == roleOutcome {
-					duplicate = true
-				} else {
-					conflict = true
-				}
-			case "TransactionConflict":
+	if f, ok := ddb.ConditionFailure(err); ok {
+		for _, i := range f.Failed {
+			if i < len(roles) && roles[i] == roleOutcome {
+				duplicate = true
+			} else {
 				conflict = true
 			}
 		}
-	case errors.As(err, &condFailed):
-		if len(roles) > 0 && roles[0] == roleOutcome {
-			duplicate = true
-		} else {
-			conflict = true
-		}
+		conflict = conflict || f.Conflict
 	}
 	switch {
 	case duplicate:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
+	"buildledger/internal/ddb"
 )
 
 // Put implements eventstore.Store: the dynamodb-eventstore operation. The event is stored as
@@ -168,11 +168,9 @@ func (b *batcher) flush(gen uint64) {
 
 var errUnprocessed = errors.New("still unprocessed")
 
-// Backoff between attempts to write the items a BatchWriteItem left unprocessed.
-const (
-	putBackoffBase = 10 * time.Millisecond
-	putBackoffMax  = time.Second
-)
+// putBackoff spaces the attempts to write the items a BatchWriteItem left unprocessed,
+// jittered so that throttled writers spread out.
+var putBackoff = ddb.Backoff{Base: 10 * time.Millisecond, Max: time.Second}
 
 // writePuts stores calls with BatchWriteItem, writing again, with backoff, the items
 // DynamoDB leaves unprocessed (throttling), and gives every call its own result.
@@ -218,13 +216,9 @@ func (s *Store) writePuts(ctx context.Context, calls []*putCall) {
 			}
 			return
 		}
-		wait := min(putBackoffBase<<(attempt-1), putBackoffMax)
-		wait = wait/2 + rand.N(wait/2+1) // jitter, so that throttled writers spread out
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if err := putBackoff.Wait(ctx, attempt-1); err != nil {
 			for _, c := range pending {
-				c.done <- fmt.Errorf("eventstore/dynamo: put %s: %w", c.key, ctx.Err())
+				c.done <- fmt.Errorf("eventstore/dynamo: put %s: %w", c.key, err)
 			}
 			return
 		}

@@ -1,7 +1,6 @@
 package dynamo
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
 
@@ -202,26 +202,8 @@ func slicesClone(s []string) []string { return append([]string(nil), s...) }
 // cancelled transaction, or a transaction that collided with another one: for callers both
 // mean "someone else wrote first; read again".
 func isConditionFailure(err error) bool {
-	var cond *types.ConditionalCheckFailedException
-	if errors.As(err, &cond) {
-		return true
-	}
-	var canceled *types.TransactionCanceledException
-	if errors.As(err, &canceled) {
-		for _, r := range canceled.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed", "TransactionConflict":
-				return true
-			}
-		}
-	}
-	var conflict *types.TransactionConflictException
-	return errors.As(err, &conflict)
-}
-
-func isNoTable(err error) bool {
-	var nf *types.ResourceNotFoundException
-	return errors.As(err, &nf)
+	_, ok := ddb.ConditionFailure(err)
+	return ok
 }
 
 // translate maps DynamoDB errors to the port's.
@@ -231,7 +213,7 @@ func translate(err error, op string) error {
 		return nil
 	case isConditionFailure(err):
 		return fmt.Errorf("projections/dynamo: %s: %w", op, projections.ErrConditionFailed)
-	case isNoTable(err):
+	case ddb.IsNoTable(err):
 		return fmt.Errorf("projections/dynamo: %s: %w: %v", op, projections.ErrNoTable, err)
 	}
 	return fmt.Errorf("projections/dynamo: %s: %w", op, err)

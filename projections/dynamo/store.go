@@ -3,45 +3,27 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
 
-// Get implements projections.Store: GetItem for one key, BatchGetItem for more, strongly
-// consistent either way.
+// Get implements projections.Store: GetItem for one key, TransactGetItems for up to
+// maxTransactGet (one snapshot), BatchGetItem for more, strongly consistent every way.
 func (s *Store) Get(ctx context.Context, keys []projections.Key) (map[projections.Key]projections.Item, error) {
 	for _, k := range keys {
 		if err := projections.CheckKey(k); err != nil {
 			return nil, err
 		}
 	}
-	out := make(map[projections.Key]projections.Item, len(keys))
 	if len(keys) == 1 {
-		k := keys[0]
-		ka, err := keyAttrs(k)
-		if err != nil {
-			return nil, err
-		}
-		res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.name(k.Table)), Key: ka, ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return nil, translate(err, "get "+k.String())
-		}
-		if res.Item != nil {
-			it, err := fromAttrs(res.Item)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = it
-		}
-		return out, nil
+		return s.getOne(ctx, keys[0])
 	}
 	tables := map[string]projections.Table{}
 	seen := map[projections.Key]bool{}
@@ -53,56 +35,85 @@ func (s *Store) Get(ctx context.Context, keys []projections.Key) (map[projection
 			tables[s.name(k.Table)] = k.Table
 		}
 	}
-	if len(unique) == 0 {
-		return out, nil
-	}
-	if len(unique) <= maxTransactGet {
+	switch {
+	case len(unique) == 0:
+		return map[projections.Key]projections.Item{}, nil
+	case len(unique) <= maxTransactGet:
 		return s.getIsolated(ctx, unique)
 	}
+	out := make(map[projections.Key]projections.Item, len(unique))
 	for start := 0; start < len(unique); start += maxBatchGet {
-		req := map[string]types.KeysAndAttributes{}
-		for _, k := range unique[start:min(start+maxBatchGet, len(unique))] {
-			ka, err := keyAttrs(k)
-			if err != nil {
-				return nil, err
-			}
-			name := s.name(k.Table)
-			r := req[name]
-			r.Keys = append(r.Keys, ka)
-			r.ConsistentRead = aws.Bool(true)
-			req[name] = r
-		}
-		for attempt := 1; len(req) > 0; attempt++ {
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, translate(err, "batch get")
-			}
-			for name, list := range res.Responses {
-				t := tables[name]
-				for _, a := range list {
-					it, err := fromAttrs(a)
-					if err != nil {
-						return nil, err
-					}
-					k, err := projections.KeyOf(t, it)
-					if err != nil {
-						return nil, err
-					}
-					out[k] = it
-				}
-			}
-			req = res.UnprocessedKeys
-			if len(req) > 0 {
-				if attempt >= s.cfg.BatchAttempts {
-					return nil, fmt.Errorf("projections/dynamo: batch get: keys still unprocessed after %d attempts", attempt)
-				}
-				if err := backoff(ctx, attempt); err != nil {
-					return nil, err
-				}
-			}
+		if err := s.batchGet(ctx, unique[start:min(start+maxBatchGet, len(unique))], tables, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+func (s *Store) getOne(ctx context.Context, k projections.Key) (map[projections.Key]projections.Item, error) {
+	ka, err := keyAttrs(k)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.name(k.Table)), Key: ka, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, translate(err, "get "+k.String())
+	}
+	out := map[projections.Key]projections.Item{}
+	if res.Item != nil {
+		it, err := fromAttrs(res.Item)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = it
+	}
+	return out, nil
+}
+
+// batchGet reads keys (at most maxBatchGet) with BatchGetItem into out, reading again,
+// with backoff, the keys DynamoDB leaves unprocessed.
+func (s *Store) batchGet(ctx context.Context, keys []projections.Key, tables map[string]projections.Table, out map[projections.Key]projections.Item) error {
+	req := map[string]types.KeysAndAttributes{}
+	for _, k := range keys {
+		ka, err := keyAttrs(k)
+		if err != nil {
+			return err
+		}
+		name := s.name(k.Table)
+		r := req[name]
+		r.Keys = append(r.Keys, ka)
+		r.ConsistentRead = aws.Bool(true)
+		req[name] = r
+	}
+	for attempt := 1; len(req) > 0; attempt++ {
+		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return translate(err, "batch get")
+		}
+		for name, list := range res.Responses {
+			for _, a := range list {
+				it, err := fromAttrs(a)
+				if err != nil {
+					return err
+				}
+				k, err := projections.KeyOf(tables[name], it)
+				if err != nil {
+					return err
+				}
+				out[k] = it
+			}
+		}
+		req = res.UnprocessedKeys
+		if len(req) > 0 {
+			if attempt >= s.cfg.BatchAttempts {
+				return fmt.Errorf("projections/dynamo: batch get: keys still unprocessed after %d attempts", attempt)
+			}
+			if err := batchBackoff.Wait(ctx, attempt-1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // maxTransactGet is the most items one TransactGetItems reads.
@@ -318,31 +329,15 @@ func (s *Store) WriteBatch(ctx context.Context, puts []projections.Put, deletes 
 		}
 		writes = append(writes, write{s.name(k.Table), types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: ka}}})
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, s.cfg.BatchConcurrency)
-	var wg sync.WaitGroup
-	for start := 0; start < len(writes) && ctx.Err() == nil; start += maxBatchWrite {
+	var batches []map[string][]types.WriteRequest
+	for start := 0; start < len(writes); start += maxBatchWrite {
 		req := map[string][]types.WriteRequest{}
 		for _, w := range writes[start:min(start+maxBatchWrite, len(writes))] {
 			req[w.table] = append(req[w.table], w.req)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.batchWrite(ctx, req); err != nil {
-				cancel(err)
-			}
-		})
+		batches = append(batches, req)
 	}
-	wg.Wait()
-	return context.Cause(ctx)
+	return ddb.ForEach(ctx, s.cfg.BatchConcurrency, batches, s.batchWrite)
 }
 
 func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequest) error {
@@ -356,7 +351,7 @@ func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequ
 			if attempt >= s.cfg.BatchAttempts {
 				return fmt.Errorf("projections/dynamo: batch write: items still unprocessed after %d attempts", attempt)
 			}
-			if err := backoff(ctx, attempt); err != nil {
+			if err := batchBackoff.Wait(ctx, attempt-1); err != nil {
 				return err
 			}
 		}
@@ -364,16 +359,5 @@ func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequ
 	return nil
 }
 
-// backoff waits before attempt+1: exponential from 20 ms, capped at 2 s, with jitter.
-func backoff(ctx context.Context, attempt int) error {
-	d := min(20*time.Millisecond<<min(attempt-1, 7), 2*time.Second)
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// batchBackoff spaces the attempts of a batch call: from 20 ms, doubling up to 2 s.
+var batchBackoff = ddb.Backoff{Base: 20 * time.Millisecond, Max: 2 * time.Second}

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
-
-// tableWait bounds how long CreateTables waits for a table to become ACTIVE.
-const tableWait = 5 * time.Minute
 
 // CreateTables creates the read model's tables under prefix that do not exist yet, billed
 // per request, and waits until they are ACTIVE: the readmodel table (generation pointer and
@@ -106,51 +103,14 @@ func createInput(name string, t projections.Table) (*dynamodb.CreateTableInput, 
 	}, nil
 }
 
-// createTable creates the table of in unless it exists, then waits for it to be ACTIVE.
-func (s *Store) createTable(ctx context.Context, in *dynamodb.CreateTableInput) (made bool, err error) {
-	name := aws.ToString(in.TableName)
-	desc, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
-	switch {
-	case err == nil:
-		if !sameKeys(desc.Table.KeySchema, in.KeySchema) {
-			return false, fmt.Errorf("projections/dynamo: table %s exists with another key schema", name)
-		}
-		if desc.Table.TableStatus == types.TableStatusActive {
-			return false, nil
-		}
-	case isNoTable(err):
-		_, err = s.db.CreateTable(ctx, in)
-		var inUse *types.ResourceInUseException
-		switch {
-		case err == nil:
-			made = true
-		case errors.As(err, &inUse): // created meanwhile by someone else
-		default:
-			return false, fmt.Errorf("projections/dynamo: create table %s: %w", name, err)
-		}
-	default:
-		return false, fmt.Errorf("projections/dynamo: describe table %s: %w", name, err)
-	}
-	waiter := dynamodb.NewTableExistsWaiter(s.db, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = 100 * time.Millisecond
-		o.MaxDelay = 2 * time.Second
-	})
-	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName}, tableWait); err != nil {
-		return made, fmt.Errorf("projections/dynamo: wait for table %s: %w", name, err)
+// createTable creates the table of in unless it exists (its key schema and indexes
+// checked), then waits for it to be ACTIVE.
+func (s *Store) createTable(ctx context.Context, in *dynamodb.CreateTableInput) (bool, error) {
+	made, err := ddb.CreateTable(ctx, s.db, in)
+	if err != nil {
+		return made, fmt.Errorf("projections/dynamo: %w", err)
 	}
 	return made, nil
-}
-
-func sameKeys(a, b []types.KeySchemaElement) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if aws.ToString(a[i].AttributeName) != aws.ToString(b[i].AttributeName) || a[i].KeyType != b[i].KeyType {
-			return false
-		}
-	}
-	return true
 }
 
 // DropTables implements projections.Store. DynamoDB deletes tables in the background;
@@ -159,7 +119,7 @@ func (s *Store) DropTables(ctx context.Context, tables []projections.Table) erro
 	var errs []error
 	for _, t := range tables {
 		_, err := s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.name(t))})
-		if err != nil && !isNoTable(err) {
+		if err != nil && !ddb.IsNoTable(err) {
 			errs = append(errs, fmt.Errorf("projections/dynamo: drop table %s: %w", s.name(t), err))
 		}
 	}
