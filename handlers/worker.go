@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"buildledger/envelope"
 	"buildledger/eventstore"
 	"buildledger/snapshots"
 )
@@ -567,7 +568,7 @@ func deadLetterAttributes(in map[string]sqstypes.MessageAttributeValue) map[stri
 			continue
 		}
 		if k == middleware.ReasonForPoisonedKey && v.StringValue != nil {
-			v.StringValue = aws.String(truncate(*v.StringValue, 1024))
+			v.StringValue = aws.String(envelope.Truncate(*v.StringValue, 1024))
 		}
 		out[k] = v
 	}
