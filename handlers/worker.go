@@ -26,7 +26,6 @@ import (
 
 	"buildledger/envelope"
 	"buildledger/eventstore"
-	"buildledger/snapshots"
 )
 
 // Defaults of WorkerConfig.
@@ -94,12 +93,12 @@ type WorkerConfig struct {
 	// Endpoints are the queue URLs and topic ARN (see ResolveMessaging). When the commands
 	// queue URL is empty, Run resolves every endpoint from Names.
 	Endpoints Endpoints
-	// EventStore is the event store; required.
-	EventStore eventstore.Store
-	// Snapshots stores aggregate snapshots; nil disables snapshots.
-	Snapshots snapshots.Store
-	// SnapshotPolicy says when to take a snapshot; default EveryN(DefaultSnapshotEvery).
-	SnapshotPolicy snapshots.Policy
+	// Commands configures the command handler: the event store (Events, required),
+	// snapshots, conflict retries, the aggregate cache, limits, clock and id sources. Its
+	// Publisher and Metrics are the worker's own (the events topic, the worker's metrics)
+	// and must be left nil; a nil Logger is the worker's Logger. Its Clock also measures
+	// projection lag.
+	Commands CommandHandlerConfig
 	// Applier applies published events to the read side; nil runs no projector, for a
 	// worker that only decides commands.
 	Applier EventApplier
@@ -109,14 +108,6 @@ type WorkerConfig struct {
 	Parallelism int
 	// ProjectorParallelism is how many events are applied at once; default Parallelism.
 	ProjectorParallelism int
-	// MaxConflictRetries is how often a command is decided again after a version
-	// conflict; default DefaultMaxConflictRetries.
-	MaxConflictRetries int
-	// MaxCommandBytes is the largest accepted command body; default DefaultMaxCommandBytes.
-	MaxCommandBytes int
-	// AggregateCacheSize is how many streams' aggregates stay in memory between commands;
-	// default DefaultAggregateCacheSize, negative disables the cache.
-	AggregateCacheSize int
 	// Retry tunes the retry of transient failures.
 	Retry RetryConfig
 	// ReceiveWaitTime is the SQS long-polling wait, whole seconds from 0 to 20; default
@@ -131,12 +122,6 @@ type WorkerConfig struct {
 	// CloseTimeout bounds how long Run waits for messages in flight when stopping;
 	// default DefaultCloseTimeout.
 	CloseTimeout time.Duration
-	// Clock is the time given to decisions and used for lag; default time.Now.
-	Clock func() time.Time
-	// NewID returns random ids for decisions; default uuid.New.
-	NewID func() uuid.UUID
-	// NewTimeID returns time-ordered ids for decisions; default version 1 UUIDs.
-	NewTimeID func() uuid.UUID
 	// Logger receives structured logs, watermill's included; nil is silent.
 	Logger *zerolog.Logger
 	// MetricsRegistry receives the worker's metrics; nil registers none. Workers sharing a
@@ -160,51 +145,65 @@ func (c *WorkerConfig) setDefaults() {
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
-	if c.Clock == nil {
-		c.Clock = time.Now
+	if c.Commands.Logger == nil {
+		c.Commands.Logger = c.Logger
 	}
+	c.Commands.setDefaults()
 	c.Retry.setDefaults()
 }
 
-// Validate reports every problem of the configuration.
+// Validate reports every problem of the configuration, the command handler's included.
 func (c WorkerConfig) Validate() error {
 	var errs []error
 	if c.AWS.Credentials == nil {
 		errs = append(errs, errors.New("AWS config has no credentials"))
 	}
-	if c.EventStore == nil {
-		errs = append(errs, errors.New("EventStore is required"))
-	}
-	if c.Endpoints.CommandsQueueURL == "" {
-		if c.Names.CommandsQueue == "" {
-			errs = append(errs, errors.New("either Endpoints or Names is required"))
-		}
-	} else {
-		missing := func(name, v string) {
-			if v == "" {
-				errs = append(errs, fmt.Errorf("Endpoints.%s is empty", name))
-			}
-		}
-		missing("CommandsDLQURL", c.Endpoints.CommandsDLQURL)
-		missing("EventsTopicARN", c.Endpoints.EventsTopicARN)
-		if c.Applier != nil {
-			missing("ProjectorQueueURL", c.Endpoints.ProjectorQueueURL)
-			missing("ProjectorDLQURL", c.Endpoints.ProjectorDLQURL)
-		}
-	}
+	errs = append(errs, c.Endpoints.validate(c.Names, c.Applier != nil)...)
 	if c.ReceiveWaitTime < 0 || c.ReceiveWaitTime > 20*time.Second {
 		errs = append(errs, fmt.Errorf("ReceiveWaitTime %v is outside 0s to 20s", c.ReceiveWaitTime))
 	}
 	if c.VisibilityTimeout < 0 || c.VisibilityTimeout > 12*time.Hour {
 		errs = append(errs, fmt.Errorf("VisibilityTimeout %v is outside 0s to 12h", c.VisibilityTimeout))
 	}
-	if c.MaxConflictRetries < 0 {
-		errs = append(errs, fmt.Errorf("MaxConflictRetries %d is negative", c.MaxConflictRetries))
+	if c.Commands.Publisher != nil {
+		errs = append(errs, errors.New("Commands.Publisher must be nil: the worker publishes to the events topic"))
+	}
+	if c.Commands.Metrics != nil {
+		errs = append(errs, errors.New("Commands.Metrics must be nil: the worker registers its own with MetricsRegistry"))
+	}
+	commands := c.Commands
+	commands.Publisher = noPublisher{} // stands in for the worker's own
+	if err := commands.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("handlers: worker config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validate reports what is missing from endpoints, or from names when they are to be
+// resolved; the projector's queues only when a projector runs.
+func (ep Endpoints) validate(names Names, projector bool) []error {
+	if ep.CommandsQueueURL == "" {
+		if names.CommandsQueue == "" {
+			return []error{errors.New("either Endpoints or Names is required")}
+		}
+		return nil
+	}
+	var errs []error
+	missing := func(name, v string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("Endpoints.%s is empty", name))
+		}
+	}
+	missing("CommandsDLQURL", ep.CommandsDLQURL)
+	missing("EventsTopicARN", ep.EventsTopicARN)
+	if projector {
+		missing("ProjectorQueueURL", ep.ProjectorQueueURL)
+		missing("ProjectorDLQURL", ep.ProjectorDLQURL)
+	}
+	return errs
 }
 
 // Worker consumes the commands queue (deciding commands and publishing their events to the
@@ -342,7 +341,6 @@ func (w *Worker) close() {
 
 // wire builds the publishers, subscribers and handlers for the resolved endpoints.
 func (w *Worker) wire(ep Endpoints) error {
-	cfg := w.cfg
 	w.router.AddMiddleware(
 		// Outermost: a panic anywhere below becomes an error, so the message is nacked
 		// and redelivered (and, if it keeps panicking, dead-lettered by SQS).
@@ -350,10 +348,25 @@ func (w *Worker) wire(ep Endpoints) error {
 		middleware.CorrelationID,
 		w.drain.handlerMiddleware,
 	)
-	retry := middleware.Retry{
-		MaxRetries:          cfg.Retry.MaxRetries,
-		InitialInterval:     cfg.Retry.InitialInterval,
-		MaxInterval:         cfg.Retry.MaxInterval,
+	bus, err := w.eventBus(ep.EventsTopicARN)
+	if err != nil {
+		return err
+	}
+	if err := w.addCommandsHandler(ep, busPublisher{bus: bus}); err != nil {
+		return err
+	}
+	if w.cfg.Applier == nil {
+		return nil
+	}
+	return w.addProjectorHandler(ep)
+}
+
+// retry is the middleware that retries transient failures within one delivery.
+func (w *Worker) retry() message.HandlerMiddleware {
+	r := middleware.Retry{
+		MaxRetries:          w.cfg.Retry.MaxRetries,
+		InitialInterval:     w.cfg.Retry.InitialInterval,
+		MaxInterval:         w.cfg.Retry.MaxInterval,
 		Multiplier:          2,
 		RandomizationFactor: 0.5,
 		// A dead letter cannot succeed; a cancelled delivery is being shut down.
@@ -362,66 +375,58 @@ func (w *Worker) wire(ep Endpoints) error {
 		},
 		Logger: w.wlog,
 	}
+	return r.Middleware
+}
 
-	// Events go out through a cqrs EventBus over the SNS topic.
+// eventBus is the cqrs EventBus that publishes committed events to the SNS topic.
+func (w *Worker) eventBus(topicARN string) (*cqrs.EventBus, error) {
 	snsPub, err := wsns.NewPublisher(wsns.PublisherConfig{
-		AWSConfig:                   cfg.AWS,
+		AWSConfig:                   w.cfg.AWS,
 		TopicResolver:               wsns.TransparentTopicResolver{},
 		DoNotCreateTopicIfNotExists: true,
 		Marshaler:                   topicArnMarshaler{},
 	}, w.wlog)
 	if err != nil {
-		return fmt.Errorf("handlers: events publisher: %w", err)
+		return nil, fmt.Errorf("handlers: events publisher: %w", err)
 	}
 	w.closers = append(w.closers, snsPub.Close)
 	bus, err := cqrs.NewEventBusWithConfig(snsPub, cqrs.EventBusConfig{
-		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return ep.EventsTopicARN, nil },
+		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return topicARN, nil },
 		Marshaler:            recordMarshaler{},
 		Logger:               w.wlog,
 	})
 	if err != nil {
-		return fmt.Errorf("handlers: event bus: %w", err)
+		return nil, fmt.Errorf("handlers: event bus: %w", err)
 	}
-	commands, err := NewCommandHandler(CommandHandlerConfig{
-		Events:             cfg.EventStore,
-		Publisher:          busPublisher{bus: bus},
-		Snapshots:          cfg.Snapshots,
-		SnapshotPolicy:     cfg.SnapshotPolicy,
-		MaxConflictRetries: cfg.MaxConflictRetries,
-		MaxCommandBytes:    cfg.MaxCommandBytes,
-		AggregateCacheSize: cfg.AggregateCacheSize,
-		Clock:              cfg.Clock,
-		NewID:              cfg.NewID,
-		NewTimeID:          cfg.NewTimeID,
-		Logger:             cfg.Logger,
-		Metrics:            w.metrics,
-	})
+	return bus, nil
+}
+
+// addCommandsHandler adds the handler of the commands queue: one cqrs handler for the
+// Envelope, whose body's "type" picks the command.
+func (w *Worker) addCommandsHandler(ep Endpoints, publisher RecordPublisher) error {
+	cfg := w.cfg.Commands
+	cfg.Publisher, cfg.Metrics = publisher, w.metrics
+	commands, err := NewCommandHandler(cfg)
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
 	w.commands = commands
 	w.mu.Unlock()
-
-	// Commands: one cqrs handler for the Envelope; the body's "type" picks the command.
-	cmdSub, err := w.subscriber(cfg.Parallelism)
+	sub, err := w.subscriber(w.cfg.Parallelism)
 	if err != nil {
 		return err
 	}
-	cmdDLQ, err := w.deadLetterPublisher(true)
+	poison, err := w.poisonQueue(ep.CommandsDLQURL, true)
 	if err != nil {
 		return err
-	}
-	cmdPoison, err := middleware.PoisonQueueWithFilter(cmdDLQ, ep.CommandsDLQURL, IsDeadLetter)
-	if err != nil {
-		return fmt.Errorf("handlers: commands dead-letter middleware: %w", err)
 	}
 	processor, err := cqrs.NewCommandProcessorWithConfig(w.router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
 			return ep.CommandsQueueURL, nil
 		},
 		SubscriberConstructor: func(cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return cmdSub, nil
+			return sub, nil
 		},
 		Marshaler: envelopeMarshaler{},
 		Logger:    w.wlog,
@@ -440,34 +445,48 @@ func (w *Worker) wire(ep Endpoints) error {
 	}
 	// PoisonQueue outside Retry: a message is dead-lettered only once retrying is over,
 	// and only when the error says no retry can fix it.
-	handler.AddMiddleware(cmdPoison, retry.Middleware)
+	handler.AddMiddleware(poison, w.retry())
+	return nil
+}
 
-	if cfg.Applier == nil {
-		return nil
-	}
-	projector, err := NewProjector(ProjectorConfig{Applier: cfg.Applier, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: w.metrics})
+// addProjectorHandler adds the handler of the projector queue, which hands every
+// published event to the Applier.
+func (w *Worker) addProjectorHandler(ep Endpoints) error {
+	projector, err := NewProjectorHandler(ProjectorHandlerConfig{
+		Applier: w.cfg.Applier, Clock: w.cfg.Commands.Clock, Logger: w.cfg.Logger, Metrics: w.metrics,
+	})
 	if err != nil {
 		return err
 	}
-	projSub, err := w.subscriber(cfg.ProjectorParallelism)
+	sub, err := w.subscriber(w.cfg.ProjectorParallelism)
 	if err != nil {
 		return err
 	}
-	projDLQ, err := w.deadLetterPublisher(false)
+	poison, err := w.poisonQueue(ep.ProjectorDLQURL, false)
 	if err != nil {
 		return err
 	}
-	projPoison, err := middleware.PoisonQueueWithFilter(projDLQ, ep.ProjectorDLQURL, IsDeadLetter)
-	if err != nil {
-		return fmt.Errorf("handlers: projector dead-letter middleware: %w", err)
-	}
-	projHandler := w.router.AddConsumerHandler(projectorHandlerName, ep.ProjectorQueueURL, projSub, func(msg *message.Message) error {
+	handler := w.router.AddConsumerHandler(projectorHandlerName, ep.ProjectorQueueURL, sub, func(msg *message.Message) error {
 		ctx, cancel := w.detach(msg.Context())
 		defer cancel()
 		return projector.Handle(ctx, msg.Payload)
 	})
-	projHandler.AddMiddleware(projPoison, retry.Middleware)
+	handler.AddMiddleware(poison, w.retry())
 	return nil
+}
+
+// poisonQueue is the middleware that moves a message no retry can fix (a dead letter) to
+// the dead-letter queue at url.
+func (w *Worker) poisonQueue(url string, fifo bool) (message.HandlerMiddleware, error) {
+	dlq, err := w.deadLetterPublisher(fifo)
+	if err != nil {
+		return nil, err
+	}
+	poison, err := middleware.PoisonQueueWithFilter(dlq, url, IsDeadLetter)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: dead-letter middleware for %s: %w", url, err)
+	}
+	return poison, nil
 }
 
 // detach gives a message's handling its own deadline, free of the subscription's
