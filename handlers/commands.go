@@ -383,7 +383,7 @@ func (h *CommandHandler) reject(ctx context.Context, d envelope.Decoded, version
 		Status:      eventstore.OutcomeRejected,
 		Stream:      d.Command.StreamID(),
 		Version:     version,
-		Reason:      envelope.Truncate(cause.Error(), envelope.MaxReasonBytes),
+		Reason:      envelope.Truncate(domain.Reason(cause), envelope.MaxReasonBytes),
 		Code:        domain.RejectionCode(cause),
 		BodyHash:    d.BodyHash,
 		RecordedAt:  h.cfg.Clock().UTC(),
