@@ -248,7 +248,8 @@ func (h *CommandHandler) decide(d envelope.Decoded) Decide {
 			// time, and a command must never take effect after its sender gave up on it.
 			return nil, Regardless(&ExpiredError{NotAfter: d.NotAfter, At: now})
 		}
-		return agg.Handle(d.Command, domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID})
+		// Decoding validated the command; deciding does not again.
+		return domain.Decide(agg, d.Command, domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID})
 	}
 }
 
