@@ -186,12 +186,17 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and
 	// that is when the stored outcome is read and its events re-published.
 	up, err := h.aggregates.Update(ctx, d.Command.StreamID(), Change{
-		Command:  eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash},
+		Command:  appendCommand(d),
 		Metadata: eventstore.Metadata{CorrelationID: d.CorrelationID, CausationID: d.ID},
 		Decide:   h.decide(d),
 		Log:      &log,
 	})
 	return h.record(ctx, d, up, err, &log)
+}
+
+// appendCommand is what an append of d's events records about d.
+func appendCommand(d envelope.Decoded) eventstore.Command {
+	return eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
 }
 
 // undecodable handles a message that did not decode: its invalid outcome is stored when
@@ -244,8 +249,7 @@ func (h *CommandHandler) accepted(ctx context.Context, d envelope.Decoded, up Up
 	if len(up.Records) > 0 {
 		at = up.Records[0].RecordedAt
 	}
-	command := eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
-	outcome := eventstore.AcceptedOutcome(command, d.Command.StreamID(), up.Version, up.Records, at)
+	outcome := eventstore.AcceptedOutcome(appendCommand(d), d.Command.StreamID(), up.Version, up.Records, at)
 	res := Result{Outcome: outcome, Records: up.Records}
 	if err := h.cfg.Publisher.Publish(ctx, up.Records); err != nil {
 		// The events are durable; a redelivery finds the outcome and publishes again.
