@@ -103,7 +103,7 @@ func Decode(m Message, maxBytes int) (Decoded, error) {
 	}
 	cmd, err := domain.DecodeCommandFields(inv.CommandType, fields)
 	if err != nil {
-		return fail(strings.ReplaceAll(err.Error(), "\n", "; "), err)
+		return fail(strings.ReplaceAll(domain.Reason(err), "\n", "; "), err)
 	}
 	if inv.CommandID == "" {
 		return fail("id: is missing and the message has no id to stand in for it", nil)

@@ -127,16 +127,3 @@ func TestCommandHandler_GivenRuleRejection_ThenOutcomeCarriesStableCode(t *testi
 
 // noSQS is an SQS client for a client.Client that never sends.
 func noSQS() *sqs.Client { return sqs.New(sqs.Options{Region: "us-east-1"}) }
-
-func TestCommandHandler_GivenRuleRejection_ThenStoredReasonIsForPeopleWithoutPackagePrefix(t *testing.T) {
-	f := newFixture(t)
-	res, err := f.handle(t, "end-1", domain.EndJob{Jobname: "deploy", Version: "abc"})
-	const want = "job deploy at version abc is not running"
-	if err != nil || res.Outcome.Reason != want {
-		t.Fatalf("outcome %+v, %v; want reason %q", res.Outcome, err, want)
-	}
-	stored, err := f.events.Outcome(context.Background(), "end-1")
-	if err != nil || stored.Reason != want {
-		t.Errorf("stored outcome %+v, %v; want reason %q", stored, err, want)
-	}
-}

@@ -101,7 +101,7 @@ func (h *CommandHandler) duplicate(ctx context.Context, d envelope.Decoded, log 
 func (h *CommandHandler) invalidDecision(ctx context.Context, d envelope.Decoded, cause error, log *zerolog.Logger) (Result, error) {
 	inv := &envelope.InvalidError{
 		CommandID: d.ID, CommandType: d.Type, BodyHash: d.BodyHash,
-		Reason: envelope.Truncate(cause.Error(), envelope.MaxReasonBytes), Err: cause,
+		Reason: envelope.Truncate(domain.Reason(cause), envelope.MaxReasonBytes), Err: cause,
 	}
 	err := h.recordInvalid(ctx, inv)
 	switch {
