@@ -60,7 +60,7 @@ type CommandHandlerConfig struct {
 	// time up to ConflictBackoff·2ⁿ (capped), so that racing workers spread out. Default
 	// DefaultConflictBackoff.
 	ConflictBackoff time.Duration
-	// MaxCommandBytes is the largest accepted message body; default DefaultMaxCommandBytes.
+	// MaxCommandBytes is the largest accepted message body; default envelope.DefaultMaxBytes.
 	MaxCommandBytes int
 	// Clock is the time given to decisions; default time.Now.
 	Clock func() time.Time
@@ -92,7 +92,7 @@ func (c *CommandHandlerConfig) setDefaults() {
 		c.AggregateCacheSize = DefaultAggregateCacheSize
 	}
 	if c.MaxCommandBytes <= 0 {
-		c.MaxCommandBytes = DefaultMaxCommandBytes
+		c.MaxCommandBytes = envelope.DefaultMaxBytes
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

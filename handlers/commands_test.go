@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"buildledger/domain"
+	"buildledger/envelope"
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
 	"buildledger/handlers"
@@ -238,9 +239,9 @@ func TestCommandHandler_GivenEnvLockedByBob_WhenAliceLocks_ThenRejectedWithStore
 }
 
 func TestCommandHandler_GivenInvalidMessages_WhenHandled_ThenDeadLetteredWithInvalidOutcome(t *testing.T) {
-	big := `{"type":"Lock","id":"big-1","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
-	bigIDLast := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `","id":"big-2"}`
-	bigNoID := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
+	big := `{"type":"Lock","id":"big-1","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `"}`
+	bigIDLast := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `","id":"big-2"}`
+	bigNoID := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `"}`
 	tests := []struct {
 		name       string
 		body       string

@@ -7,9 +7,6 @@ import "buildledger/envelope"
 // chosen by the body's "type".
 type Envelope = envelope.Message
 
-// DefaultMaxCommandBytes is the largest command message body accepted unless configured
-// otherwise.
-const DefaultMaxCommandBytes = envelope.DefaultMaxBytes
-
-// MaxCommandIDBytes bounds a client's command id.
+// MaxCommandIDBytes bounds a client's command id; it is envelope.MaxIDBytes, kept for the
+// HTTP API, which checks ids by the same rules (envelope.CheckID).
 const MaxCommandIDBytes = envelope.MaxIDBytes

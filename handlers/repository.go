@@ -123,7 +123,7 @@ func (r *Aggregates) Wait() { r.inFlight.Wait() }
 
 // Load returns the aggregate of stream at its latest version: the cached one brought up to
 // date, or one restored from a usable snapshot and the events after it, or one replayed
-// from every event. The caller owns it.
+// from every event. The caller owns it: a cached aggregate leaves the cache.
 func (r *Aggregates) Load(ctx context.Context, stream string) (domain.Aggregate, error) {
 	agg, current, err := r.acquire(ctx, stream, r.log)
 	if err != nil || current {
