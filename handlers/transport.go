@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func deadLetterAttributes(in map[string]sqstypes.MessageAttributeValue) map[stri
 	}
 	rest := make([]string, 0, len(in))
 	for k := range in {
-		if !contains(first, k) {
+		if !slices.Contains(first, k) {
 			rest = append(rest, k)
 		}
 	}
@@ -119,15 +120,6 @@ func deadLetterAttributes(in map[string]sqstypes.MessageAttributeValue) map[stri
 		out[k] = v
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // knownQueueURL takes the topic to be the queue URL of a queue that exists, so that
