@@ -157,12 +157,9 @@ func NewCommandHandler(cfg CommandHandlerConfig) (*CommandHandler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := cfg.Metrics
-	if m == nil {
-		var err error
-		if m, err = NewMetrics(nil); err != nil {
-			return nil, err
-		}
+	m, err := metricsOr(cfg.Metrics)
+	if err != nil {
+		return nil, err
 	}
 	return &CommandHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m, aggregates: newAggregates(cfg, m)}, nil
 }

@@ -58,12 +58,9 @@ func NewProjectorHandler(cfg ProjectorHandlerConfig) (*ProjectorHandler, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := cfg.Metrics
-	if m == nil {
-		var err error
-		if m, err = NewMetrics(nil); err != nil {
-			return nil, err
-		}
+	m, err := metricsOr(cfg.Metrics)
+	if err != nil {
+		return nil, err
 	}
 	return &ProjectorHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
 }
