@@ -17,10 +17,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"buildledger/domain"
+	"buildledger/envelope"
 	"buildledger/eventstore"
 )
 
@@ -36,16 +35,7 @@ import (
 const (
 	// DefaultPollInterval is how often outcomes and positions are polled.
 	DefaultPollInterval = 100 * time.Millisecond
-	// DefaultMaxCommandBytes is the largest message body sent; the worker accepts the same
-	// by default.
-	DefaultMaxCommandBytes = 64 << 10
 )
-
-// maxIDBytes bounds a command id: the worker refuses longer ones.
-const maxIDBytes = 128
-
-// reserved are the envelope's own keys; no command field may use them.
-var reserved = []string{"type", "id", "metadata", "notAfter"}
 
 // withdrawTimeout bounds withdrawing a command the caller gave up on, which runs after the
 // caller's own context has ended.
@@ -85,7 +75,8 @@ type Config struct {
 	Recorder OutcomeRecorder
 	// PollInterval is how often WaitOutcome and WaitProjected poll; default DefaultPollInterval.
 	PollInterval time.Duration
-	// MaxCommandBytes is the largest body Send sends; default DefaultMaxCommandBytes.
+	// MaxCommandBytes is the largest body Send sends; default envelope.DefaultMaxBytes,
+	// what the worker accepts by default.
 	MaxCommandBytes int
 }
 
@@ -94,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.PollInterval = DefaultPollInterval
 	}
 	if c.MaxCommandBytes <= 0 {
-		c.MaxCommandBytes = DefaultMaxCommandBytes
+		c.MaxCommandBytes = envelope.DefaultMaxBytes
 	}
 }
 
@@ -173,85 +164,34 @@ func WithCorrelationID(id string) SendOption { return func(o *sendOptions) { o.c
 // (by the worker's clock), rejecting it with code eventstore.RejectionExpired instead.
 func WithNotAfter(t time.Time) SendOption { return func(o *sendOptions) { o.notAfter = t } }
 
-// Marshal returns the message body of cmd under id: its fields plus type, id, metadata and
-// notAfter, as plain ASCII JSON (every other character escaped), so that any valid string
-// travels through SQS. It validates cmd first and checks that the worker will decode the
-// body to the same command. Of the options, WithCorrelationID and WithNotAfter apply.
+// Marshal returns the message body of cmd under id (see envelope.Marshal): plain ASCII
+// JSON that the worker decodes to the same command. Of the options, WithCorrelationID and
+// WithNotAfter apply.
 func Marshal(cmd domain.Command, id string, opts ...SendOption) ([]byte, error) {
+	return marshal(cmd, id, options(opts))
+}
+
+// options applies opts.
+func options(opts []SendOption) sendOptions {
 	var o sendOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return marshal(cmd, id, o)
+	return o
 }
 
 func marshal(cmd domain.Command, id string, o sendOptions) ([]byte, error) {
-	if cmd == nil {
-		return nil, errors.New("client: no command")
-	}
-	if err := cmd.Validate(); err != nil {
+	body, err := envelope.Marshal(cmd, envelope.Header{ID: id, CorrelationID: o.correlationID, NotAfter: o.notAfter})
+	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	if err := checkID(id); err != nil {
-		return nil, err
-	}
-	raw, err := json.Marshal(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("client: encode %s: %w", cmd.CommandType(), err)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("client: %s does not encode as a JSON object: %w", cmd.CommandType(), err)
-	}
-	for _, k := range reserved {
-		if _, ok := fields[k]; ok {
-			return nil, fmt.Errorf("client: %s has a field %q, which the envelope reserves", cmd.CommandType(), k)
-		}
-	}
-	// What the worker will see: a command that does not survive the round trip would be
-	// dead-lettered there, far from the caller, and one whose hash changed could not be
-	// withdrawn.
-	back, err := domain.DecodeCommand(cmd.CommandType(), raw)
-	if err != nil {
-		return nil, fmt.Errorf("client: %s does not decode as sent: %w", cmd.CommandType(), err)
-	}
-	if sent, got := mustHash(cmd), mustHash(back); sent != got {
-		return nil, fmt.Errorf("client: %s does not decode to the same command", cmd.CommandType())
-	}
-	fields["type"], _ = json.Marshal(cmd.CommandType())
-	fields["id"], _ = json.Marshal(id)
-	if o.correlationID != "" {
-		fields["metadata"], _ = json.Marshal(map[string]string{"correlationId": o.correlationID})
-	}
-	if !o.notAfter.IsZero() {
-		fields["notAfter"], _ = json.Marshal(o.notAfter.UTC().Format(time.RFC3339Nano))
-	}
-	body, err := json.Marshal(fields)
-	if err == nil {
-		body, err = eventstore.ASCIIJSON(body)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: encode envelope: %w", err)
-	}
 	return body, nil
-}
-
-// mustHash is domain.CommandHash of a command that has just been marshalled once.
-func mustHash(cmd domain.Command) string {
-	h, err := domain.CommandHash(cmd)
-	if err != nil {
-		return "unhashable: " + err.Error()
-	}
-	return h
 }
 
 // Send validates cmd, sends it and returns its command id (the given one, or a new one).
 // An invalid command is an error and nothing is sent.
 func (c *Client) Send(ctx context.Context, cmd domain.Command, opts ...SendOption) (string, error) {
-	var o sendOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := options(opts)
 	if o.id == "" {
 		o.id = uuid.NewString()
 	}
@@ -277,8 +217,8 @@ func (c *Client) SendRaw(ctx context.Context, streamID, id string, body []byte) 
 		return "", errors.New("client: send raw: stream id is empty")
 	}
 	if id != "" {
-		if err := checkID(id); err != nil {
-			return "", err
+		if err := envelope.CheckID(id); err != nil {
+			return "", fmt.Errorf("client: %w", err)
 		}
 	}
 	messageID, err := c.send(ctx, streamID, id, body)
@@ -487,11 +427,7 @@ func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption)
 	}
 	// The id is chosen before sending: a send cut off by ctx may still have been enqueued.
 	opts = append([]SendOption{WithID(uuid.NewString())}, opts...)
-	var so sendOptions
-	for _, opt := range opts {
-		opt(&so)
-	}
-	id := so.id
+	id := options(opts).id
 	var out eventstore.Outcome
 	_, err := c.Send(ctx, cmd, opts...)
 	sendErr := err
@@ -551,16 +487,4 @@ func validDedupID(s string) bool {
 		}
 	}
 	return true
-}
-
-func checkID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("client: command id is empty")
-	case len(id) > maxIDBytes:
-		return fmt.Errorf("client: command id is %d bytes, at most %d", len(id), maxIDBytes)
-	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
-		return fmt.Errorf("client: command id %q contains white space or control characters", id)
-	}
-	return nil
 }

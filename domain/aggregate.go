@@ -183,15 +183,31 @@ func Rehydrate(streamID string, history []Event) (Aggregate, error) {
 	return a, nil
 }
 
+// validated is a command that passed Validate already; only Decide makes one.
+type validated struct{ Command }
+
+// Decide is a.Handle(c, env) for a command that passed Validate already, such as one that
+// DecodeCommand returned: it is not validated again. The worker validates a command once,
+// when it decodes the message, and decides it on every attempt.
+func Decide(a Aggregate, c Command, env Env) ([]Event, error) {
+	return a.Handle(validated{c}, env)
+}
+
 // begin does what every Handle does first: the command must be present, valid and aimed at
 // this stream.
 func begin(a Aggregate, c Command) (Command, error) {
+	v, checked := c.(validated)
+	if checked {
+		c = v.Command
+	}
 	c = derefCommand(c)
 	if c == nil {
 		return nil, &InvalidCommandError{Reason: "no command"}
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if !checked {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if target := c.StreamID(); target != a.StreamID() {
 		return nil, &WrongStreamError{Command: c.CommandType(), Target: target, Stream: a.StreamID()}

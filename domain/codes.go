@@ -1,6 +1,9 @@
 package domain
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Rejection codes: the stable, machine-readable kind of each rule rejection. Callers decide
 // on the code; the error text is for people and may change.
@@ -44,6 +47,32 @@ func RejectionCode(err error) string {
 		return CodeRejected
 	}
 	return ""
+}
+
+// errorPrefix starts the text of this package's errors, as Go errors name their package.
+const errorPrefix = "domain: "
+
+// Reason returns the text of a rejection or of an invalid command for people: without the
+// package prefix that its Go error carries, e.g. "build 7 of api/foo does not exist"; the
+// errors of a joined error each so, joined by "; ". A LockedError's text, Da-Playa's
+// "Still locked at env <ENV> by <USER>", is returned exactly as it is. Outcomes store
+// this, and clients show it as it is.
+func Reason(err error) string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range joined.Unwrap() {
+			parts = append(parts, Reason(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	var coded interface {
+		error
+		Code() string
+	}
+	if errors.As(err, &coded) {
+		err = coded
+	}
+	return strings.TrimPrefix(err.Error(), errorPrefix)
 }
 
 // Code returns CodeLocked.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"buildledger/domain"
+	"buildledger/envelope"
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
 	"buildledger/handlers"
@@ -238,9 +239,9 @@ func TestCommandHandler_GivenEnvLockedByBob_WhenAliceLocks_ThenRejectedWithStore
 }
 
 func TestCommandHandler_GivenInvalidMessages_WhenHandled_ThenDeadLetteredWithInvalidOutcome(t *testing.T) {
-	big := `{"type":"Lock","id":"big-1","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
-	bigIDLast := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `","id":"big-2"}`
-	bigNoID := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", handlers.DefaultMaxCommandBytes) + `"}`
+	big := `{"type":"Lock","id":"big-1","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `"}`
+	bigIDLast := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `","id":"big-2"}`
+	bigNoID := `{"type":"Lock","env":"prod","user":"alice","meta":"` + strings.Repeat("x", envelope.DefaultMaxBytes) + `"}`
 	tests := []struct {
 		name       string
 		body       string
@@ -647,29 +648,5 @@ func TestCommandHandler_GivenConcurrentCommandsOnOneStream_WhenHandled_ThenConti
 	}
 	if got := agg.(*domain.Repo).NextBuildID(); got != n+1 {
 		t.Errorf("next build id = %d, want %d", got, n+1)
-	}
-}
-
-func TestDecodeEnvelope_GivenNoID_ThenMessageIDStandsInAndCorrelationDefaultsToIt(t *testing.T) {
-	d, err := handlers.DecodeEnvelope(handlers.Envelope{
-		Body: []byte(`{"type":"Release","env":"prod","user":"alice"}`), MessageID: "sqs-123",
-	}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.ID != "sqs-123" || d.CorrelationID != "sqs-123" || d.Type != "Release" {
-		t.Fatalf("decoded %+v", d)
-	}
-	if _, ok := d.Command.(domain.Release); !ok {
-		t.Fatalf("command is %T, want domain.Release", d.Command)
-	}
-	d2, err := handlers.DecodeEnvelope(handlers.Envelope{
-		Body: []byte(`{"type":"Release","id":"x","metadata":{"correlationId":"deploy-7"},"env":"prod","user":"alice"}`), CorrelationID: "transport",
-	}, 0)
-	if err != nil || d2.ID != "x" || d2.CorrelationID != "deploy-7" {
-		t.Fatalf("decoded %+v, %v; want id x and the body's correlation id", d2, err)
-	}
-	if d.BodyHash != d2.BodyHash {
-		t.Errorf("same command, different hashes: %s vs %s", d.BodyHash, d2.BodyHash)
 	}
 }

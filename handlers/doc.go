@@ -5,17 +5,18 @@
 //
 // The pieces, each usable alone:
 //
-//   - DecodeEnvelope reads a command message: a JSON object with "type", an optional "id"
-//     (the idempotency key; the SQS message id stands in when absent), optional
-//     "metadata" ({"correlationId": …}) and the command's own fields at the top level.
-//   - CommandHandler is the command use case, independent of any transport: every command
-//     takes effect once, duplicates only re-publish, rejections are stored with their
-//     reason, undecodable messages are stored as invalid and marked for the dead-letter
-//     queue (*DeadLetterError), everything else is transient and safe to retry.
-//   - Projector hands published event records to an EventApplier (the read side).
+//   - Aggregates is the aggregate repository: Load (cache, snapshot, then the events
+//     after it) and Update (decide, append conditional on the version, decide again after
+//     a lost race, snapshot now and then).
+//   - CommandHandler is the command use case, independent of any transport: it decodes a
+//     message (package envelope), updates the aggregate and records the outcome. Every
+//     command takes effect once, duplicates only re-publish, rejections are stored with
+//     their reason and code, undecodable messages are stored as invalid and marked for the
+//     dead-letter queue (*DeadLetterError), everything else is transient and safe to retry.
+//   - ProjectorHandler hands published event records to an EventApplier (the read side).
 //   - Worker wires both to SQS and SNS through watermill routers, with Recoverer,
 //     CorrelationID, PoisonQueue and Retry middleware and Prometheus metrics;
-//     NewHTTPServer serves its /healthz and /metrics.
+//     HealthHandler serves its /healthz and /metrics.
 //
 // Delivery is at least once everywhere; exactly-once effects come from the command
 // outcome written in the same transaction as the events, and from idempotent projections.

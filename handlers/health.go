@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,14 +27,4 @@ func HealthHandler(gatherer prometheus.Gatherer, ready func() error) http.Handle
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
 	return mux
-}
-
-// NewHTTPServer returns a server on addr with HealthHandler's routes; ready is typically
-// Worker.Ready. The caller starts and shuts it down.
-func NewHTTPServer(addr string, gatherer prometheus.Gatherer, ready func() error) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           HealthHandler(gatherer, ready),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
 }

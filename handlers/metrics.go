@@ -124,3 +124,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	return m, nil
 }
+
+// metricsOr returns m, or unregistered metrics when m is nil.
+func metricsOr(m *Metrics) (*Metrics, error) {
+	if m != nil {
+		return m, nil
+	}
+	return NewMetrics(nil)
+}

@@ -18,8 +18,8 @@ type EventApplier interface {
 	Apply(ctx context.Context, rec eventstore.Record) error
 }
 
-// ProjectorConfig configures a Projector.
-type ProjectorConfig struct {
+// ProjectorHandlerConfig configures a ProjectorHandler.
+type ProjectorHandlerConfig struct {
 	// Applier applies events to the read side; required.
 	Applier EventApplier
 	// Clock measures projection lag; default time.Now.
@@ -30,46 +30,44 @@ type ProjectorConfig struct {
 	Metrics *Metrics
 }
 
-func (c *ProjectorConfig) setDefaults() {
+func (c *ProjectorHandlerConfig) setDefaults() {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
 }
 
 // Validate reports every problem of the configuration.
-func (c ProjectorConfig) Validate() error {
+func (c ProjectorHandlerConfig) Validate() error {
 	if c.Applier == nil {
 		return errors.New("handlers: projector config: Applier is required")
 	}
 	return nil
 }
 
-// Projector hands published events to the read side.
-type Projector struct {
-	cfg     ProjectorConfig
+// ProjectorHandler hands published event messages to the read side (an EventApplier such
+// as projections.Projector).
+type ProjectorHandler struct {
+	cfg     ProjectorHandlerConfig
 	log     *zerolog.Logger
 	metrics *Metrics
 }
 
-// NewProjector returns a Projector for a validated configuration.
-func NewProjector(cfg ProjectorConfig) (*Projector, error) {
+// NewProjectorHandler returns a ProjectorHandler for a validated configuration.
+func NewProjectorHandler(cfg ProjectorHandlerConfig) (*ProjectorHandler, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := cfg.Metrics
-	if m == nil {
-		var err error
-		if m, err = NewMetrics(nil); err != nil {
-			return nil, err
-		}
+	m, err := metricsOr(cfg.Metrics)
+	if err != nil {
+		return nil, err
 	}
-	return &Projector{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
+	return &ProjectorHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
 }
 
 // Handle applies one published event. A body that is not an event record is a
 // *DeadLetterError; an Apply error is returned as it is, to be retried.
-func (p *Projector) Handle(ctx context.Context, body []byte) error {
+func (p *ProjectorHandler) Handle(ctx context.Context, body []byte) error {
 	rec, err := DecodeRecord(body)
 	if err != nil {
 		p.metrics.DeadLettered.WithLabelValues("projector", DeadLetterInvalid).Inc()

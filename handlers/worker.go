@@ -4,28 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsns "github.com/ThreeDotsLabs/watermill-aws/sns"
-	wsqs "github.com/ThreeDotsLabs/watermill-aws/sqs"
-	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-
-	"buildledger/eventstore"
-	"buildledger/snapshots"
 )
 
 // Defaults of WorkerConfig.
@@ -93,12 +82,12 @@ type WorkerConfig struct {
 	// Endpoints are the queue URLs and topic ARN (see ResolveMessaging). When the commands
 	// queue URL is empty, Run resolves every endpoint from Names.
 	Endpoints Endpoints
-	// EventStore is the event store; required.
-	EventStore eventstore.Store
-	// Snapshots stores aggregate snapshots; nil disables snapshots.
-	Snapshots snapshots.Store
-	// SnapshotPolicy says when to take a snapshot; default EveryN(DefaultSnapshotEvery).
-	SnapshotPolicy snapshots.Policy
+	// Commands configures the command handler: the event store (Events, required),
+	// snapshots, conflict retries, the aggregate cache, limits, clock and id sources. Its
+	// Publisher and Metrics are the worker's own (the events topic, the worker's metrics)
+	// and must be left nil; a nil Logger is the worker's Logger. Its Clock also measures
+	// projection lag.
+	Commands CommandHandlerConfig
 	// Applier applies published events to the read side; nil runs no projector, for a
 	// worker that only decides commands.
 	Applier EventApplier
@@ -108,14 +97,6 @@ type WorkerConfig struct {
 	Parallelism int
 	// ProjectorParallelism is how many events are applied at once; default Parallelism.
 	ProjectorParallelism int
-	// MaxConflictRetries is how often a command is decided again after a version
-	// conflict; default DefaultMaxConflictRetries.
-	MaxConflictRetries int
-	// MaxCommandBytes is the largest accepted command body; default DefaultMaxCommandBytes.
-	MaxCommandBytes int
-	// AggregateCacheSize is how many streams' aggregates stay in memory between commands;
-	// default DefaultAggregateCacheSize, negative disables the cache.
-	AggregateCacheSize int
 	// Retry tunes the retry of transient failures.
 	Retry RetryConfig
 	// ReceiveWaitTime is the SQS long-polling wait, whole seconds from 0 to 20; default
@@ -130,12 +111,6 @@ type WorkerConfig struct {
 	// CloseTimeout bounds how long Run waits for messages in flight when stopping;
 	// default DefaultCloseTimeout.
 	CloseTimeout time.Duration
-	// Clock is the time given to decisions and used for lag; default time.Now.
-	Clock func() time.Time
-	// NewID returns random ids for decisions; default uuid.New.
-	NewID func() uuid.UUID
-	// NewTimeID returns time-ordered ids for decisions; default version 1 UUIDs.
-	NewTimeID func() uuid.UUID
 	// Logger receives structured logs, watermill's included; nil is silent.
 	Logger *zerolog.Logger
 	// MetricsRegistry receives the worker's metrics; nil registers none. Workers sharing a
@@ -159,51 +134,65 @@ func (c *WorkerConfig) setDefaults() {
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
 	}
-	if c.Clock == nil {
-		c.Clock = time.Now
+	if c.Commands.Logger == nil {
+		c.Commands.Logger = c.Logger
 	}
+	c.Commands.setDefaults()
 	c.Retry.setDefaults()
 }
 
-// Validate reports every problem of the configuration.
+// Validate reports every problem of the configuration, the command handler's included.
 func (c WorkerConfig) Validate() error {
 	var errs []error
 	if c.AWS.Credentials == nil {
 		errs = append(errs, errors.New("AWS config has no credentials"))
 	}
-	if c.EventStore == nil {
-		errs = append(errs, errors.New("EventStore is required"))
-	}
-	if c.Endpoints.CommandsQueueURL == "" {
-		if c.Names.CommandsQueue == "" {
-			errs = append(errs, errors.New("either Endpoints or Names is required"))
-		}
-	} else {
-		missing := func(name, v string) {
-			if v == "" {
-				errs = append(errs, fmt.Errorf("Endpoints.%s is empty", name))
-			}
-		}
-		missing("CommandsDLQURL", c.Endpoints.CommandsDLQURL)
-		missing("EventsTopicARN", c.Endpoints.EventsTopicARN)
-		if c.Applier != nil {
-			missing("ProjectorQueueURL", c.Endpoints.ProjectorQueueURL)
-			missing("ProjectorDLQURL", c.Endpoints.ProjectorDLQURL)
-		}
-	}
+	errs = append(errs, c.Endpoints.validate(c.Names, c.Applier != nil)...)
 	if c.ReceiveWaitTime < 0 || c.ReceiveWaitTime > 20*time.Second {
 		errs = append(errs, fmt.Errorf("ReceiveWaitTime %v is outside 0s to 20s", c.ReceiveWaitTime))
 	}
 	if c.VisibilityTimeout < 0 || c.VisibilityTimeout > 12*time.Hour {
 		errs = append(errs, fmt.Errorf("VisibilityTimeout %v is outside 0s to 12h", c.VisibilityTimeout))
 	}
-	if c.MaxConflictRetries < 0 {
-		errs = append(errs, fmt.Errorf("MaxConflictRetries %d is negative", c.MaxConflictRetries))
+	if c.Commands.Publisher != nil {
+		errs = append(errs, errors.New("Commands.Publisher must be nil: the worker publishes to the events topic"))
+	}
+	if c.Commands.Metrics != nil {
+		errs = append(errs, errors.New("Commands.Metrics must be nil: the worker registers its own with MetricsRegistry"))
+	}
+	commands := c.Commands
+	commands.Publisher = noPublisher{} // stands in for the worker's own
+	if err := commands.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("handlers: worker config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validate reports what is missing from endpoints, or from names when they are to be
+// resolved; the projector's queues only when a projector runs.
+func (ep Endpoints) validate(names Names, projector bool) []error {
+	if ep.CommandsQueueURL == "" {
+		if names.CommandsQueue == "" {
+			return []error{errors.New("either Endpoints or Names is required")}
+		}
+		return nil
+	}
+	var errs []error
+	missing := func(name, v string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("Endpoints.%s is empty", name))
+		}
+	}
+	missing("CommandsDLQURL", ep.CommandsDLQURL)
+	missing("EventsTopicARN", ep.EventsTopicARN)
+	if projector {
+		missing("ProjectorQueueURL", ep.ProjectorQueueURL)
+		missing("ProjectorDLQURL", ep.ProjectorDLQURL)
+	}
+	return errs
 }
 
 // Worker consumes the commands queue (deciding commands and publishing their events to the
@@ -337,283 +326,4 @@ func (w *Worker) close() {
 		}
 	}
 	w.closers = nil
-}
-
-// wire builds the publishers, subscribers and handlers for the resolved endpoints.
-func (w *Worker) wire(ep Endpoints) error {
-	cfg := w.cfg
-	w.router.AddMiddleware(
-		// Outermost: a panic anywhere below becomes an error, so the message is nacked
-		// and redelivered (and, if it keeps panicking, dead-lettered by SQS).
-		middleware.Recoverer,
-		middleware.CorrelationID,
-		w.drain.handlerMiddleware,
-	)
-	retry := middleware.Retry{
-		MaxRetries:          cfg.Retry.MaxRetries,
-		InitialInterval:     cfg.Retry.InitialInterval,
-		MaxInterval:         cfg.Retry.MaxInterval,
-		Multiplier:          2,
-		RandomizationFactor: 0.5,
-		// A dead letter cannot succeed; a cancelled delivery is being shut down.
-		ShouldRetry: func(p middleware.RetryParams) bool {
-			return !IsDeadLetter(p.Err) && !errors.Is(p.Err, context.Canceled)
-		},
-		Logger: w.wlog,
-	}
-
-	// Events go out through a cqrs EventBus over the SNS topic.
-	snsPub, err := wsns.NewPublisher(wsns.PublisherConfig{
-		AWSConfig:                   cfg.AWS,
-		TopicResolver:               wsns.TransparentTopicResolver{},
-		DoNotCreateTopicIfNotExists: true,
-		Marshaler:                   topicArnMarshaler{},
-	}, w.wlog)
-	if err != nil {
-		return fmt.Errorf("handlers: events publisher: %w", err)
-	}
-	w.closers = append(w.closers, snsPub.Close)
-	bus, err := cqrs.NewEventBusWithConfig(snsPub, cqrs.EventBusConfig{
-		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return ep.EventsTopicARN, nil },
-		Marshaler:            recordMarshaler{},
-		Logger:               w.wlog,
-	})
-	if err != nil {
-		return fmt.Errorf("handlers: event bus: %w", err)
-	}
-	commands, err := NewCommandHandler(CommandHandlerConfig{
-		Events:             cfg.EventStore,
-		Publisher:          busPublisher{bus: bus},
-		Snapshots:          cfg.Snapshots,
-		SnapshotPolicy:     cfg.SnapshotPolicy,
-		MaxConflictRetries: cfg.MaxConflictRetries,
-		MaxCommandBytes:    cfg.MaxCommandBytes,
-		AggregateCacheSize: cfg.AggregateCacheSize,
-		Clock:              cfg.Clock,
-		NewID:              cfg.NewID,
-		NewTimeID:          cfg.NewTimeID,
-		Logger:             cfg.Logger,
-		Metrics:            w.metrics,
-	})
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.commands = commands
-	w.mu.Unlock()
-
-	// Commands: one cqrs handler for the Envelope; the body's "type" picks the command.
-	cmdSub, err := w.subscriber(cfg.Parallelism)
-	if err != nil {
-		return err
-	}
-	cmdDLQ, err := w.deadLetterPublisher(true)
-	if err != nil {
-		return err
-	}
-	cmdPoison, err := middleware.PoisonQueueWithFilter(cmdDLQ, ep.CommandsDLQURL, IsDeadLetter)
-	if err != nil {
-		return fmt.Errorf("handlers: commands dead-letter middleware: %w", err)
-	}
-	processor, err := cqrs.NewCommandProcessorWithConfig(w.router, cqrs.CommandProcessorConfig{
-		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
-			return ep.CommandsQueueURL, nil
-		},
-		SubscriberConstructor: func(cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return cmdSub, nil
-		},
-		Marshaler: envelopeMarshaler{},
-		Logger:    w.wlog,
-	})
-	if err != nil {
-		return fmt.Errorf("handlers: command processor: %w", err)
-	}
-	handler, err := processor.AddHandler(cqrs.NewCommandHandler(commandsHandlerName, func(ctx context.Context, env *Envelope) error {
-		ctx, cancel := w.detach(ctx)
-		defer cancel()
-		_, err := commands.Handle(ctx, *env)
-		return err
-	}))
-	if err != nil {
-		return fmt.Errorf("handlers: add command handler: %w", err)
-	}
-	// PoisonQueue outside Retry: a message is dead-lettered only once retrying is over,
-	// and only when the error says no retry can fix it.
-	handler.AddMiddleware(cmdPoison, retry.Middleware)
-
-	if cfg.Applier == nil {
-		return nil
-	}
-	projector, err := NewProjector(ProjectorConfig{Applier: cfg.Applier, Clock: cfg.Clock, Logger: cfg.Logger, Metrics: w.metrics})
-	if err != nil {
-		return err
-	}
-	projSub, err := w.subscriber(cfg.ProjectorParallelism)
-	if err != nil {
-		return err
-	}
-	projDLQ, err := w.deadLetterPublisher(false)
-	if err != nil {
-		return err
-	}
-	projPoison, err := middleware.PoisonQueueWithFilter(projDLQ, ep.ProjectorDLQURL, IsDeadLetter)
-	if err != nil {
-		return fmt.Errorf("handlers: projector dead-letter middleware: %w", err)
-	}
-	projHandler := w.router.AddConsumerHandler(projectorHandlerName, ep.ProjectorQueueURL, projSub, func(msg *message.Message) error {
-		ctx, cancel := w.detach(msg.Context())
-		defer cancel()
-		return projector.Handle(ctx, msg.Payload)
-	})
-	projHandler.AddMiddleware(projPoison, retry.Middleware)
-	return nil
-}
-
-// detach gives a message's handling its own deadline, free of the subscription's
-// cancellation, so that a message in flight at shutdown finishes instead of leaving a
-// half-done attempt behind.
-func (w *Worker) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CommandTimeout)
-}
-
-func (w *Worker) subscriber(workers int) (*wsqs.Subscriber, error) {
-	wait := int32(w.cfg.ReceiveWaitTime / time.Second)
-	visibility := int32(w.cfg.VisibilityTimeout / time.Second)
-	sub, err := wsqs.NewSubscriber(wsqs.SubscriberConfig{
-		AWSConfig:                   w.cfg.AWS,
-		DoNotCreateQueueIfNotExists: true,
-		QueueUrlResolver:            knownQueueURL{},
-		ConsumeWorkers:              workers,
-		OptFns:                      []func(*sqs.Options){w.drain.sqsOption},
-		GenerateReceiveMessageInput: func(_ context.Context, url wsqs.QueueURL) (*sqs.ReceiveMessageInput, error) {
-			// One message per receive: a nack drops the rest of a batch, and a FIFO
-			// group stays blocked while any of its messages is in flight anyway.
-			return &sqs.ReceiveMessageInput{
-				QueueUrl:              aws.String(string(url)),
-				MessageAttributeNames: []string{"All"},
-				MaxNumberOfMessages:   1,
-				WaitTimeSeconds:       wait,
-				VisibilityTimeout:     visibility,
-			}, nil
-		},
-	}, w.wlog)
-	if err != nil {
-		return nil, fmt.Errorf("handlers: sqs subscriber: %w", err)
-	}
-	w.closers = append(w.closers, sub.Close)
-	return sub, nil
-}
-
-// deadLetterPublisher publishes to a dead-letter queue given by URL as topic. FIFO queues
-// need a group and a deduplication id, which watermill's default send input lacks.
-func (w *Worker) deadLetterPublisher(fifo bool) (*wsqs.Publisher, error) {
-	pub, err := wsqs.NewPublisher(wsqs.PublisherConfig{
-		AWSConfig:                   w.cfg.AWS,
-		DoNotCreateQueueIfNotExists: true,
-		QueueUrlResolver:            knownQueueURL{},
-		GenerateSendMessageInput: func(_ context.Context, url wsqs.QueueURL, msg *sqstypes.Message) (*sqs.SendMessageInput, error) {
-			in := &sqs.SendMessageInput{
-				QueueUrl:          aws.String(string(url)),
-				MessageBody:       msg.Body,
-				MessageAttributes: deadLetterAttributes(msg.MessageAttributes),
-			}
-			if fifo {
-				in.MessageGroupId = aws.String(deadLetterGroup)
-				in.MessageDeduplicationId = aws.String(deadLetterDedupID(msg))
-			}
-			return in, nil
-		},
-	}, w.wlog)
-	if err != nil {
-		return nil, fmt.Errorf("handlers: dead-letter publisher: %w", err)
-	}
-	w.closers = append(w.closers, pub.Close)
-	return pub, nil
-}
-
-// deadLetterDedupID is the original message's id, so that a message dead-lettered again
-// after a lost ack is stored once.
-func deadLetterDedupID(msg *sqstypes.Message) string {
-	if a, ok := msg.MessageAttributes[wsqs.UUIDAttribute]; ok && a.StringValue != nil && *a.StringValue != "" {
-		id := *a.StringValue
-		if len(id) <= 128 {
-			return id
-		}
-	}
-	return uuid.NewSHA1(recordNamespace, []byte(aws.ToString(msg.Body))).String()
-}
-
-// deadLetterAttributes keeps what SQS accepts: at most ten non-empty attributes, the
-// poison reason and origin first, the reason cut to a readable length.
-func deadLetterAttributes(in map[string]sqstypes.MessageAttributeValue) map[string]sqstypes.MessageAttributeValue {
-	first := []string{
-		middleware.ReasonForPoisonedKey, middleware.PoisonedTopicKey, middleware.PoisonedHandlerKey,
-		wsqs.UUIDAttribute, middleware.CorrelationIDMetadataKey, middleware.PoisonedSubscriberKey,
-	}
-	rest := make([]string, 0, len(in))
-	for k := range in {
-		if !contains(first, k) {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	out := make(map[string]sqstypes.MessageAttributeValue, sqsMaxAttributes)
-	for _, k := range append(first, rest...) {
-		v, ok := in[k]
-		if !ok || len(out) == sqsMaxAttributes || strings.HasPrefix(k, "AWS.") || strings.HasPrefix(k, "Amazon.") {
-			continue
-		}
-		if v.DataType == nil || (v.StringValue == nil || *v.StringValue == "") && len(v.BinaryValue) == 0 {
-			continue
-		}
-		if k == middleware.ReasonForPoisonedKey && v.StringValue != nil {
-			v.StringValue = aws.String(truncate(*v.StringValue, 1024))
-		}
-		out[k] = v
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// knownQueueURL takes the topic to be the queue URL of a queue that exists, so that
-// watermill neither looks it up nor tries to create it (provisioning is ProvisionMessaging's job).
-type knownQueueURL struct{}
-
-func (knownQueueURL) ResolveQueueUrl(_ context.Context, p wsqs.ResolveQueueUrlParams) (wsqs.QueueUrlResolverResult, error) {
-	url := wsqs.QueueURL(p.Topic)
-	exists := true
-	name := p.Topic[strings.LastIndex(p.Topic, "/")+1:]
-	return wsqs.QueueUrlResolverResult{QueueName: wsqs.QueueName(name), QueueURL: &url, Exists: &exists}, nil
-}
-
-// topicArnMarshaler is watermill's SNS marshaler addressing the topic by TopicArn rather
-// than TargetArn: both are valid for AWS, but emulators (fauxqs) accept only TopicArn.
-type topicArnMarshaler struct {
-	wsns.DefaultMarshalerUnmarshaler
-}
-
-func (m topicArnMarshaler) Marshal(topic wsns.TopicArn, msg *message.Message) *sns.PublishInput {
-	in := m.DefaultMarshalerUnmarshaler.Marshal(topic, msg)
-	in.TopicArn, in.TargetArn = in.TargetArn, nil
-	return in
-}
-
-// busPublisher publishes records through a cqrs EventBus, one message per event.
-type busPublisher struct{ bus *cqrs.EventBus }
-
-func (p busPublisher) Publish(ctx context.Context, records []eventstore.Record) error {
-	for _, r := range records {
-		if err := p.bus.Publish(ctx, r); err != nil {
-			return fmt.Errorf("handlers: publish %s@%d: %w", r.Stream, r.Version, err)
-		}
-	}
-	return nil
 }

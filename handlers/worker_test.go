@@ -80,9 +80,7 @@ func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier) (*handl
 		AWS:               s.aws,
 		Names:             s.names,
 		Endpoints:         s.ep,
-		EventStore:        s.events,
-		Snapshots:         s.snaps,
-		SnapshotPolicy:    snapshots.EveryN(25),
+		Commands:          handlers.CommandHandlerConfig{Events: s.events, Snapshots: s.snaps, SnapshotPolicy: snapshots.EveryN(25)},
 		Applier:           applier,
 		ReceiveWaitTime:   time.Second,
 		VisibilityTimeout: 3 * time.Second,
@@ -467,7 +465,7 @@ func TestRecordMarshaling_GivenPublishedRecord_ThenProjectorDecodesItAndAppliesW
 	}
 	m, _ := handlers.NewMetrics(nil)
 	applier := newRecordingApplier()
-	p, err := handlers.NewProjector(handlers.ProjectorConfig{Applier: applier, Metrics: m, Clock: func() time.Time { return testNow.Add(2 * time.Second) }})
+	p, err := handlers.NewProjectorHandler(handlers.ProjectorHandlerConfig{Applier: applier, Metrics: m, Clock: func() time.Time { return testNow.Add(2 * time.Second) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,9 +100,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 		w, err = handlers.NewWorker(handlers.WorkerConfig{
 			AWS:             b.aws.cfg,
 			Names:           b.names,
-			EventStore:      b.events,
-			Snapshots:       snaps,
-			SnapshotPolicy:  snapshots.EveryN(s.SnapshotEvery),
+			Commands:        handlers.CommandHandlerConfig{Events: b.events, Snapshots: snaps, SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
 			Applier:         projector,
 			Parallelism:     s.Parallelism,
 			Logger:          &log,

@@ -98,8 +98,7 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	worker, err := handlers.NewWorker(handlers.WorkerConfig{
 		AWS:             e.aws,
 		Endpoints:       ep,
-		EventStore:      st,
-		Snapshots:       snaps,
+		Commands:        handlers.CommandHandlerConfig{Events: st, Snapshots: snaps},
 		Applier:         watchedApplier{next: projector, vis: oursVis},
 		Parallelism:     cfg.E2EParallelism,
 		ReceiveWaitTime: time.Second,
