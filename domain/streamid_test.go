@@ -3,35 +3,31 @@ package domain_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"buildledger/domain"
 )
 
-func TestParseStreamID(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		id    string
-		kind  string
-		parts []string
-	}{
-		{"given a repo stream then user and repo", "repo:api/foo", domain.KindRepo, []string{"api", "foo"}},
-		{"given a scoped package then it keeps its slash", "status:@scope/pkg/dev/1.0.0", domain.KindStatus, []string{"@scope/pkg", "dev", "1.0.0"}},
-		{"given a lock stream then the env", "lock:PROD", domain.KindLock, []string{"PROD"}},
-		{"given a job stream then jobname and version", "job:deploy/abc", domain.KindJob, []string{"deploy", "abc"}},
-		{"given a job stream without version then invalid", "job:deploy", "", nil},
-		{"given a put stream then invalid", "put:20240101T000000000000000000", "", nil},
-		{"given no kind then invalid", "$buckets", "", nil},
+func TestParseStreamID_given_stored_stream_ids_then_kind_and_components(t *testing.T) {
+	for id, want := range map[string][]string{
+		"repo:api/foo":                {domain.KindRepo, "api", "foo"},
+		"status:@scope/pkg/dev/1.0.0": {domain.KindStatus, "@scope/pkg", "dev", "1.0.0"},
+		"lock:PROD":                   {domain.KindLock, "PROD"},
+		"job:deploy/abc":              {domain.KindJob, "deploy", "abc"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kind, parts, err := domain.ParseStreamID(tc.id)
-			if kind != tc.kind || !reflect.DeepEqual(parts, tc.parts) {
-				t.Errorf("ParseStreamID(%q) = %q, %v, %v", tc.id, kind, parts, err)
-			}
-			if tc.kind == "" && !errors.Is(err, domain.ErrInvalidStreamID) {
-				t.Errorf("ParseStreamID(%q): error %v, want ErrInvalidStreamID", tc.id, err)
-			}
-		})
+		kind, parts, err := domain.ParseStreamID(id)
+		if err != nil || kind != want[0] || !reflect.DeepEqual(parts, want[1:]) {
+			t.Errorf("ParseStreamID(%q) = %q, %v, %v; want %v", id, kind, parts, err, want)
+		}
+	}
+}
+
+func TestParseStreamID_given_no_domain_stream_then_invalid(t *testing.T) {
+	for _, id := range []string{"job:deploy", "put:20240101T000000000000000000", "$buckets", "repo:api /foo", "lock:" + strings.Repeat("x", 1000)} {
+		if kind, parts, err := domain.ParseStreamID(id); !errors.Is(err, domain.ErrInvalidStreamID) || kind != "" || parts != nil {
+			t.Errorf("ParseStreamID(%q) = %q, %v, %v; want ErrInvalidStreamID", id, kind, parts, err)
+		}
 	}
 }
 

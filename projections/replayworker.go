@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"buildledger/eventstore"
+	"buildledger/internal/parallel"
 )
 
 // flushThreshold is the number of buffered writes after which a worker writes them out.
@@ -224,7 +225,7 @@ func (w *replayWorker) writeOut(ctx context.Context) error {
 		}
 		byKey[k] = append(byKey[k], p)
 	}
-	err := forEach(ctx, 8, order, func(ctx context.Context, k Key) error {
+	err := parallel.ForEach(ctx, 8, order, func(ctx context.Context, k Key) error {
 		for _, p := range byKey[k] {
 			err := w.r.store.Write(ctx, []Put{p}, nil)
 			if err != nil && !errors.Is(err, ErrConditionFailed) {

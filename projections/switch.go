@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"buildledger/eventstore"
+	"buildledger/internal/parallel"
 )
 
 // rebuild builds the projections into a fresh generation and switches readers over.
@@ -127,7 +128,7 @@ func (r *Replayer) catchUpPage(ctx context.Context, ptr pointer, scope map[*proj
 	if err != nil {
 		return fmt.Errorf("read positions: %w", err)
 	}
-	return forEach(ctx, r.cfg.Workers, order, func(ctx context.Context, stream string) error {
+	return parallel.ForEach(ctx, r.cfg.Workers, order, func(ctx context.Context, stream string) error {
 		p := projectionOf(stream)
 		var pos int64
 		if it := positions[positionKey(ptr.gens[p.name], stream)]; it != nil {

@@ -105,10 +105,7 @@ func (s *Store) batchGet(ctx context.Context, keys []projections.Key, tables map
 		}
 		req = res.UnprocessedKeys
 		if len(req) > 0 {
-			if attempt >= s.cfg.BatchAttempts {
-				return fmt.Errorf("projections/dynamo: batch get: keys still unprocessed after %d attempts", attempt)
-			}
-			if err := batchBackoff.Wait(ctx, attempt-1); err != nil {
+			if err := s.awaitRetry(ctx, "batch get: keys", attempt); err != nil {
 				return err
 			}
 		}
@@ -348,10 +345,7 @@ func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequ
 		}
 		req = res.UnprocessedItems
 		if len(req) > 0 {
-			if attempt >= s.cfg.BatchAttempts {
-				return fmt.Errorf("projections/dynamo: batch write: items still unprocessed after %d attempts", attempt)
-			}
-			if err := batchBackoff.Wait(ctx, attempt-1); err != nil {
+			if err := s.awaitRetry(ctx, "batch write: items", attempt); err != nil {
 				return err
 			}
 		}
@@ -361,3 +355,12 @@ func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequ
 
 // batchBackoff spaces the attempts of a batch call: from 20 ms, doubling up to 2 s.
 var batchBackoff = ddb.Backoff{Base: 20 * time.Millisecond, Max: 2 * time.Second}
+
+// awaitRetry waits before another attempt at what attempt attempts of a batch call left
+// unprocessed (what names them, e.g. "batch get: keys"); after Config.BatchAttempts it fails.
+func (s *Store) awaitRetry(ctx context.Context, what string, attempt int) error {
+	if attempt >= s.cfg.BatchAttempts {
+		return fmt.Errorf("projections/dynamo: %s still unprocessed after %d attempts", what, attempt)
+	}
+	return batchBackoff.Wait(ctx, attempt-1)
+}
