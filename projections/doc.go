@@ -19,5 +19,16 @@
 // is complete, so queries never see a half-built model.
 //
 // The read store is a port (Store) with an in-memory adapter (projections/memory) and a
-// DynamoDB adapter (projections/dynamo); both pass projections/projectionstest.
+// DynamoDB adapter (projections/dynamo); both pass projections/projectionstest. Rows are
+// encoded by one codec read from their types' `row` tags (codec.go), which also name the
+// tables' keys (schema.go).
+//
+// Files: projection.go (what a projection is, and the registry), one file per projection
+// (builds.go, statuses.go, locks.go, jobs.go: the rows each needs, projects and owns, and
+// their row types), apply.go and positions.go (the guarded live path, gap filling),
+// projector.go, queries.go, and the replay: replay.go (configuration and scope), lease.go,
+// switch.go (generations, switch and catch-up), scan.go and replayworker.go (the parallel
+// rebuild), progress.go, rebuildstream.go (the fenced single-stream rebuild). Replays read
+// the event store through EventScanner, which eventstore/dynamo and eventstore/memory
+// implement.
 package projections

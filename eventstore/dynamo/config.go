@@ -4,7 +4,8 @@
 // orders them by timestamp key within day buckets. Command outcomes live in a second table
 // keyed by command id. An Append writes its events and the command's outcome in one
 // TransactWriteItems whose conditions make each version slot and each command id take one
-// write only. See CreateTables for the schema.
+// write only. ScanSegments reads the whole events table in parallel segments, for replays.
+// See CreateTables for the schema, and package layout for the attribute names.
 package dynamo
 
 import (
