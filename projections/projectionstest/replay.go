@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,34 +189,7 @@ func replayer(t *testing.T, b Backend, progress func(done, total int64, rate flo
 // for item, to the live ones. The steps run in order on one backend.
 func RunReplay(t *testing.T, b Backend, events int) {
 	ctx := context.Background()
-	if _, err := projections.Init(ctx, b.Store); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	begin := time.Now()
-	n, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 1, Writers: 8})
-	if err != nil {
-		t.Fatalf("Workload: %v", err)
-	}
-	appended := time.Since(begin)
-	p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ApplyAll(ctx, b.Events, p, 16); err != nil {
-		t.Fatalf("live apply: %v", err)
-	}
-	applied := time.Since(begin) - appended
-	live := dump(t, b.Store)
-	for name, items := range live {
-		if len(items) == 0 {
-			t.Fatalf("the workload of %d events left table %s empty", n, name)
-		}
-	}
-	t.Logf("%d events appended in %s, applied live in %s; live model: %d repos, %d builds, %d statuses, %d status events, %d locks, %d jobs, %d positions",
-		n, appended.Round(time.Millisecond), applied.Round(time.Millisecond), len(live["repos"]), len(live["builds"]), len(live["statuses"]), len(live["status_events"]), len(live["locks"]), len(live["jobs"]), len(live["positions"]))
-	if ref, err := Reference(ctx, b.Events); err != nil || Diff(live, ref) != "" {
-		t.Fatalf("the live model differs from the reference: %v\n%s", err, Diff(live, ref))
-	}
+	live, n := liveModel(t, b, events)
 
 	gens := map[string]int64{}
 	for _, name := range projections.ProjectionNames() {
@@ -270,43 +242,87 @@ func RunReplay(t *testing.T, b Backend, events int) {
 	})
 
 	t.Run("given a replay cancelled midway when run again then it removes the leftovers and equals the live model", func(t *testing.T) {
-		cctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		_, err := replayer(t, b, func(done, _ int64, _ float64) {
-			if done >= int64(n)/3 {
-				cancel()
-			}
-		}).Replay(cctx, projections.ReplayScope{})
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled Replay: %v, want context.Canceled", err)
-		}
-		sameAs(t, b.Store, live, "while a cancelled replay's tables are left")
-		tables, err := b.Store.Tables(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leftovers := 0
-		for _, tb := range tables {
-			if tb.Generation > slices.Max(mapsValues(gens)) {
-				leftovers++
-			}
-		}
-		if leftovers == 0 {
-			t.Fatal("the cancelled replay left no partial tables: it was not cancelled midway")
-		}
-		res, err := replayer(t, b, nil).Replay(ctx, projections.ReplayScope{})
-		if err != nil {
-			t.Fatalf("Replay again: %v", err)
-		}
-		if len(res.Dropped) < leftovers {
-			t.Errorf("dropped %v, want at least the %d leftovers", res.Dropped, leftovers)
-		}
-		sameAs(t, b.Store, live, "after the replay that followed a cancelled one")
-		for name := range gens {
-			gens[name] = res.Generation
-		}
-		onlyReferenced(t, b.Store, gens)
+		testCancelledReplay(t, b, live, gens, n)
 	})
+}
+
+// liveModel appends a workload of at least events events, applies it live and returns the
+// read model, after checking it equals the reference, and the number of events.
+func liveModel(t *testing.T, b Backend, events int) (map[string][]projections.Item, int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := projections.Init(ctx, b.Store); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	begin := time.Now()
+	n, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 1, Writers: 8})
+	if err != nil {
+		t.Fatalf("Workload: %v", err)
+	}
+	appended := time.Since(begin)
+	p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplyAll(ctx, b.Events, p, 16); err != nil {
+		t.Fatalf("live apply: %v", err)
+	}
+	applied := time.Since(begin) - appended
+	live := dump(t, b.Store)
+	for name, items := range live {
+		if len(items) == 0 {
+			t.Fatalf("the workload of %d events left table %s empty", n, name)
+		}
+	}
+	t.Logf("%d events appended in %s, applied live in %s; live model: %d repos, %d builds, %d statuses, %d status events, %d locks, %d jobs, %d positions",
+		n, appended.Round(time.Millisecond), applied.Round(time.Millisecond), len(live["repos"]), len(live["builds"]), len(live["statuses"]), len(live["status_events"]), len(live["locks"]), len(live["jobs"]), len(live["positions"]))
+	if ref, err := Reference(ctx, b.Events); err != nil || Diff(live, ref) != "" {
+		t.Fatalf("the live model differs from the reference: %v\n%s", err, Diff(live, ref))
+	}
+
+	return live, n
+}
+
+// testCancelledReplay cancels a full replay a third of the way, then checks that the next
+// one drops its leftovers and leaves the live model.
+func testCancelledReplay(t *testing.T, b Backend, live map[string][]projections.Item, gens map[string]int64, n int) {
+	ctx := context.Background()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, err := replayer(t, b, func(done, _ int64, _ float64) {
+		if done >= int64(n)/3 {
+			cancel()
+		}
+	}).Replay(cctx, projections.ReplayScope{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Replay: %v, want context.Canceled", err)
+	}
+	sameAs(t, b.Store, live, "while a cancelled replay's tables are left")
+	tables, err := b.Store.Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leftovers := 0
+	for _, tb := range tables {
+		if tb.Generation > slices.Max(mapsValues(gens)) {
+			leftovers++
+		}
+	}
+	if leftovers == 0 {
+		t.Fatal("the cancelled replay left no partial tables: it was not cancelled midway")
+	}
+	res, err := replayer(t, b, nil).Replay(ctx, projections.ReplayScope{})
+	if err != nil {
+		t.Fatalf("Replay again: %v", err)
+	}
+	if len(res.Dropped) < leftovers {
+		t.Errorf("dropped %v, want at least the %d leftovers", res.Dropped, leftovers)
+	}
+	sameAs(t, b.Store, live, "after the replay that followed a cancelled one")
+	for name := range gens {
+		gens[name] = res.Generation
+	}
+	onlyReferenced(t, b.Store, gens)
 }
 
 func mapsValues(m map[string]int64) []int64 {
@@ -363,153 +379,4 @@ func corrupt(t *testing.T, st projections.Store, live map[string][]projections.I
 		streams = append(streams, headStream)
 	}
 	return streams
-}
-
-// RunReplayWhileLive applies a workload live while full, single-projection and single-stream
-// replays run, writers and the live projector never pausing; when all is done the read
-// model must equal the reference model of every event.
-func RunReplayWhileLive(t *testing.T, b Backend, events int) {
-	ctx := context.Background()
-	if _, err := projections.Init(ctx, b.Store); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// publish is the event bus and the worker: it retries what cannot be applied now, as a
-	// redelivered message would be.
-	var rebuilding, otherRetries atomic.Int64
-	publish := func(rec eventstore.Record) error {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			err := p.Apply(ctx, rec)
-			if err == nil {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return err
-			}
-			if errors.Is(err, projections.ErrStreamRebuilding) {
-				rebuilding.Add(1)
-			} else {
-				otherRetries.Add(1)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	load := NewLoad(b.Events, WorkloadConfig{Seed: 2})
-	if _, err := load.Run(ctx, events/2, publish); err != nil {
-		t.Fatal(err)
-	}
-
-	var halt atomic.Bool
-	stop, stopped := func() { halt.Store(true) }, halt.Load
-	done := make(chan struct{})
-	var written int
-	var loadErr error
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			default:
-			}
-			n, err := load.Run(ctx, 20, publish)
-			written += n
-			if err != nil {
-				loadErr = err
-				return
-			}
-			if written >= events/2 && stopped() {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-
-	r := replayer(t, b, nil)
-	var caughtUp int64
-	for _, scope := range []projections.ReplayScope{
-		{},
-		{Projection: projections.ProjectionBuilds},
-		{Stream: "repo:u0/r0"},
-		{Stream: "status:pkg1/dev/1.0.1"},
-	} {
-		res, err := r.Replay(ctx, scope)
-		if err != nil {
-			stop()
-			<-done
-			t.Fatalf("Replay %+v: %v", scope, err)
-		}
-		caughtUp += res.CaughtUp
-	}
-	stop()
-	<-done
-	if loadErr != nil {
-		t.Fatalf("live load: %v", loadErr)
-	}
-	if caughtUp == 0 {
-		t.Error("the replays caught up no event: nothing was written while they ran")
-	}
-	ref, err := Reference(ctx, b.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := Diff(dump(t, b.Store), ref); d != "" {
-		t.Fatalf("after replays under live load (%d events written meanwhile) the model differs from the reference:\n%s", written, d)
-	}
-	t.Logf("%d events written while replaying; %d caught up; live deliveries retried: %d on fenced streams, %d for other reasons",
-		written, caughtUp, rebuilding.Load(), otherRetries.Load())
-}
-
-// RunConcurrentApply appends a workload of at least events events, then has 3 goroutines,
-// each with its own Projector, apply every event, each starting at another third of the
-// events; the rows must equal the reference model.
-func RunConcurrentApply(t *testing.T, b Backend, events int) {
-	ctx := context.Background()
-	if _, err := projections.Init(ctx, b.Store); err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	if _, err := Workload(ctx, b.Events, WorkloadConfig{Events: events, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	var all []eventstore.Record
-	for after := ""; ; {
-		page, err := b.Events.ReadAll(ctx, after, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, page.Records...)
-		if page.Next == "" {
-			break
-		}
-		after = page.Next
-	}
-	var wg sync.WaitGroup
-	for g := range 3 {
-		wg.Go(func() {
-			p, err := projections.NewProjector(projections.ProjectorConfig{Store: b.Store, Events: b.Events, MaxAttempts: 50})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			for i := range all {
-				rec := all[(i+g*len(all)/3)%len(all)]
-				if err := p.Apply(ctx, rec); err != nil {
-					t.Errorf("goroutine %d: %v", g, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	ref, err := Reference(ctx, b.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := Diff(dump(t, b.Store), ref); d != "" {
-		t.Errorf("concurrent application differs from the reference:\n%s", d)
-	}
 }
