@@ -109,7 +109,12 @@ func TestTranslateWriteError(t *testing.T) {
 func TestBatcher_given_concurrent_calls_then_batches_and_each_gets_its_own_result(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
+	// Writes wait until every caller has submitted, so that calls overlap however slowly
+	// the goroutines are scheduled (a loaded machine would otherwise run them one by one).
+	gate := make(chan struct{})
+	var submitted atomic.Int32
 	b := newBatcher(20*time.Millisecond, 7, func(_ context.Context, calls []*putCall) {
+		<-gate
 		mu.Lock()
 		sizes = append(sizes, len(calls))
 		mu.Unlock()
@@ -125,8 +130,16 @@ func TestBatcher_given_concurrent_calls_then_batches_and_each_gets_its_own_resul
 	errs := make([]error, calls)
 	var wg sync.WaitGroup
 	for i := range calls {
-		wg.Go(func() { errs[i] = b.submit(t.Context(), &putCall{key: fmt.Sprint(i), done: make(chan error, 1)}) })
+		wg.Go(func() {
+			submitted.Add(1)
+			errs[i] = b.submit(t.Context(), &putCall{key: fmt.Sprint(i), done: make(chan error, 1)})
+		})
 	}
+	for submitted.Load() < calls {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // the last ones from Add to the batcher's queue
+	close(gate)
 	wg.Wait()
 	for i, err := range errs {
 		wantFail := strings.HasSuffix(fmt.Sprint(i), "3")
