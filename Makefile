@@ -16,6 +16,7 @@ export AWS_ENDPOINT_URL_SNS ?= http://127.0.0.1:$(FAUXQS_PORT)
 GO ?= go
 TESTFLAGS ?= -race -count=1 -timeout 20m
 BIN := bin/buildledger
+BENCH_BIN := bin/buildledger-bench
 
 .PHONY: help up down build run test lint bench clean
 
@@ -42,8 +43,9 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: up build ## measure against raw baselines: one markdown table, JSON in bench-results/ (BENCHFLAGS=--help)
-	$(BIN) bench $(BENCHFLAGS)
+bench: up ## measure against raw baselines: one markdown table, JSON in bench-results/ (BENCHFLAGS=--help)
+	$(GO) build -o $(BENCH_BIN) ./cmd/buildledger-bench
+	$(BENCH_BIN) $(BENCHFLAGS)
 
 clean: down ## stop the emulators and remove build output
 	rm -rf bin

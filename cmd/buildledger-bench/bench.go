@@ -1,4 +1,4 @@
-// Package bench measures buildledger against the AWS emulators it develops on, and reports
+// Command buildledger-bench measures buildledger against the AWS emulators it develops on, and reports
 // every figure as a ratio against a raw baseline: the fewest hand-built AWS calls that do the
 // same work, run in the same process, on the same emulator, interleaved with the measured
 // code. Machines are shared and noisy; a ratio of two runs taken side by side says more than
@@ -22,7 +22,7 @@
 // Each run creates its tables, queues and topics under a unique prefix and deletes them at
 // the end. Run refuses to start unless the AWS endpoints point somewhere explicit
 // (AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL): it creates and deletes resources.
-package bench
+package main
 
 import (
 	"context"
@@ -217,8 +217,8 @@ func (c Config) Validate() error {
 }
 
 // BindFlags registers the benchmark's flags on fs, with cfg's current values (or the
-// defaults, for a zero cfg) as their defaults. The names avoid the root command's
-// persistent flags (--prefix, --parallelism, --snapshot-every).
+// defaults, for a zero cfg) as their defaults. The names are those `buildledger bench` had,
+// so BENCHFLAGS written for it still work.
 func BindFlags(fs *pflag.FlagSet, cfg *Config) {
 	d := DefaultConfig()
 	def := func(v, fallback int) int {
