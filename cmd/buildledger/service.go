@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"buildledger/cmd/buildledger/api"
+	"buildledger/internal/httpapi"
 	"buildledger/handlers"
 	"buildledger/projections"
 	"buildledger/snapshots"
@@ -51,7 +51,7 @@ func newServeCommand(s *settings) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Answer queries over HTTP (JSON under /v1/), with /healthz and /metrics",
-		Long:  "serve answers read queries over HTTP on --http-addr. Routes:\n\n" + api.RoutesHelp,
+		Long:  "serve answers read queries over HTTP on --http-addr. Routes:\n\n" + httpapi.RoutesHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runService(cmd.Context(), s, false, true, serviceFlags{})
@@ -121,7 +121,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", health)
 	if serve {
-		mux.Handle("/v1/", api.New(api.Config{Reads: b.queries, Events: b.events, Logger: &log}))
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.queries, Events: b.events, Logger: &log}))
 	}
 	srv := newHTTPServer(s.HTTPAddr, mux, defaultHTTPTimeouts)
 	ln, err := net.Listen("tcp", s.HTTPAddr)

@@ -1,4 +1,4 @@
-package api_test
+package httpapi_test
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"buildledger/cmd/buildledger/api"
+	"buildledger/internal/httpapi"
 	"buildledger/domain"
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
@@ -51,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(api.New(api.Config{
+	f.srv = httptest.NewServer(httpapi.New(httpapi.Config{
 		Reads:  projections.NewQueries(f.reads),
 		Events: f.events,
 		Now:    func() time.Time { return now },
@@ -367,7 +367,7 @@ func brief(s string) string {
 }
 
 // failingReads answers every repository read with a store failure.
-type failingReads struct{ api.Reads }
+type failingReads struct{ httpapi.Reads }
 
 func (failingReads) Repo(context.Context, string, string) (projections.Repo, error) {
 	return projections.Repo{}, errors.New("projections/dynamo: get repository: connection reset")
@@ -390,7 +390,7 @@ func TestRoutes_GivenAStoreFailure_WhenQueried_ThenAnswer500AndLogTheRequestID(t
 		t.Run(tt.name, func(t *testing.T) {
 			var logs logbuf.Buffer
 			log := zerolog.New(&logs)
-			srv := httptest.NewServer(api.New(api.Config{
+			srv := httptest.NewServer(httpapi.New(httpapi.Config{
 				Reads:  failingReads{projections.NewQueries(projmemory.New())},
 				Events: esmemory.New(),
 				Logger: &log,

@@ -6,7 +6,7 @@
 // Run them with the emulators up:
 //
 //	scripts/localstack.sh up && eval "$(scripts/localstack.sh env)"
-//	go test -race ./cmd/buildledger/e2e/
+//	go test -race ./e2e/
 //
 // Set BUILDLEDGER_WRITE_SESSION=1 to also record testdata/session.txt, a short real session
 // for the README.

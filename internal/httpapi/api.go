@@ -1,8 +1,8 @@
-// Package api is buildledger's HTTP read API: JSON answers under /v1/ from the read models,
+// Package httpapi is buildledger's HTTP read API: JSON answers under /v1/ from the read models,
 // the command outcomes and the event store. Unknown things are 404 and bad parameters 400,
 // both with a JSON body {"error": "...", "parameter": "..."}; a failure on the server's side is
 // 500 with {"error": "...", "requestId": "..."}, logged with the same request id.
-package api
+package httpapi
 
 import (
 	"context"
