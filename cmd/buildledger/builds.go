@@ -9,10 +9,6 @@ import (
 	"buildledger/domain"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newBuildsCommand, newReposCommand)
-}
-
 func newBuildsCommand(s *settings) *cobra.Command {
 	builds := &cobra.Command{
 		Use:   "builds",

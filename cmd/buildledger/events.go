@@ -6,8 +6,6 @@ import (
 	"buildledger/eventstore"
 )
 
-func init() { extraCommands = append(extraCommands, newEventsCommand) }
-
 func newEventsCommand(s *settings) *cobra.Command {
 	events := &cobra.Command{Use: "events", Short: "The event store (list)"}
 	var (

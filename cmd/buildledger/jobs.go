@@ -10,8 +10,6 @@ import (
 	"buildledger/domain"
 )
 
-func init() { extraCommands = append(extraCommands, newJobsCommand) }
-
 func newJobsCommand(s *settings) *cobra.Command {
 	jobs := &cobra.Command{
 		Use:   "jobs",

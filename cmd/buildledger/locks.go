@@ -14,8 +14,6 @@ import (
 	"buildledger/eventstore"
 )
 
-func init() { extraCommands = append(extraCommands, newLocksCommand) }
-
 func newLocksCommand(s *settings) *cobra.Command {
 	locks := &cobra.Command{
 		Use:   "locks",

@@ -99,9 +99,30 @@ Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer i
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	s.bindFlags(root.PersistentFlags())
-	root.AddCommand(newInitCommand(s))
-	for _, add := range extraCommands {
-		root.AddCommand(add(s))
+	// --help lists the commands in the order they are added here, under their group.
+	cobra.EnableCommandSorting = false
+	root.AddGroup(
+		&cobra.Group{ID: groupService, Title: "Running the service:"},
+		&cobra.Group{ID: groupState, Title: "Changing and reading the state:"},
+	)
+	for _, c := range []struct {
+		group string
+		cmd   *cobra.Command
+	}{
+		{groupService, newInitCommand(s)},
+		{groupService, newWorkerCommand(s)},
+		{groupService, newServeCommand(s)},
+		{groupService, newRunCommand(s)},
+		{groupService, newReplayCommand(s)},
+		{groupState, newBuildsCommand(s)},
+		{groupState, newReposCommand(s)},
+		{groupState, newStatusCommand(s)},
+		{groupState, newLocksCommand(s)},
+		{groupState, newJobsCommand(s)},
+		{groupState, newEventsCommand(s)},
+	} {
+		c.cmd.GroupID = c.group
+		root.AddCommand(c.cmd)
 	}
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
@@ -121,8 +142,11 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 	return cmd.Help()
 }
 
-// extraCommands are the subcommands registered by the other files of this package.
-var extraCommands []func(*settings) *cobra.Command
+// Groups of subcommands in --help.
+const (
+	groupService = "service" // installing, running and rebuilding the service
+	groupState   = "state"   // the command line of people and CI scripts
+)
 
 // isUsage recognises cobra's own argument errors, which it does not type.
 func isUsage(err error) bool {

@@ -61,3 +61,24 @@ func TestRun_GivenHelpOnEveryLevel_ThenExit0WithUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestHelp_GivenTheRootCommand_ThenCommandsAreListedInTheirGroupsInOrderAndNoBenchmark(t *testing.T) {
+	code, out := runCaptured(t, "--help")
+	if code != exitOK {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+	at := 0
+	for _, want := range []string{
+		"Running the service:", "\n  init ", "\n  worker ", "\n  serve ", "\n  run ", "\n  replay ",
+		"Changing and reading the state:", "\n  builds ", "\n  repos ", "\n  status ", "\n  locks ", "\n  jobs ", "\n  events ",
+	} {
+		i := strings.Index(out[at:], want)
+		if i < 0 {
+			t.Fatalf("%q missing after offset %d, or out of order, in:\n%s", want, at, out)
+		}
+		at += i + len(want)
+	}
+	if strings.Contains(out, "bench") {
+		t.Errorf("--help lists a benchmark:\n%s", out)
+	}
+}

@@ -14,8 +14,6 @@ import (
 	"buildledger/projections"
 )
 
-func init() { extraCommands = append(extraCommands, newReplayCommand) }
-
 func newReplayCommand(s *settings) *cobra.Command {
 	var (
 		scope    projections.ReplayScope

@@ -14,16 +14,12 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"buildledger/internal/httpapi"
 	"buildledger/handlers"
+	"buildledger/internal/httpapi"
 	"buildledger/projections"
 	"buildledger/snapshots"
 	snapdynamo "buildledger/snapshots/dynamo"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newWorkerCommand, newServeCommand, newRunCommand)
-}
 
 // serviceFlags are the flags of the long-running commands.
 type serviceFlags struct {

@@ -10,8 +10,6 @@ import (
 	"buildledger/projections"
 )
 
-func init() { extraCommands = append(extraCommands, newStatusCommand) }
-
 func newStatusCommand(s *settings) *cobra.Command {
 	status := &cobra.Command{
 		Use:   "status",
