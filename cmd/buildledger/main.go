@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -67,9 +66,6 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if isUsage(err) {
-		return exitUsage
-	}
 	return exitRejected
 }
 
@@ -97,7 +93,6 @@ Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer i
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	s.bindFlags(root.PersistentFlags())
 	// --help lists the commands in the order they are added here, under their group.
 	cobra.EnableCommandSorting = false
@@ -124,22 +119,54 @@ Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer i
 		c.cmd.GroupID = c.group
 		root.AddCommand(c.cmd)
 	}
-	for _, c := range root.Commands() {
-		if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
-			c.Args = cobra.NoArgs
-			c.RunE = groupRunE
-		}
-	}
+	// cobra adds these while executing; added now, their arguments are checked below too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	typeUsageErrors(root)
 	return root
 }
 
-// groupRunE makes a command that only groups others print its help when called alone, and
-// fail as bad usage (exit 2) when called with a subcommand it does not have, such as a typo.
-func groupRunE(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+// typeUsageErrors makes every argument and flag error of cmd and its subcommands a usage
+// error (exit 2) where it arises, so the exit code never depends on cobra's wording: flag
+// parsing through the flag error function (which subcommands inherit), and arguments,
+// required flags and flag groups through each command's Args validator. A command that only
+// groups others prints its help when called alone.
+func typeUsageErrors(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	for _, c := range append([]*cobra.Command{cmd}, cmd.Commands()...) {
+		if c != cmd {
+			typeUsageErrors(c)
+			continue
+		}
+		if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+		c.Args = usageArgs(c.Args)
 	}
-	return cmd.Help()
+}
+
+// usageArgs wraps an Args validator (nil accepts any arguments) so that what it rejects is a
+// usage error. cobra validates required flags and flag groups after Args, with errors of no
+// type of their own, so they are validated here first.
+func usageArgs(validate cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if validate != nil {
+			if err := validate(cmd, args); err != nil {
+				if cmd.HasSubCommands() && len(args) > 0 {
+					return usageError("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+				}
+				return &exitError{code: exitUsage, err: err}
+			}
+		}
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		return nil
+	}
 }
 
 // Groups of subcommands in --help.
@@ -147,14 +174,3 @@ const (
 	groupService = "service" // installing, running and rebuilding the service
 	groupState   = "state"   // the command line of people and CI scripts
 )
-
-// isUsage recognises cobra's own argument errors, which it does not type.
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "accepts ", "requires at least", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
