@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"buildledger/internal/awsconf"
 )
 
 func TestNewFigure_ratio_and_met(t *testing.T) {
@@ -154,7 +156,7 @@ func TestRun_Small(t *testing.T) {
 	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
 		t.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
 	}
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+	if !awsconf.HasEndpoint() {
 		t.Fatal("AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` (or eval \"$(scripts/localstack.sh env)\")")
 	}
 	cfg := Config{

@@ -5,26 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/logging"
 
 	"buildledger/eventstore/dynamo"
+	"buildledger/internal/awsconf"
 )
 
 // environment is what every figure shares: the configuration, the AWS clients, and the
@@ -75,40 +68,23 @@ func newEnvironment(ctx context.Context, cfg Config, progress io.Writer) (*envir
 // explicit endpoint, so that a benchmark never creates tables in a real account by mistake,
 // and it supplies the emulators' dummy credentials and region when none are set.
 func loadAWS(ctx context.Context) (aws.Config, error) {
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
-		return aws.Config{}, errors.New("bench: AWS_ENDPOINT_URL_DYNAMODB is not set; the benchmark runs against the local emulators (`make up`, or eval \"$(scripts/localstack.sh env)\")")
-	}
-	opts := []func(*config.LoadOptions) error{
+	cfg, err := awsconf.Load(ctx, awsconf.Config{
 		// Up to 64 concurrent writers and the worker's consumers share one client: keep a
 		// connection for each, or the benchmark would measure TCP handshakes.
-		config.WithHTTPClient(awshttp.NewBuildableClient().
-			WithTimeout(60 * time.Second).
-			WithTransportOptions(func(tr *http.Transport) {
-				tr.MaxIdleConns = 512
-				tr.MaxIdleConnsPerHost = 256
-			})),
+		Timeout:             60 * time.Second,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 256,
 		// No client-side retry quota: an emulator under load answers slowly, and a run must
 		// not fail because a quota ran dry.
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 10
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		MaxAttempts:      10,
+		NoRetryQuota:     true,
+		LocalCredentials: true,
+		RequireEndpoint:  true,
+	})
+	if errors.Is(err, awsconf.ErrNoEndpoint) {
+		return aws.Config{}, fmt.Errorf("bench: the benchmark runs against the local emulators: %w", err)
 	}
-	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, config.WithRegion("us-east-1"))
-	}
-	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("bench: load AWS config: %w", err)
-	}
-	// DynamoDB Local sends no CRC32 header on error responses; the SDK would warn on each.
-	cfg.Logger = logging.Nop{}
-	return cfg, nil
+	return cfg, err
 }
 
 // logf writes one progress line, stamped with the time since the run began.

@@ -37,7 +37,7 @@ type backend struct {
 }
 
 func openBackend(ctx context.Context, s *settings) (*backend, error) {
-	c, err := loadAWS(ctx)
+	c, err := loadAWS(ctx, s)
 	if err != nil {
 		return nil, err
 	}

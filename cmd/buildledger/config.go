@@ -5,22 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/logging"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"buildledger/handlers"
+	"buildledger/internal/awsconf"
 )
 
 // settings is the configuration shared by every subcommand: read once from the environment
@@ -40,6 +37,8 @@ type settings struct {
 	SnapshotEvery int
 	// MaxReceiveCount is how often SQS delivers a message before it dead-letters it.
 	MaxReceiveCount int
+	// AWSDebug shows the AWS SDK's own warnings (env BUILDLEDGER_AWS_DEBUG, no flag).
+	AWSDebug bool
 }
 
 func envString(name, def string) string {
@@ -66,6 +65,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.HTTPAddr, "http-addr", envString("BUILDLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "listen address of the read API, /healthz and /metrics (env BUILDLEDGER_HTTP_ADDR)")
 	fs.IntVar(&s.Parallelism, "parallelism", envInt("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
 	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", 100), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
+	s.AWSDebug = os.Getenv("BUILDLEDGER_AWS_DEBUG") != ""
 	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
 }
 
@@ -112,22 +112,10 @@ type awsClients struct {
 	sns      *sns.Client
 }
 
-func loadAWS(ctx context.Context) (*awsClients, error) {
-	opts := []func(*config.LoadOptions) error{
-		// The SDK's own warnings (e.g. DynamoDB Local's error responses carry no CRC32 header)
-		// are about connection reuse, not about buildledger's work: keep them out of the
-		// output unless BUILDLEDGER_AWS_DEBUG is set.
-		config.WithLogger(sdkLogger()),
-		config.WithHTTPClient(awshttp.NewBuildableClient().
-			WithTimeout(30 * time.Second).
-			WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 128 })),
-	}
-	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, config.WithRegion("us-east-1"))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+func loadAWS(ctx context.Context, s *settings) (*awsClients, error) {
+	cfg, err := awsconf.Load(ctx, awsconf.Config{Debug: s.AWSDebug})
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	return &awsClients{
 		cfg:      cfg,
@@ -135,11 +123,4 @@ func loadAWS(ctx context.Context) (*awsClients, error) {
 		sqs:      sqs.NewFromConfig(cfg),
 		sns:      sns.NewFromConfig(cfg),
 	}, nil
-}
-
-func sdkLogger() logging.Logger {
-	if os.Getenv("BUILDLEDGER_AWS_DEBUG") != "" {
-		return logging.NewStandardLogger(os.Stderr)
-	}
-	return logging.Nop{}
 }

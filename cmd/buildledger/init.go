@@ -35,7 +35,7 @@ Running it again changes nothing and says so.`,
 
 // initResources creates whatever is missing and says what it created.
 func initResources(ctx context.Context, s *settings, out io.Writer) error {
-	c, err := loadAWS(ctx)
+	c, err := loadAWS(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ package awstest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -17,14 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/logging"
+
+	"buildledger/internal/awsconf"
 )
 
 var counter atomic.Int64
@@ -36,7 +32,7 @@ func Config(tb testing.TB) aws.Config {
 	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
 		tb.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
 	}
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+	if !awsconf.HasEndpoint() {
 		tb.Fatal("awstest: AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` and run `make test` (or eval \"$(scripts/localstack.sh env)\")")
 	}
 	if os.Getenv("AWS_REGION") == "" {
@@ -46,29 +42,17 @@ func Config(tb testing.TB) aws.Config {
 		tb.Setenv("AWS_ACCESS_KEY_ID", "local")
 		tb.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithHTTPClient(awshttp.NewBuildableClient().
-			WithTimeout(30*time.Second).
-			WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = 256 })),
-		config.WithRetryMaxAttempts(10),
-	)
+	cfg, err := awsconf.Load(context.Background(), awsconf.Config{MaxIdleConnsPerHost: 256, MaxAttempts: 10})
 	if err != nil {
-		tb.Fatalf("awstest: load AWS config: %v", err)
+		tb.Fatalf("awstest: %v", err)
 	}
-	// DynamoDB Local sends no CRC32 header on error responses; the SDK warns about it on
-	// every such response, which says nothing about the code under test.
-	cfg.Logger = logging.Nop{}
 	return cfg
 }
 
 // FastRetryer retries like the SDK's standard retryer, but with short backoffs and no
 // client-side retry quota, so that tests which inject many failures stay quick.
 func FastRetryer(maxAttempts int) aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = maxAttempts
-		o.MaxBackoff = 100 * time.Millisecond
-		o.RateLimiter = ratelimit.None
-	})
+	return awsconf.Retryer(maxAttempts, 100*time.Millisecond)
 }
 
 // DynamoDB returns a DynamoDB client for the local emulator.

@@ -16,10 +16,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"buildledger/internal/httpapi"
 	"buildledger/domain"
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
+	"buildledger/internal/httpapi"
 	"buildledger/internal/logbuf"
 	"buildledger/projections"
 	projmemory "buildledger/projections/memory"
