@@ -19,12 +19,12 @@ import (
 	"buildledger/client"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/app"
 	"buildledger/internal/awstest"
 	"buildledger/internal/logbuf"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 	"buildledger/snapshots"
-	snapdynamo "buildledger/snapshots/dynamo"
 )
 
 // stack is one test's own tables, queues and topic, with fault-free clients to inspect them.
@@ -84,7 +84,11 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 		sns:    sns.NewFromConfig(awsCfg),
 		logs:   &logbuf.Buffer{},
 	}
-	s.ep, _, err = handlers.ProvisionMessaging(ctx, s.sqs, s.sns, names, handlers.MessagingConfig{
+	a, err := app.New(app.Config{AWS: awsCfg, Names: names, DynamoDB: s.ddb, SQS: s.sqs, SNS: s.sns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ep, _, err = a.ProvisionMessaging(ctx, handlers.MessagingConfig{
 		MaxReceiveCount:          cfg.MaxReceiveCount,
 		VisibilityTimeoutSeconds: cfg.VisibilityTimeoutSeconds,
 	})
@@ -92,18 +96,12 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 		t.Fatal(err)
 	}
 	if !cfg.NoTables {
-		if err := createTables(ctx, s.ddb, names); err != nil {
+		if _, err := a.CreateTables(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if s.events, err = esdynamo.New(esdynamo.Config{Client: s.ddb, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable}); err != nil {
-		t.Fatal(err)
-	}
-	if s.reads, err = projdynamo.New(projdynamo.Config{Client: s.ddb, Prefix: names.Prefix}); err != nil {
-		t.Fatal(err)
-	}
-	s.queries = projections.NewQueries(s.reads)
-	if s.client, err = client.New(client.Config{SQS: s.sqs, QueueURL: s.ep.CommandsQueueURL, Outcomes: s.events, Positions: s.queries}); err != nil {
+	s.events, s.reads, s.queries = a.Events, a.Reads, a.Queries
+	if s.client, err = a.Client(s.ep.CommandsQueueURL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -126,22 +124,6 @@ func dynamoClient(cfg aws.Config, endpoint string, opts func(*dynamodb.Options))
 			opts(o)
 		}
 	})
-}
-
-// createTables creates what `buildledger init` creates in DynamoDB.
-func createTables(ctx context.Context, ddb *dynamodb.Client, names handlers.Names) error {
-	if _, err := esdynamo.CreateTables(ctx, ddb, names.EventsTable, names.CommandsTable); err != nil {
-		return err
-	}
-	if _, err := snapdynamo.CreateTable(ctx, ddb, names.SnapshotsTable); err != nil {
-		return err
-	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix})
-	if err != nil {
-		return err
-	}
-	_, err = projections.Init(ctx, reads)
-	return err
 }
 
 // delete removes the stack's queues and topic and, when asked, its tables.
@@ -200,38 +182,23 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	if wc.SnapshotEvery == 0 {
 		wc.SnapshotEvery = 5
 	}
-	events, err := esdynamo.New(esdynamo.Config{Client: ddb, EventsTable: s.names.EventsTable, CommandsTable: s.names.CommandsTable})
+	// The worker's own installation: the same tables and queues, through its clients.
+	a, err := app.New(app.Config{AWS: awsCfg, Names: s.names, DynamoDB: ddb})
 	if err != nil {
 		t.Fatal(err)
-	}
-	snaps, err := snapdynamo.New(snapdynamo.Config{Client: ddb, Table: s.names.SnapshotsTable})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: s.names.Prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var applier handlers.EventApplier
-	if !wc.NoProjector {
-		projector, err := projections.NewProjector(projections.ProjectorConfig{Store: reads, Events: events})
-		if err != nil {
-			t.Fatal(err)
-		}
-		applier = projector
 	}
 	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	w, err := handlers.NewWorker(handlers.WorkerConfig{
-		AWS:             awsCfg,
-		Names:           s.names,
-		Endpoints:       s.ep,
-		Commands:        handlers.CommandHandlerConfig{Events: events, Snapshots: snaps, SnapshotPolicy: snapshots.EveryN(wc.SnapshotEvery)},
-		Applier:         applier,
-		Parallelism:     wc.Parallelism,
-		ReceiveWaitTime: time.Second,
-		CloseTimeout:    20 * time.Second,
-		Retry:           handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
-		Logger:          &log,
+	w, err := a.Worker(app.WorkerConfig{
+		WorkerConfig: handlers.WorkerConfig{
+			Endpoints:       s.ep,
+			Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(wc.SnapshotEvery)},
+			Parallelism:     wc.Parallelism,
+			ReceiveWaitTime: time.Second,
+			CloseTimeout:    20 * time.Second,
+			Retry:           handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
+			Logger:          &log,
+		},
+		NoProjector: wc.NoProjector,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,11 +15,9 @@ import (
 
 	"buildledger/client"
 	"buildledger/eventstore"
-	"buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/app"
 	"buildledger/projections"
-	projdynamo "buildledger/projections/dynamo"
-	snapdynamo "buildledger/snapshots/dynamo"
 )
 
 // e2eGoal is the least share of the raw baseline's command rate the whole path should reach.
@@ -46,20 +44,17 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	rmPrefix := e.name("e2e-rm-")
+	a, err := app.New(app.Config{AWS: e.aws, Names: names, ReadPrefix: e.name("e2e-rm-"), DynamoDB: e.db, SQS: e.sqs, SNS: e.sns})
+	if err != nil {
+		return nil, err
+	}
 	e.track(names.EventsTable, names.CommandsTable, names.SnapshotsTable)
-	if _, err := dynamo.CreateTables(ctx, e.db, names.EventsTable, names.CommandsTable); err != nil {
-		return nil, err
-	}
-	if _, err := snapdynamo.CreateTable(ctx, e.db, names.SnapshotsTable); err != nil {
-		return nil, err
-	}
-	created, err := projdynamo.CreateTables(ctx, e.db, rmPrefix)
+	created, err := a.CreateTables(ctx)
 	e.track(created...)
 	if err != nil {
 		return nil, err
 	}
-	ep, _, err := handlers.ProvisionMessaging(ctx, e.sqs, e.sns, names, handlers.MessagingConfig{})
+	ep, _, err := a.ProvisionMessaging(ctx, handlers.MessagingConfig{})
 	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL}, []string{ep.EventsTopicARN})
 	if err != nil {
 		return nil, err
@@ -78,30 +73,14 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	rawQueueURL := aws.ToString(rawQueue.QueueUrl)
 	e.trackMessaging([]string{rawQueueURL}, nil)
 
-	st, err := dynamo.New(dynamo.Config{Client: e.db, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable})
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := snapdynamo.New(snapdynamo.Config{Client: e.db, Table: names.SnapshotsTable})
-	if err != nil {
-		return nil, err
-	}
-	rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: rmPrefix})
-	if err != nil {
-		return nil, err
-	}
-	projector, err := projections.NewProjector(projections.ProjectorConfig{Store: rm, Events: st})
-	if err != nil {
-		return nil, err
-	}
 	oursVis, rawVis := newVisibility(), newVisibility()
-	worker, err := handlers.NewWorker(handlers.WorkerConfig{
-		AWS:             e.aws,
-		Endpoints:       ep,
-		Commands:        handlers.CommandHandlerConfig{Events: st, Snapshots: snaps},
-		Applier:         watchedApplier{next: projector, vis: oursVis},
-		Parallelism:     cfg.E2EParallelism,
-		ReceiveWaitTime: time.Second,
+	worker, err := a.Worker(app.WorkerConfig{
+		WorkerConfig: handlers.WorkerConfig{
+			Endpoints:       ep,
+			Parallelism:     cfg.E2EParallelism,
+			ReceiveWaitTime: time.Second,
+		},
+		WrapApplier: func(p *projections.Projector) handlers.EventApplier { return watchedApplier{next: p, vis: oursVis} },
 	})
 	if err != nil {
 		return nil, err
@@ -138,7 +117,7 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 		}
 	}
 
-	cl, err := client.New(client.Config{SQS: e.sqs, QueueURL: ep.CommandsQueueURL})
+	cl, err := a.Client(ep.CommandsQueueURL)
 	if err != nil {
 		return nil, err
 	}

@@ -17,40 +17,30 @@ import (
 	"buildledger/client"
 	"buildledger/domain"
 	"buildledger/eventstore"
-	esdynamo "buildledger/eventstore/dynamo"
-	"buildledger/handlers"
+	"buildledger/internal/app"
+	"buildledger/internal/awsconf"
 	"buildledger/projections"
-	projdynamo "buildledger/projections/dynamo"
 )
 
-// backend is what the CLI commands talk to: the event store (outcomes, events), the read
-// models (queries) and the commands queue. It is built on first use, so --help and usage
-// errors never need AWS.
+// backend is what the CLI commands talk to: the installation (see internal/app) — its event
+// store (outcomes, events), read models (queries) and the commands queue. It is built on
+// first use, so --help and usage errors never need AWS.
 type backend struct {
-	s       *settings
-	aws     *awsClients
-	names   handlers.Names
-	events  *esdynamo.Store
-	reads   *projdynamo.Store
-	queries *projections.Queries
-	sender  *client.Client
+	s      *settings
+	app    *app.App
+	sender *client.Client
 }
 
 func openBackend(ctx context.Context, s *settings) (*backend, error) {
-	c, err := loadAWS(ctx, s)
+	cfg, err := awsconf.Load(ctx, awsconf.Config{Debug: s.AWSDebug})
 	if err != nil {
 		return nil, err
 	}
-	n := s.names()
-	events, err := esdynamo.New(esdynamo.Config{Client: c.dynamodb, EventsTable: n.EventsTable, CommandsTable: n.CommandsTable})
+	a, err := app.New(app.Config{AWS: cfg, Names: s.names()})
 	if err != nil {
 		return nil, err
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: c.dynamodb, Prefix: n.Prefix})
-	if err != nil {
-		return nil, err
-	}
-	return &backend{s: s, aws: c, names: n, events: events, reads: reads, queries: projections.NewQueries(reads)}, nil
+	return &backend{s: s, app: a}, nil
 }
 
 // commandSender returns the client that sends commands, resolving the queue on first use.
@@ -58,17 +48,11 @@ func (b *backend) commandSender(ctx context.Context) (*client.Client, error) {
 	if b.sender != nil {
 		return b.sender, nil
 	}
-	ep, err := handlers.ResolveMessaging(ctx, b.aws.sqs, b.aws.sns, b.names)
+	ep, err := b.app.ResolveMessaging(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b.sender, err = client.New(client.Config{
-		SQS:       b.aws.sqs,
-		QueueURL:  ep.CommandsQueueURL,
-		Outcomes:  b.events,
-		Positions: b.queries,
-		Recorder:  b.events,
-	})
+	b.sender, err = b.app.Client(ep.CommandsQueueURL)
 	return b.sender, err
 }
 

@@ -35,7 +35,7 @@ func newBuildsCreateCommand(s *settings) *cobra.Command {
 			if err != nil || !ok {
 				return err
 			}
-			recs, err := b.events.LoadRange(cmd.Context(), o.Stream, o.FirstVersion, o.LastVersion)
+			recs, err := b.app.Events.LoadRange(cmd.Context(), o.Stream, o.FirstVersion, o.LastVersion)
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ func newBuildsUpdateCommand(s *settings) *cobra.Command {
 			if err != nil || !ok {
 				return err
 			}
-			build, err := b.queries.Build(cmd.Context(), c.User, c.Repo, c.BuildID)
+			build, err := b.app.Queries.Build(cmd.Context(), c.User, c.Repo, c.BuildID)
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func newBuildsGetCommand(s *settings) *cobra.Command {
 		Short: "Show a build as JSON",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			build, err := b.queries.Build(cmd.Context(), user, repo, id)
+			build, err := b.app.Queries.Build(cmd.Context(), user, repo, id)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
 			}
@@ -133,7 +133,7 @@ func newReposCommand(s *settings) *cobra.Command {
 		Short: "Show a repository (its build in progress and latest build) as JSON",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			r, err := b.queries.Repo(cmd.Context(), user, repo)
+			r, err := b.app.Queries.Repo(cmd.Context(), user, repo)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("repository %s/%s", user, repo))
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,15 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"buildledger/handlers"
-	"buildledger/internal/awsconf"
 )
 
 // settings is the configuration shared by every subcommand: read once from the environment
@@ -64,7 +58,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.LogLevel, "log-level", envString("BUILDLEDGER_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env BUILDLEDGER_LOG_LEVEL)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", envString("BUILDLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "listen address of the read API, /healthz and /metrics (env BUILDLEDGER_HTTP_ADDR)")
 	fs.IntVar(&s.Parallelism, "parallelism", envInt("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
-	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", 100), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
+	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", handlers.DefaultSnapshotEvery), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
 	s.AWSDebug = os.Getenv("BUILDLEDGER_AWS_DEBUG") != ""
 	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
 }
@@ -101,26 +95,4 @@ func (s settings) logger(w io.Writer) zerolog.Logger {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
-}
-
-// awsClients are the SDK clients of one process, all from one aws.Config that reads the
-// standard AWS_REGION, credentials and AWS_ENDPOINT_URL_* variables.
-type awsClients struct {
-	cfg      aws.Config
-	dynamodb *dynamodb.Client
-	sqs      *sqs.Client
-	sns      *sns.Client
-}
-
-func loadAWS(ctx context.Context, s *settings) (*awsClients, error) {
-	cfg, err := awsconf.Load(ctx, awsconf.Config{Debug: s.AWSDebug})
-	if err != nil {
-		return nil, err
-	}
-	return &awsClients{
-		cfg:      cfg,
-		dynamodb: dynamodb.NewFromConfig(cfg),
-		sqs:      sqs.NewFromConfig(cfg),
-		sns:      sns.NewFromConfig(cfg),
-	}, nil
 }

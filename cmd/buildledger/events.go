@@ -29,7 +29,7 @@ order. Without it, the events of every stream in timestamp-key order, starting a
 			ctx := cmd.Context()
 			var out []eventstore.Record
 			if stream != "" {
-				recs, err := b.events.Load(ctx, stream, 1)
+				recs, err := b.app.Events.Load(ctx, stream, 1)
 				if err != nil {
 					return err
 				}
@@ -41,7 +41,7 @@ order. Without it, the events of every stream in timestamp-key order, starting a
 			} else {
 				after := since
 				for len(out) < limit {
-					page, err := b.events.ReadAll(ctx, after, min(limit-len(out), 1000))
+					page, err := b.app.Events.ReadAll(ctx, after, min(limit-len(out), 1000))
 					if err != nil {
 						return err
 					}

@@ -7,9 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
-	snapdynamo "buildledger/snapshots/dynamo"
 )
 
 func newInitCommand(s *settings) *cobra.Command {
@@ -35,34 +33,22 @@ Running it again changes nothing and says so.`,
 
 // initResources creates whatever is missing and says what it created.
 func initResources(ctx context.Context, s *settings, out io.Writer) error {
-	c, err := loadAWS(ctx, s)
+	b, err := openBackend(ctx, s)
 	if err != nil {
 		return err
 	}
-	n := s.names()
-	var created []string
-	tables, err := esdynamo.CreateTables(ctx, c.dynamodb, n.EventsTable, n.CommandsTable)
+	tables, err := b.app.CreateTables(ctx)
 	if err != nil {
 		return err
 	}
-	created = append(created, prefixAll("table ", tables)...)
-	if made, err := snapdynamo.CreateTable(ctx, c.dynamodb, n.SnapshotsTable); err != nil {
-		return err
-	} else if made {
-		created = append(created, "table "+n.SnapshotsTable)
-	}
-	read, err := createReadTables(ctx, c, n)
-	if err != nil {
-		return err
-	}
-	created = append(created, prefixAll("table ", read)...)
-	_, messaging, err := handlers.ProvisionMessaging(ctx, c.sqs, c.sns, n, handlers.MessagingConfig{MaxReceiveCount: s.MaxReceiveCount})
+	created := prefixAll("table ", tables)
+	_, messaging, err := b.app.ProvisionMessaging(ctx, handlers.MessagingConfig{MaxReceiveCount: s.MaxReceiveCount})
 	if err != nil {
 		return err
 	}
 	created = append(created, messaging...)
 	if len(created) == 0 {
-		fmt.Fprintf(out, "everything under prefix %q already exists; nothing changed\n", n.Prefix)
+		fmt.Fprintf(out, "everything under prefix %q already exists; nothing changed\n", b.app.Names.Prefix)
 		return nil
 	}
 	for _, c := range created {

@@ -37,7 +37,7 @@ func newJobsStartCommand(s *settings) *cobra.Command {
 			if err != nil || !ok {
 				return err
 			}
-			rows, err := b.queries.Jobs(cmd.Context(), c.Jobname, c.Version)
+			rows, err := b.app.Queries.Jobs(cmd.Context(), c.Jobname, c.Version)
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func newJobsGetCommand(s *settings) *cobra.Command {
 		Short: "Show the runs of a job at a git version as JSON",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			rows, err := b.queries.Jobs(cmd.Context(), jobname, version)
+			rows, err := b.app.Queries.Jobs(cmd.Context(), jobname, version)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("job %s at %s", jobname, version))
 			}
@@ -100,7 +100,7 @@ exits 1 when no run of that version is running.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			ctx := cmd.Context()
-			rows, err := b.queries.JobsByVersion(ctx, version)
+			rows, err := b.app.Queries.JobsByVersion(ctx, version)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ exits 1 when no run of that version is running.`,
 				if !ok {
 					continue
 				}
-				runs, err := b.queries.Jobs(ctx, j, version)
+				runs, err := b.app.Queries.Jobs(ctx, j, version)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -171,9 +171,9 @@ func newJobsWindowCommand(s *settings, which, short string) *cobra.Command {
 				err  error
 			)
 			if which == "active" {
-				rows, err = b.queries.ActiveJobs(cmd.Context(), jobname, ttl, now)
+				rows, err = b.app.Queries.ActiveJobs(cmd.Context(), jobname, ttl, now)
 			} else {
-				rows, err = b.queries.SkippedJobs(cmd.Context(), jobname, ttl, now)
+				rows, err = b.app.Queries.SkippedJobs(cmd.Context(), jobname, ttl, now)
 			}
 			if err != nil {
 				return err

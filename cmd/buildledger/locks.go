@@ -35,7 +35,7 @@ func newLocksListCommand(s *settings) *cobra.Command {
 		Short: "List the locks of an environment, newest first, as JSON (history included)",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			rows, err := b.queries.Locks(cmd.Context(), env)
+			rows, err := b.app.Queries.Locks(cmd.Context(), env)
 			if err != nil {
 				return err
 			}
@@ -233,7 +233,7 @@ func withdrawnOrExpired(err error) bool {
 }
 
 func printActiveLock(ctx context.Context, cmd *cobra.Command, b *backend, env string) error {
-	rows, err := b.queries.Locks(ctx, env)
+	rows, err := b.app.Queries.Locks(ctx, env)
 	if err != nil {
 		return err
 	}

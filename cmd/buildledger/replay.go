@@ -47,9 +47,9 @@ progress line every --progress-every.`,
 			}
 			report := newProgressReporter(cmd.ErrOrStderr(), every)
 			r, err := projections.NewReplayer(projections.ReplayerConfig{
-				Store:            b.reads,
-				Events:           b.events,
-				Scanner:          b.events,
+				Store:            b.app.Reads,
+				Events:           b.app.Events,
+				Scanner:          b.app.Events,
 				Segments:         segments,
 				Workers:          workers,
 				Progress:         report.update,

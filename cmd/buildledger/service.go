@@ -15,10 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"buildledger/handlers"
+	"buildledger/internal/app"
 	"buildledger/internal/httpapi"
-	"buildledger/projections"
 	"buildledger/snapshots"
-	snapdynamo "buildledger/snapshots/dynamo"
 )
 
 // serviceFlags are the flags of the long-running commands.
@@ -85,23 +84,12 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 
 	var w *handlers.Worker
 	if worker {
-		snaps, err := snapdynamo.New(snapdynamo.Config{Client: b.aws.dynamodb, Table: b.names.SnapshotsTable})
-		if err != nil {
-			return err
-		}
-		projector, err := projections.NewProjector(projections.ProjectorConfig{Store: b.reads, Events: b.events})
-		if err != nil {
-			return err
-		}
-		w, err = handlers.NewWorker(handlers.WorkerConfig{
-			AWS:             b.aws.cfg,
-			Names:           b.names,
-			Commands:        handlers.CommandHandlerConfig{Events: b.events, Snapshots: snaps, SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
-			Applier:         projector,
+		w, err = b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
+			Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
 			Parallelism:     s.Parallelism,
 			Logger:          &log,
 			MetricsRegistry: reg,
-		})
+		}})
 		if err != nil {
 			return err
 		}
@@ -117,7 +105,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", health)
 	if serve {
-		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.queries, Events: b.events, Logger: &log}))
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, Logger: &log}))
 	}
 	srv := newHTTPServer(s.HTTPAddr, mux, defaultHTTPTimeouts)
 	ln, err := net.Listen("tcp", s.HTTPAddr)

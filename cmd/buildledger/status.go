@@ -41,7 +41,7 @@ func changeStatus(s *settings, w *waitFlags, command func() domain.Command, pkg,
 		if err != nil || !ok {
 			return err
 		}
-		st, err := b.queries.Status(cmd.Context(), *pkg, *env, *version)
+		st, err := b.app.Queries.Status(cmd.Context(), *pkg, *env, *version)
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func newStatusGetCommand(s *settings) *cobra.Command {
 		Short: "Show the status of a package version as JSON",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			st, err := b.queries.Status(cmd.Context(), pkg, env, version)
+			st, err := b.app.Queries.Status(cmd.Context(), pkg, env, version)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("status of %s@%s in %s", pkg, version, env))
 			}
@@ -140,7 +140,7 @@ func newStatusHeadCommand(s *settings) *cobra.Command {
 		Short: "Show the status of the newest version started for a package and environment",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			h, err := b.queries.StatusHead(cmd.Context(), pkg, env)
+			h, err := b.app.Queries.StatusHead(cmd.Context(), pkg, env)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("status head of %s in %s", pkg, env))
 			}
@@ -170,7 +170,7 @@ func newStatusEventsCommand(s *settings) *cobra.Command {
 			all := []projections.StatusEvent{}
 			after := int64(0)
 			for len(all) < limit {
-				page, err := b.queries.StatusEvents(cmd.Context(), pkg, env, version, after, min(limit-len(all), 500))
+				page, err := b.app.Queries.StatusEvents(cmd.Context(), pkg, env, version, after, min(limit-len(all), 500))
 				if err != nil {
 					return err
 				}
