@@ -133,16 +133,13 @@ Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer i
 // groups others prints its help when called alone.
 func typeUsageErrors(cmd *cobra.Command) {
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
-	for _, c := range append([]*cobra.Command{cmd}, cmd.Commands()...) {
-		if c != cmd {
-			typeUsageErrors(c)
-			continue
-		}
-		if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
-			c.Args = cobra.NoArgs
-			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-		}
-		c.Args = usageArgs(c.Args)
+	if cmd.HasSubCommands() && cmd.RunE == nil && cmd.Run == nil {
+		cmd.Args = cobra.NoArgs
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	cmd.Args = usageArgs(cmd.Args)
+	for _, c := range cmd.Commands() {
+		typeUsageErrors(c)
 	}
 }
 
