@@ -67,10 +67,12 @@ type App struct {
 	AWS aws.Config
 	// Names are the installation's resource names.
 	Names handlers.Names
-	// DynamoDB, SQS and SNS are the clients of the installation's tables, queues and topic.
+	// DynamoDB is the client of the installation's tables.
 	DynamoDB *dynamodb.Client
-	SQS      *sqs.Client
-	SNS      *sns.Client
+	// SQS is the client of the installation's queues.
+	SQS *sqs.Client
+	// SNS is the client of the installation's events topic.
+	SNS *sns.Client
 	// Events is the event store (events and command outcomes).
 	Events *esdynamo.Store
 	// Snapshots stores aggregate snapshots.
