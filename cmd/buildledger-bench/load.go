@@ -17,6 +17,7 @@ import (
 	"buildledger/domain"
 	"buildledger/eventstore"
 	"buildledger/eventstore/dynamo"
+	"buildledger/handlers"
 	"buildledger/snapshots"
 	snapdynamo "buildledger/snapshots/dynamo"
 )
@@ -91,11 +92,17 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 	type method struct {
 		name  string
 		snaps snapshots.Store
+		repo  *handlers.Aggregates
 	}
-	methods := []method{{"lagging", lag}, {"fresh", fresh}, {"full", nil}}
+	methods := []method{{name: "lagging", snaps: lag}, {name: "fresh", snaps: fresh}, {name: "full"}}
 	times := make(map[string]map[int][]float64) // method → length → ms
-	for _, m := range methods {
+	for i, m := range methods {
 		times[m.name] = map[int][]float64{}
+		// The worker's own aggregate repository, without its cache: every load reads the
+		// snapshot (if any) and the events after it, as a command on a cold stream does.
+		if methods[i].repo, err = handlers.NewAggregates(st, m.snaps); err != nil {
+			return nil, err
+		}
 	}
 	rawQuery := map[int][]float64{}
 	// Interleave lengths and methods, after a warm-up, so that a machine growing slower or
@@ -104,7 +111,7 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 		for _, f := range fixtures {
 			for _, m := range methods {
 				start := time.Now()
-				agg, err := loadAggregate(ctx, st, m.snaps, f.stream)
+				agg, err := m.repo.Load(ctx, f.stream)
 				took := time.Since(start)
 				if err != nil {
 					return nil, fmt.Errorf("%s load of %s: %w", m.name, f.stream, err)
@@ -242,47 +249,6 @@ func writeLockStream(ctx context.Context, st eventstore.Store, fresh, lag snapsh
 		f.tail = length - int(last.Version)
 	}
 	return f, nil
-}
-
-// loadAggregate loads stream's aggregate as the command handler does: from a usable snapshot
-// (when snaps is not nil) and the events after it, or from every event.
-func loadAggregate(ctx context.Context, st eventstore.Store, snaps snapshots.Store, stream string) (domain.Aggregate, error) {
-	empty, err := domain.NewAggregate(stream)
-	if err != nil {
-		return nil, err
-	}
-	var agg domain.Aggregate
-	from := int64(1)
-	if snaps != nil {
-		snap, err := snaps.Fetch(ctx, stream, empty.SnapshotSchema())
-		switch {
-		case err == nil:
-			if agg, err = domain.RestoreAggregate(stream, snap.Version, snap.Schema, snap.State); err != nil {
-				return nil, err
-			}
-			from = snap.Version + 1
-		case errors.Is(err, snapshots.ErrNotFound):
-		default:
-			return nil, err
-		}
-	}
-	records, err := st.Load(ctx, stream, from)
-	if err != nil {
-		return nil, err
-	}
-	history := make([]domain.Event, len(records))
-	for i, r := range records {
-		if history[i], err = domain.DecodeEvent(r.Type, r.Body); err != nil {
-			return nil, err
-		}
-	}
-	if agg == nil {
-		return domain.Rehydrate(stream, history)
-	}
-	for _, ev := range history {
-		agg.Apply(ev)
-	}
-	return agg, nil
 }
 
 // queryAll reads every item of a stream with consistent Query pages and decodes nothing:

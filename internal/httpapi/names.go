@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"buildledger/domain"
+	"buildledger/envelope"
 	"buildledger/eventstore"
-	"buildledger/handlers"
 )
 
 // exampleKey shows the format of an event key in error messages.
@@ -34,16 +33,11 @@ func (p *params) name(field string) string {
 }
 
 // commandID checks the id of /v1/commands/{id} under the rules a command's id is accepted
-// with (handlers' envelope validation), so that no id the worker refuses reaches the store.
-// The rules are repeated here because handlers keeps them unexported.
+// with, so that no id the worker refuses reaches the store.
 func (p *params) commandID(field, id string) string {
-	switch {
-	case id == "":
-		p.fail(field, "must not be empty")
-	case len(id) > handlers.MaxCommandIDBytes:
-		p.fail(field, fmt.Sprintf("must be at most %d bytes", handlers.MaxCommandIDBytes))
-	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
-		p.fail(field, "must not contain white space or control characters")
+	var bad *envelope.IDError
+	if errors.As(envelope.CheckID(id), &bad) {
+		p.fail(field, bad.Problem)
 	}
 	return id
 }
