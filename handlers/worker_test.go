@@ -21,47 +21,39 @@ import (
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/app"
 	"buildledger/internal/awstest"
 	"buildledger/internal/logbuf"
 	"buildledger/snapshots"
-	snapdynamo "buildledger/snapshots/dynamo"
 )
 
-// stack is one test's own tables, queues and topic on the local emulators.
+// stack is one test's own tables, queues and topic on the local emulators, built by the
+// composition root that production uses.
 type stack struct {
-	aws    aws.Config
+	app    *app.App
 	sqs    *sqs.Client
 	names  handlers.Names
 	ep     handlers.Endpoints
 	events *esdynamo.Store
-	snaps  *snapdynamo.Store
 	logs   *logbuf.Buffer
 }
 
 func newStack(t *testing.T, what string) *stack {
 	t.Helper()
 	ctx := context.Background()
-	cfg := awstest.Config(t)
 	names, err := handlers.NewNames(awstest.Prefix(t, what))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{aws: cfg, sqs: awstest.SQS(t), names: names, logs: &logbuf.Buffer{}}
-	s.ep, _, err = handlers.ProvisionMessaging(ctx, s.sqs, awstest.SNS(t), names, handlers.MessagingConfig{VisibilityTimeoutSeconds: 3})
+	a, err := app.New(app.Config{AWS: awstest.Config(t), Names: names, DynamoDB: awstest.DynamoDB(t), SQS: awstest.SQS(t), SNS: awstest.SNS(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddb := awstest.DynamoDB(t)
-	if _, err := esdynamo.CreateTables(ctx, ddb, names.EventsTable, names.CommandsTable); err != nil {
+	s := &stack{app: a, sqs: a.SQS, names: names, events: a.Events, logs: &logbuf.Buffer{}}
+	if s.ep, _, err = a.ProvisionMessaging(ctx, handlers.MessagingConfig{VisibilityTimeoutSeconds: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := snapdynamo.CreateTable(ctx, ddb, names.SnapshotsTable); err != nil {
-		t.Fatal(err)
-	}
-	if s.events, err = esdynamo.New(esdynamo.Config{Client: ddb, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable}); err != nil {
-		t.Fatal(err)
-	}
-	if s.snaps, err = snapdynamo.New(snapdynamo.Config{Client: ddb, Table: names.SnapshotsTable}); err != nil {
+	if _, err := a.CreateTables(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -76,18 +68,16 @@ func newStack(t *testing.T, what string) *stack {
 func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier) (*handlers.Worker, func()) {
 	t.Helper()
 	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	w, err := handlers.NewWorker(handlers.WorkerConfig{
-		AWS:               s.aws,
-		Names:             s.names,
+	w, err := s.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
 		Endpoints:         s.ep,
-		Commands:          handlers.CommandHandlerConfig{Events: s.events, Snapshots: s.snaps, SnapshotPolicy: snapshots.EveryN(25)},
+		Commands:          handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(25)},
 		Applier:           applier,
 		ReceiveWaitTime:   time.Second,
 		VisibilityTimeout: 3 * time.Second,
 		CloseTimeout:      20 * time.Second,
 		Retry:             handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
 		Logger:            &log,
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
