@@ -83,7 +83,9 @@ AWS is configured the standard way (AWS_REGION, credentials, AWS_ENDPOINT_URL_DY
 AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS); everything else with flags or BUILDLEDGER_*
 variables, listed under each command's --help.
 
-Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer in time.`,
+Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer in time, 130
+interrupted. A command whose wait ends unanswered is withdrawn, so what is reported is what
+happened.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
