@@ -39,23 +39,7 @@ const visibleTimeout = 2 * time.Minute
 func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	cfg := e.cfg
 	perStream := cfg.E2ECommands / cfg.E2EStreams
-	total := perStream * cfg.E2EStreams
-	names, err := handlers.NewNames(e.name("e2e-"))
-	if err != nil {
-		return nil, err
-	}
-	a, err := app.New(app.Config{AWS: e.aws, Names: names, ReadPrefix: e.name("e2e-rm-"), DynamoDB: e.db, SQS: e.sqs, SNS: e.sns})
-	if err != nil {
-		return nil, err
-	}
-	e.track(names.EventsTable, names.CommandsTable, names.SnapshotsTable)
-	created, err := a.CreateTables(ctx)
-	e.track(created...)
-	if err != nil {
-		return nil, err
-	}
-	ep, _, err := a.ProvisionMessaging(ctx, handlers.MessagingConfig{})
-	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL}, []string{ep.EventsTopicARN})
+	a, ep, err := provisionEndToEnd(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -63,45 +47,18 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	rawQueue, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName:  aws.String(e.name("e2e-raw.fifo")),
-		Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "30"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create raw queue: %w", err)
-	}
-	rawQueueURL := aws.ToString(rawQueue.QueueUrl)
-	e.trackMessaging([]string{rawQueueURL}, nil)
-
-	oursVis, rawVis := newVisibility(), newVisibility()
-	worker, err := a.Worker(app.WorkerConfig{
-		WorkerConfig: handlers.WorkerConfig{
-			Endpoints:       ep,
-			Parallelism:     cfg.E2EParallelism,
-			ReceiveWaitTime: time.Second,
-		},
-		WrapApplier: func(p *projections.Projector) handlers.EventApplier { return watchedApplier{next: p, vis: oursVis} },
-	})
+	rawQueueURL, err := createRawQueue(ctx, e)
 	if err != nil {
 		return nil, err
 	}
-	runCtx, stopRunning := context.WithCancel(ctx)
-	defer stopRunning()
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(runCtx) }()
-	select {
-	case <-worker.Running():
-	case err := <-workerDone:
-		return nil, fmt.Errorf("worker: %w", err)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	oursVis, rawVis := newVisibility(), newVisibility()
+	stopWorker, err := startWorker(ctx, a, ep, cfg.E2EParallelism, oursVis)
+	if err != nil {
+		return nil, err
 	}
-	defer func() {
-		stopRunning()
-		<-workerDone
-	}()
+	defer stopWorker()
 
-	// Plan both sides' commands: same workload, separate streams and ids.
+	// Both sides run the same workload, on separate streams and ids.
 	oursPlan, err := planCommands(e.runID()+"-o", cfg.E2EStreams, perStream)
 	if err != nil {
 		return nil, err
@@ -110,31 +67,11 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	rawByID := map[string]plannedCommand{}
-	for _, cmds := range rawPlan {
-		for _, pc := range cmds {
-			rawByID[pc.id] = pc
-		}
-	}
-
-	cl, err := a.Client(ep.CommandsQueueURL)
+	oursSend, err := workerSender(a, ep)
 	if err != nil {
 		return nil, err
 	}
-	oursSend := func(ctx context.Context, pc plannedCommand) error {
-		_, err := cl.SendRaw(ctx, pc.stream, pc.id, pc.body)
-		return err
-	}
-	rawSend := func(ctx context.Context, pc plannedCommand) error {
-		_, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl:               aws.String(rawQueueURL),
-			MessageBody:            aws.String(string(pc.body)),
-			MessageGroupId:         aws.String(client.GroupID(pc.stream)),
-			MessageDeduplicationId: aws.String(pc.id),
-		})
-		return err
-	}
-	consumers := &rawConsumers{e: e, queueURL: rawQueueURL, events: rawEvents, commands: rawCommands, plan: rawByID, vis: rawVis}
+	consumers := &rawConsumers{e: e, queueURL: rawQueueURL, events: rawEvents, commands: rawCommands, plan: commandsByID(rawPlan), vis: rawVis}
 	consumersCtx, stopConsumers := context.WithCancel(ctx)
 	consumersDone := consumers.start(consumersCtx, cfg.E2EParallelism)
 	defer func() {
@@ -142,51 +79,196 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 		<-consumersDone
 	}()
 
-	type side struct {
-		name    string
-		plan    [][]plannedCommand
-		send    func(context.Context, plannedCommand) error
-		vis     *visibility
-		took    time.Duration
-		done    int
-		latency []float64
-		mem     memPeak
+	ours := &e2eSide{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis}
+	raw := &e2eSide{name: "raw", plan: rawPlan, send: rawSender(e, rawQueueURL), vis: rawVis}
+	if err := runEndToEndRounds(ctx, e, ours, raw, consumers, perStream); err != nil {
+		return nil, err
 	}
-	sides := []*side{{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis}, {name: "raw", plan: rawPlan, send: rawSend, vis: rawVis}}
-	rounds := min(cfg.Rounds, perStream)
+	return endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw), nil
+}
+
+// provisionEndToEnd builds the installation the worker runs in, through the composition root
+// production uses, and creates its tables, queues and topic; everything it creates is
+// tracked for cleanup, even when creating the rest fails.
+func provisionEndToEnd(ctx context.Context, e *environment) (*app.App, handlers.Endpoints, error) {
+	names, err := handlers.NewNames(e.name("e2e-"))
+	if err != nil {
+		return nil, handlers.Endpoints{}, err
+	}
+	a, err := app.New(app.Config{AWS: e.aws, Names: names, ReadPrefix: e.name("e2e-rm-"), DynamoDB: e.db, SQS: e.sqs, SNS: e.sns})
+	if err != nil {
+		return nil, handlers.Endpoints{}, err
+	}
+	e.track(names.EventsTable, names.CommandsTable, names.SnapshotsTable)
+	created, err := a.CreateTables(ctx)
+	e.track(created...)
+	if err != nil {
+		return nil, handlers.Endpoints{}, err
+	}
+	ep, _, err := a.ProvisionMessaging(ctx, handlers.MessagingConfig{})
+	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL}, []string{ep.EventsTopicARN})
+	if err != nil {
+		return nil, handlers.Endpoints{}, err
+	}
+	return a, ep, nil
+}
+
+// createRawQueue creates the raw baseline's FIFO queue, which orders each stream's commands
+// as the commands queue does, and returns its URL.
+func createRawQueue(ctx context.Context, e *environment) (string, error) {
+	out, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName:  aws.String(e.name("e2e-raw.fifo")),
+		Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "30"},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create raw queue: %w", err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	e.trackMessaging([]string{url}, nil)
+	return url, nil
+}
+
+// startWorker runs the worker in the background, its projector reporting what it makes
+// visible to vis, and returns once the worker receives. stop ends the worker and waits for
+// it to return.
+func startWorker(ctx context.Context, a *app.App, ep handlers.Endpoints, parallelism int, vis *visibility) (stop func(), err error) {
+	worker, err := a.Worker(app.WorkerConfig{
+		WorkerConfig: handlers.WorkerConfig{
+			Endpoints:       ep,
+			Parallelism:     parallelism,
+			ReceiveWaitTime: time.Second,
+		},
+		WrapApplier: func(p *projections.Projector) handlers.EventApplier { return watchedApplier{next: p, vis: vis} },
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stopRunning := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(runCtx) }()
+	select {
+	case <-worker.Running():
+	case err := <-workerDone:
+		stopRunning()
+		return nil, fmt.Errorf("worker: %w", err)
+	case <-ctx.Done():
+		stopRunning()
+		return nil, ctx.Err()
+	}
+	return func() {
+		stopRunning()
+		<-workerDone
+	}, nil
+}
+
+// commandSender sends one planned command on one side of the end-to-end figure.
+type commandSender func(context.Context, plannedCommand) error
+
+// workerSender sends commands to the worker's queue with the client the CLI uses.
+func workerSender(a *app.App, ep handlers.Endpoints) (commandSender, error) {
+	cl, err := a.Client(ep.CommandsQueueURL)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, pc plannedCommand) error {
+		_, err := cl.SendRaw(ctx, pc.stream, pc.id, pc.body)
+		return err
+	}, nil
+}
+
+// rawSender sends the same bodies to the raw queue in one plain SendMessage each, grouped
+// and deduplicated as the client groups and deduplicates them.
+func rawSender(e *environment, queueURL string) commandSender {
+	return func(ctx context.Context, pc plannedCommand) error {
+		_, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl:               aws.String(queueURL),
+			MessageBody:            aws.String(string(pc.body)),
+			MessageGroupId:         aws.String(client.GroupID(pc.stream)),
+			MessageDeduplicationId: aws.String(pc.id),
+		})
+		return err
+	}
+}
+
+// commandsByID indexes a plan by command id, for the raw consumers to find what a message
+// decides.
+func commandsByID(plan [][]plannedCommand) map[string]plannedCommand {
+	byID := map[string]plannedCommand{}
+	for _, cmds := range plan {
+		for _, pc := range cmds {
+			byID[pc.id] = pc
+		}
+	}
+	return byID
+}
+
+// e2eSide is one side of the end-to-end figure and what its rounds measured.
+type e2eSide struct {
+	name    string
+	plan    [][]plannedCommand
+	send    commandSender
+	vis     *visibility
+	took    time.Duration
+	done    int
+	latency []float64
+	mem     memPeak
+}
+
+// runEndToEndRounds runs both sides in alternating rounds, each round a slice of every
+// stream's commands, so that drift of a noisy machine hits both alike.
+func runEndToEndRounds(ctx context.Context, e *environment, ours, raw *e2eSide, consumers *rawConsumers, perStream int) error {
+	rounds := min(e.cfg.Rounds, perStream)
 	for r := range rounds {
 		from, to := r*perStream/rounds, (r+1)*perStream/rounds
-		order := sides
+		order := []*e2eSide{ours, raw}
 		if r%2 == 1 {
-			order = []*side{sides[1], sides[0]}
+			order = []*e2eSide{raw, ours}
 		}
 		for _, sd := range order {
-			if err := consumers.failed(); err != nil {
-				return nil, fmt.Errorf("raw consumer: %w", err)
+			if err := sd.runRound(ctx, e, consumers, r, from, to); err != nil {
+				return err
 			}
-			probe := startMemProbe()
-			start := time.Now()
-			lat, err := runClosedLoop(ctx, sd.plan, from, to, sd.send, sd.vis)
-			took := time.Since(start)
-			sd.mem = sd.mem.merge(probe.stopProbe())
-			if err != nil {
-				if cerr := consumers.failed(); cerr != nil && sd.name == "raw" {
-					err = errors.Join(err, cerr)
-				}
-				return nil, fmt.Errorf("%s, round %d: %w", sd.name, r+1, err)
-			}
-			sd.took += took
-			sd.done += (to - from) * len(sd.plan)
-			sd.latency = append(sd.latency, lat...)
-			e.logf("e2e round %d, %s: %d commands in %s (%.0f/s)", r+1, sd.name, (to-from)*len(sd.plan), took.Round(time.Millisecond), float64((to-from)*len(sd.plan))/took.Seconds())
 		}
 	}
-	ours, raw := sides[0], sides[1]
+	return nil
+}
+
+// runRound sends commands from..to-1 of every stream of sd's plan and adds their time,
+// latencies and memory peak to sd. A failed raw consumer fails the round: the raw side's
+// commands would otherwise only time out.
+func (sd *e2eSide) runRound(ctx context.Context, e *environment, consumers *rawConsumers, r, from, to int) error {
+	if err := consumers.failed(); err != nil {
+		return fmt.Errorf("raw consumer: %w", err)
+	}
+	probe := startMemProbe()
+	start := time.Now()
+	lat, err := runClosedLoop(ctx, sd.plan, from, to, sd.send, sd.vis)
+	took := time.Since(start)
+	sd.mem = sd.mem.merge(probe.stopProbe())
+	if err != nil {
+		if cerr := consumers.failed(); cerr != nil && sd.name == "raw" {
+			err = errors.Join(err, cerr)
+		}
+		return fmt.Errorf("%s, round %d: %w", sd.name, r+1, err)
+	}
+	n := (to - from) * len(sd.plan)
+	sd.took += took
+	sd.done += n
+	sd.latency = append(sd.latency, lat...)
+	e.logf("e2e round %d, %s: %d commands in %s (%.0f/s)", r+1, sd.name, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return nil
+}
+
+// endToEndFigures reports the command rates of both sides, with their latency percentiles,
+// and the process's memory peak while each ran.
+func endToEndFigures(cfg Config, total int, ours, raw *e2eSide) []Figure {
 	oursRate, rawRate := float64(ours.done)/ours.took.Seconds(), float64(raw.done)/raw.took.Seconds()
+	o50, o95, o99 := percentile(ours.latency, 50), percentile(ours.latency, 95), percentile(ours.latency, 99)
+	r50, r95, r99 := percentile(raw.latency, 50), percentile(raw.latency, 95), percentile(raw.latency, 99)
 	f := newFigure(fmt.Sprintf("End to end, %s commands on %d streams", thousands(int64(total)), cfg.E2EStreams), "commands/s", oursRate, rawRate, e2eGoal, false)
 	f.Notes = fmt.Sprintf("SQS send → worker decides → events → SNS → projector → read model; one client per stream waits for each command to show; latency p50/p95/p99 %s/%s/%s ms (raw %s/%s/%s ms); raw: SQS send + receive + delete + one TransactWriteItems per command; worker parallelism %d",
-		formatValue(percentile(ours.latency, 50), ""), formatValue(percentile(ours.latency, 95), ""), formatValue(percentile(ours.latency, 99), ""),
-		formatValue(percentile(raw.latency, 50), ""), formatValue(percentile(raw.latency, 95), ""), formatValue(percentile(raw.latency, 99), ""),
+		formatValue(o50, ""), formatValue(o95, ""), formatValue(o99, ""),
+		formatValue(r50, ""), formatValue(r95, ""), formatValue(r99, ""),
 		cfg.E2EParallelism)
 	if total < 5000 {
 		f.Notes += fmt.Sprintf("; smaller than the 5,000 commands of the issue (--e2e-commands %d)", cfg.E2ECommands)
@@ -194,18 +276,18 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	f.Extra = map[string]float64{
 		"commands":       float64(total),
 		"streams":        float64(cfg.E2EStreams),
-		"ours_p50_ms":    percentile(ours.latency, 50),
-		"ours_p95_ms":    percentile(ours.latency, 95),
-		"ours_p99_ms":    percentile(ours.latency, 99),
-		"raw_p50_ms":     percentile(raw.latency, 50),
-		"raw_p95_ms":     percentile(raw.latency, 95),
-		"raw_p99_ms":     percentile(raw.latency, 99),
+		"ours_p50_ms":    o50,
+		"ours_p95_ms":    o95,
+		"ours_p99_ms":    o99,
+		"raw_p50_ms":     r50,
+		"raw_p95_ms":     r95,
+		"raw_p99_ms":     r99,
 		"ours_seconds":   ours.took.Seconds(),
 		"raw_seconds":    raw.took.Seconds(),
 		"worker_threads": float64(cfg.E2EParallelism),
 	}
 	return []Figure{f, memoryFigure("Memory, worker during end to end", ours.mem, raw.mem, 0,
-		"peak RSS of this process (worker, projector and clients in-process) while ours ran vs while raw ran; the idle worker stays resident during raw rounds")}, nil
+		"peak RSS of this process (worker, projector and clients in-process) while ours ran vs while raw ran; the idle worker stays resident during raw rounds")}
 }
 
 // memoryFigure reports two memory peaks as a figure in MiB of peak RSS, with the Go heap
@@ -254,7 +336,7 @@ func planCommands(run string, streams, perStream int) ([][]plannedCommand, error
 
 // runClosedLoop runs one client per stream: each sends its commands from..to-1 one at a
 // time, waiting for each to be visible. It returns every command's latency in ms.
-func runClosedLoop(ctx context.Context, plan [][]plannedCommand, from, to int, send func(context.Context, plannedCommand) error, vis *visibility) ([]float64, error) {
+func runClosedLoop(ctx context.Context, plan [][]plannedCommand, from, to int, send commandSender, vis *visibility) ([]float64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu sync.Mutex

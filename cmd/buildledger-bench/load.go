@@ -54,24 +54,48 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 	freshTable, lagTable := e.name("load-snapshots"), e.name("load-snapshots-lag")
 	e.track(freshTable, lagTable)
 	defer e.dropTables(context.WithoutCancel(ctx), events, commands, freshTable, lagTable)
+	st, fresh, lag, err := openLoadStores(ctx, e, events, commands, freshTable, lagTable)
+	if err != nil {
+		return nil, err
+	}
+	fixtures, err := writeLockStreams(ctx, e, st, fresh, lag)
+	if err != nil {
+		return nil, err
+	}
+	methods, err := loadMethods(st, fresh, lag)
+	if err != nil {
+		return nil, err
+	}
+	times, err := timeLoads(ctx, e, events, fixtures, methods)
+	if err != nil {
+		return nil, err
+	}
+	return loadFigures(e.cfg, fixtures, times), nil
+}
+
+// openLoadStores creates the two snapshot tables and opens the event store and both
+// snapshot stores of the load figure.
+func openLoadStores(ctx context.Context, e *environment, events, commands, freshTable, lagTable string) (st *dynamo.Store, fresh, lag *snapdynamo.Store, err error) {
 	for _, t := range []string{freshTable, lagTable} {
 		if _, err := snapdynamo.CreateTable(ctx, e.db, t); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	st, err := dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands})
-	if err != nil {
-		return nil, err
+	if st, err = dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands}); err != nil {
+		return nil, nil, nil, err
 	}
-	fresh, err := snapdynamo.New(snapdynamo.Config{Client: e.db, Table: freshTable})
-	if err != nil {
-		return nil, err
+	if fresh, err = snapdynamo.New(snapdynamo.Config{Client: e.db, Table: freshTable}); err != nil {
+		return nil, nil, nil, err
 	}
-	lag, err := snapdynamo.New(snapdynamo.Config{Client: e.db, Table: lagTable})
-	if err != nil {
-		return nil, err
+	if lag, err = snapdynamo.New(snapdynamo.Config{Client: e.db, Table: lagTable}); err != nil {
+		return nil, nil, nil, err
 	}
+	return st, fresh, lag, nil
+}
 
+// writeLockStreams writes one lock stream of each distinct length of the configuration, all
+// at once, and returns them shortest first.
+func writeLockStreams(ctx context.Context, e *environment, st eventstore.Store, fresh, lag snapshots.Store) ([]loadFixture, error) {
 	lengths := slices.Clone(e.cfg.LoadLengths)
 	slices.Sort(lengths)
 	lengths = slices.Compact(lengths)
@@ -88,86 +112,136 @@ func measureLoad(ctx context.Context, e *environment) ([]Figure, error) {
 		return nil, err
 	}
 	e.logf("load: wrote streams of %v events", lengths)
+	return fixtures, nil
+}
 
-	type method struct {
-		name  string
-		snaps snapshots.Store
-		repo  *handlers.Aggregates
-	}
-	methods := []method{{name: "lagging", snaps: lag}, {name: "fresh", snaps: fresh}, {name: "full"}}
-	times := make(map[string]map[int][]float64) // method → length → ms
-	for i, m := range methods {
-		times[m.name] = map[int][]float64{}
-		// The worker's own aggregate repository, without its cache: every load reads the
-		// snapshot (if any) and the events after it, as a command on a cold stream does.
-		if methods[i].repo, err = handlers.NewAggregates(st, m.snaps); err != nil {
+// loadMethod is one way of loading an aggregate: with the lagging snapshot, the fresh one,
+// or none.
+type loadMethod struct {
+	name string
+	repo *handlers.Aggregates
+}
+
+// loadMethods builds the worker's own aggregate repository, without its cache, over each
+// snapshot store: every load reads the snapshot (if any) and the events after it, as a
+// command on a cold stream does.
+func loadMethods(st eventstore.Store, fresh, lag snapshots.Store) ([]loadMethod, error) {
+	methods := []loadMethod{{name: "lagging"}, {name: "fresh"}, {name: "full"}}
+	for i, snaps := range []snapshots.Store{lag, fresh, nil} {
+		repo, err := handlers.NewAggregates(st, snaps)
+		if err != nil {
 			return nil, err
 		}
+		methods[i].repo = repo
 	}
-	rawQuery := map[int][]float64{}
-	// Interleave lengths and methods, after a warm-up, so that a machine growing slower or
-	// faster during the run affects each alike.
+	return methods, nil
+}
+
+// loadTimes are the timed loads of the load figure, in ms.
+type loadTimes struct {
+	// byMethod holds, by method name and then stream length, the aggregate loads.
+	byMethod map[string]map[int][]float64
+	// rawQuery holds, by stream length, the plain Queries of every item.
+	rawQuery map[int][]float64
+}
+
+// timeLoads loads every fixture with every method, and queries it plainly, LoadRepeats
+// times after two untimed warm-ups. Lengths and methods are interleaved so that a machine
+// growing slower or faster during the run affects each alike.
+func timeLoads(ctx context.Context, e *environment, events string, fixtures []loadFixture, methods []loadMethod) (loadTimes, error) {
+	t := loadTimes{byMethod: map[string]map[int][]float64{}, rawQuery: map[int][]float64{}}
+	for _, m := range methods {
+		t.byMethod[m.name] = map[int][]float64{}
+	}
 	for rep := -2; rep < e.cfg.LoadRepeats; rep++ {
 		for _, f := range fixtures {
 			for _, m := range methods {
-				start := time.Now()
-				agg, err := m.repo.Load(ctx, f.stream)
-				took := time.Since(start)
+				took, err := m.time(ctx, f)
 				if err != nil {
-					return nil, fmt.Errorf("%s load of %s: %w", m.name, f.stream, err)
-				}
-				if agg.Version() != int64(f.length) {
-					return nil, fmt.Errorf("%s load of %s: version %d, want %d", m.name, f.stream, agg.Version(), f.length)
+					return loadTimes{}, err
 				}
 				if rep >= 0 {
-					times[m.name][f.length] = append(times[m.name][f.length], ms(took))
+					t.byMethod[m.name][f.length] = append(t.byMethod[m.name][f.length], took)
 				}
 			}
 			start := time.Now()
 			if err := queryAll(ctx, e.db, events, f.stream); err != nil {
-				return nil, err
+				return loadTimes{}, err
 			}
 			if rep >= 0 {
-				rawQuery[f.length] = append(rawQuery[f.length], ms(time.Since(start)))
+				t.rawQuery[f.length] = append(t.rawQuery[f.length], ms(time.Since(start)))
 			}
 		}
 	}
+	return t, nil
+}
 
+// time loads f's aggregate with m, checks that it reached the stream's end, and returns how
+// long the load took in ms.
+func (m loadMethod) time(ctx context.Context, f loadFixture) (float64, error) {
+	start := time.Now()
+	agg, err := m.repo.Load(ctx, f.stream)
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s load of %s: %w", m.name, f.stream, err)
+	}
+	if agg.Version() != int64(f.length) {
+		return 0, fmt.Errorf("%s load of %s: version %d, want %d", m.name, f.stream, agg.Version(), f.length)
+	}
+	return ms(took), nil
+}
+
+// loadFigures reports one figure per stream length, and with more than one length how the
+// longest stream's load with snapshots compares with the shortest's.
+func loadFigures(cfg Config, fixtures []loadFixture, t loadTimes) []Figure {
 	var figs []Figure
 	for _, f := range fixtures {
-		lagMs, freshMs, fullMs := median(times["lagging"][f.length]), median(times["fresh"][f.length]), median(times["full"][f.length])
-		fig := newFigure(fmt.Sprintf("Aggregate load, %s events", thousands(int64(f.length))), "ms", lagMs, fullMs, 0, true)
-		fig.Notes = fmt.Sprintf("ours: snapshot + %d-event tail + restore; raw: load all + rehydrate; fresh snapshot (no tail) %s ms; plain Query of all items %s ms",
-			f.tail, formatValue(freshMs, ""), formatValue(median(rawQuery[f.length]), ""))
-		if f.tail == f.length {
-			fig.Notes = fmt.Sprintf("no snapshot below %d events: ours fetches none, then both load all + rehydrate; plain Query of all items %s ms",
-				e.cfg.SnapshotEvery, formatValue(median(rawQuery[f.length]), ""))
-		}
-		fig.Extra = map[string]float64{
-			"events":                 float64(f.length),
-			"tail_events":            float64(f.tail),
-			"lagging_snapshot_ms":    lagMs,
-			"lagging_snapshot_p95ms": percentile(times["lagging"][f.length], 95),
-			"fresh_snapshot_ms":      freshMs,
-			"no_snapshot_ms":         fullMs,
-			"no_snapshot_p95ms":      percentile(times["full"][f.length], 95),
-			"raw_query_all_ms":       median(rawQuery[f.length]),
-		}
-		figs = append(figs, fig)
+		figs = append(figs, lengthFigure(cfg, f, t))
 	}
 	if len(fixtures) > 1 {
-		short, long := fixtures[0], fixtures[len(fixtures)-1]
-		longMs, shortMs := median(times["lagging"][long.length]), median(times["lagging"][short.length])
-		fig := newFigure(fmt.Sprintf("Aggregate load with snapshots, %s vs %s events", thousands(int64(long.length)), thousands(int64(short.length))),
-			"ms", longMs, shortMs, loadGoal, true)
-		fig.Notes = fmt.Sprintf("snapshot every %d events, worst-case tail (%d events) on the long stream; median of %d loads",
-			e.cfg.SnapshotEvery, long.tail, e.cfg.LoadRepeats)
-		fig.Extra = map[string]float64{
-			"fresh_snapshot_ratio": median(times["fresh"][long.length]) / shortMs,
-		}
-		figs = append(figs, fig)
+		figs = append(figs, snapshotScalingFigure(cfg, fixtures[0], fixtures[len(fixtures)-1], t))
 	}
-	return figs, nil
+	return figs
+}
+
+// lengthFigure compares, for one stream, the load with the lagging snapshot with the load
+// of every event.
+func lengthFigure(cfg Config, f loadFixture, t loadTimes) Figure {
+	lag, fresh, full := t.byMethod["lagging"][f.length], t.byMethod["fresh"][f.length], t.byMethod["full"][f.length]
+	lagMs, freshMs, fullMs, queryMs := median(lag), median(fresh), median(full), median(t.rawQuery[f.length])
+	fig := newFigure(fmt.Sprintf("Aggregate load, %s events", thousands(int64(f.length))), "ms", lagMs, fullMs, 0, true)
+	fig.Notes = fmt.Sprintf("ours: snapshot + %d-event tail + restore; raw: load all + rehydrate; fresh snapshot (no tail) %s ms; plain Query of all items %s ms",
+		f.tail, formatValue(freshMs, ""), formatValue(queryMs, ""))
+	if f.tail == f.length {
+		fig.Notes = fmt.Sprintf("no snapshot below %d events: ours fetches none, then both load all + rehydrate; plain Query of all items %s ms",
+			cfg.SnapshotEvery, formatValue(queryMs, ""))
+	}
+	fig.Extra = map[string]float64{
+		"events":                 float64(f.length),
+		"tail_events":            float64(f.tail),
+		"lagging_snapshot_ms":    lagMs,
+		"lagging_snapshot_p95ms": percentile(lag, 95),
+		"fresh_snapshot_ms":      freshMs,
+		"no_snapshot_ms":         fullMs,
+		"no_snapshot_p95ms":      percentile(full, 95),
+		"raw_query_all_ms":       queryMs,
+	}
+	return fig
+}
+
+// snapshotScalingFigure compares the load of the long stream with the short one's, both
+// with lagging snapshots: with snapshots, a load should cost about the same at any length.
+func snapshotScalingFigure(cfg Config, short, long loadFixture, t loadTimes) Figure {
+	lagging := t.byMethod["lagging"]
+	longMs, shortMs := median(lagging[long.length]), median(lagging[short.length])
+	fig := newFigure(fmt.Sprintf("Aggregate load with snapshots, %s vs %s events", thousands(int64(long.length)), thousands(int64(short.length))),
+		"ms", longMs, shortMs, loadGoal, true)
+	fig.Notes = fmt.Sprintf("snapshot every %d events, worst-case tail (%d events) on the long stream; median of %d loads",
+		cfg.SnapshotEvery, long.tail, cfg.LoadRepeats)
+	fig.Extra = map[string]float64{
+		"fresh_snapshot_ratio": median(t.byMethod["fresh"][long.length]) / shortMs,
+	}
+	return fig
 }
 
 // writeLockStream appends length events (Lock, Release, Lock, …) to a new lock stream, 99 per
