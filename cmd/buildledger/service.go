@@ -84,16 +84,35 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 
 	var w *handlers.Worker
 	if worker {
-		w, err = b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
-			Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
-			Parallelism:     s.Parallelism,
-			Logger:          &log,
-			MetricsRegistry: reg,
-		}})
-		if err != nil {
+		if w, err = newServiceWorker(b, s, &log, reg); err != nil {
 			return err
 		}
 	}
+	srv := newHTTPServer(s.HTTPAddr, newServiceMux(b, w, reg, serve, &log), defaultHTTPTimeouts)
+	ln, err := net.Listen("tcp", s.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
+	}
+	log.Info().Str("addr", ln.Addr().String()).Bool("worker", worker).Bool("api", serve).Str("prefix", s.Prefix).Msg("buildledger started")
+
+	runErr := serveUntilStopped(ctx, srv, ln, w, &log)
+	logStopped(&log, runErr)
+	return runErr
+}
+
+// newServiceWorker builds the worker of worker and run, its metrics in reg.
+func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometheus.Registry) (*handlers.Worker, error) {
+	return b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
+		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
+		Parallelism:     s.Parallelism,
+		Logger:          log,
+		MetricsRegistry: reg,
+	}})
+}
+
+// newServiceMux routes /healthz and /metrics, ready once w is (always, without a worker),
+// and with serve the read API under /v1/.
+func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, serve bool, log *zerolog.Logger) *http.ServeMux {
 	ready := func() error {
 		if w != nil {
 			return w.Ready()
@@ -105,15 +124,15 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", health)
 	if serve {
-		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, Logger: &log}))
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, Logger: log}))
 	}
-	srv := newHTTPServer(s.HTTPAddr, mux, defaultHTTPTimeouts)
-	ln, err := net.Listen("tcp", s.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
-	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("worker", worker).Bool("api", serve).Str("prefix", s.Prefix).Msg("buildledger started")
+	return mux
+}
 
+// serveUntilStopped serves on ln and runs w (if any) until ctx ends, the server fails or the
+// worker stops; then it lets the worker finish the messages in flight before shutting the
+// server down, and returns what stopped it (nil when ctx did).
+func serveUntilStopped(ctx context.Context, srv *http.Server, ln net.Listener, w *handlers.Worker, log *zerolog.Logger) error {
 	errc := make(chan error, 2)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -148,7 +167,6 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)
-	logStopped(&log, runErr)
 	return runErr
 }
 
