@@ -2,19 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
 	"buildledger/client"
-	"buildledger/eventstore"
 	"buildledger/handlers"
 	"buildledger/internal/app"
 	"buildledger/projections"
@@ -113,21 +106,6 @@ func provisionEndToEnd(ctx context.Context, e *environment) (*app.App, handlers.
 	return a, ep, nil
 }
 
-// createRawQueue creates the raw baseline's FIFO queue, which orders each stream's commands
-// as the commands queue does, and returns its URL.
-func createRawQueue(ctx context.Context, e *environment) (string, error) {
-	out, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName:  aws.String(e.name("e2e-raw.fifo")),
-		Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "30"},
-	})
-	if err != nil {
-		return "", fmt.Errorf("create raw queue: %w", err)
-	}
-	url := aws.ToString(out.QueueUrl)
-	e.trackMessaging([]string{url}, nil)
-	return url, nil
-}
-
 // startWorker runs the worker in the background, its projector reporting what it makes
 // visible to vis, and returns once the worker receives. stop ends the worker and waits for
 // it to return.
@@ -176,33 +154,6 @@ func workerSender(a *app.App, ep handlers.Endpoints) (commandSender, error) {
 	}, nil
 }
 
-// rawSender sends the same bodies to the raw queue in one plain SendMessage each, grouped
-// and deduplicated as the client groups and deduplicates them.
-func rawSender(e *environment, queueURL string) commandSender {
-	return func(ctx context.Context, pc plannedCommand) error {
-		_, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl:               aws.String(queueURL),
-			MessageBody:            aws.String(string(pc.body)),
-			MessageGroupId:         aws.String(client.GroupID(pc.stream)),
-			MessageDeduplicationId: aws.String(pc.id),
-		})
-		return err
-	}
-}
-
-// commandsByID indexes a plan by command id, for the raw consumers to find what a message
-// decides.
-func commandsByID(plan [][]plannedCommand) map[string]plannedCommand {
-	byID := map[string]plannedCommand{}
-	for _, cmds := range plan {
-		for _, pc := range cmds {
-			byID[pc.id] = pc
-		}
-	}
-	return byID
-}
-
-// e2eSide is one side of the end-to-end figure and what its rounds measured.
 type e2eSide struct {
 	name    string
 	plan    [][]plannedCommand
@@ -290,27 +241,6 @@ func endToEndFigures(cfg Config, total int, ours, raw *e2eSide) []Figure {
 		"peak RSS of this process (worker, projector and clients in-process) while ours ran vs while raw ran; the idle worker stays resident during raw rounds")}
 }
 
-// memoryFigure reports two memory peaks as a figure in MiB of peak RSS, with the Go heap
-// peaks in Extra; without a per-phase RSS (the kernel refused the reset), it reports heap.
-func memoryFigure(name string, ours, raw memPeak, goal float64, notes string) Figure {
-	unit, o, r := "MiB RSS", mib(ours.rss), mib(raw.rss)
-	if !ours.rssOfPhase || !raw.rssOfPhase || ours.rss == 0 || raw.rss == 0 {
-		unit, o, r = "MiB heap", mib(ours.heap), mib(raw.heap)
-		notes += "; Go heap peak (the process's peak RSS could not be reset per phase)"
-	} else {
-		notes += fmt.Sprintf("; Go heap peak %s vs %s MiB", formatValue(mib(ours.heap), ""), formatValue(mib(raw.heap), ""))
-	}
-	f := newFigure(name, unit, o, r, goal, true)
-	f.Notes = notes
-	f.Extra = map[string]float64{
-		"ours_rss_mib":  mib(ours.rss),
-		"raw_rss_mib":   mib(raw.rss),
-		"ours_heap_mib": mib(ours.heap),
-		"raw_heap_mib":  mib(raw.heap),
-	}
-	return f
-}
-
 // planCommands decides perStream commands on each of streams workload streams.
 func planCommands(run string, streams, perStream int) ([][]plannedCommand, error) {
 	plan := make([][]plannedCommand, streams)
@@ -367,163 +297,4 @@ func runClosedLoop(ctx context.Context, plan [][]plannedCommand, from, to int, s
 	}
 	wg.Wait()
 	return latency, context.Cause(ctx)
-}
-
-// visibility tracks the highest version of each stream that is visible, and wakes those
-// waiting for one.
-type visibility struct {
-	mu      sync.Mutex
-	seen    map[string]int64
-	waiters map[string][]visibilityWaiter
-}
-
-type visibilityWaiter struct {
-	version int64
-	ready   chan struct{}
-}
-
-func newVisibility() *visibility {
-	return &visibility{seen: map[string]int64{}, waiters: map[string][]visibilityWaiter{}}
-}
-
-// reached records that stream is visible up to version.
-func (v *visibility) reached(stream string, version int64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if version <= v.seen[stream] {
-		return
-	}
-	v.seen[stream] = version
-	kept := v.waiters[stream][:0]
-	for _, w := range v.waiters[stream] {
-		if w.version <= version {
-			close(w.ready)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	v.waiters[stream] = kept
-}
-
-// wait returns once stream is visible up to version, or with ctx's error.
-func (v *visibility) wait(ctx context.Context, stream string, version int64) error {
-	v.mu.Lock()
-	if v.seen[stream] >= version {
-		v.mu.Unlock()
-		return nil
-	}
-	w := visibilityWaiter{version: version, ready: make(chan struct{})}
-	v.waiters[stream] = append(v.waiters[stream], w)
-	v.mu.Unlock()
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// watchedApplier applies events with the projector and records what became visible: once
-// Apply returns, the read model's position of the stream is at least the event's version.
-type watchedApplier struct {
-	next *projections.Projector
-	vis  *visibility
-}
-
-func (a watchedApplier) Apply(ctx context.Context, rec eventstore.Record) error {
-	if err := a.next.Apply(ctx, rec); err != nil {
-		return err
-	}
-	a.vis.reached(rec.Stream, rec.Version)
-	return nil
-}
-
-// rawConsumers are the raw baseline's consumers: receive, one transaction, delete.
-type rawConsumers struct {
-	e                *environment
-	queueURL         string
-	events, commands string
-	plan             map[string]plannedCommand
-	vis              *visibility
-
-	mu  sync.Mutex
-	err error
-}
-
-func (c *rawConsumers) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-func (c *rawConsumers) fail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err == nil {
-		c.err = err
-	}
-}
-
-// start runs n consumers until ctx ends; the channel closes when they have stopped.
-func (c *rawConsumers) start(ctx context.Context, n int) <-chan struct{} {
-	done := make(chan struct{})
-	keys := eventstore.NewKeyGenerator(nil)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				out, err := c.e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-					QueueUrl:            aws.String(c.queueURL),
-					MaxNumberOfMessages: 10,
-					WaitTimeSeconds:     1,
-				})
-				if err != nil {
-					if ctx.Err() == nil {
-						c.fail(fmt.Errorf("receive: %w", err))
-						time.Sleep(100 * time.Millisecond)
-					}
-					continue
-				}
-				for _, msg := range out.Messages {
-					if err := c.handle(ctx, keys, msg); err != nil && ctx.Err() == nil {
-						c.fail(err)
-					}
-				}
-			}
-		})
-	}
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	return done
-}
-
-func (c *rawConsumers) handle(ctx context.Context, keys *eventstore.KeyGenerator, msg sqstypes.Message) error {
-	var head struct {
-		ID   string `json:"id"`
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(msg.Body)), &head); err != nil {
-		return fmt.Errorf("decode raw message: %w", err)
-	}
-	pc, ok := c.plan[head.ID]
-	if !ok {
-		return fmt.Errorf("raw message of unknown command %s", head.ID)
-	}
-	specs := make([]rawEventSpec, len(pc.events))
-	for i, ev := range pc.events {
-		specs[i] = rawEventSpec{key: keys.Next(), typ: ev.Type, body: string(ev.Body)}
-	}
-	_, err := c.e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: rawAppendItems(c.events, c.commands, pc.stream, pc.expected, specs, pc.id, head.Type, "h", time.Now()),
-	})
-	if err != nil {
-		return fmt.Errorf("raw transaction of %s: %w", pc.id, err)
-	}
-	if _, err := c.e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {
-		return fmt.Errorf("delete raw message: %w", err)
-	}
-	c.vis.reached(pc.stream, pc.last())
-	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -116,4 +117,25 @@ func (m memPeak) merge(o memPeak) memPeak {
 		return o
 	}
 	return memPeak{heap: max(m.heap, o.heap), rss: max(m.rss, o.rss), rssOfPhase: m.rssOfPhase && o.rssOfPhase}
+}
+
+// memoryFigure reports two memory peaks as a figure in MiB of peak RSS, with the Go heap
+// peaks in Extra; without a per-phase RSS (the kernel refused the reset), it reports heap.
+func memoryFigure(name string, ours, raw memPeak, goal float64, notes string) Figure {
+	unit, o, r := "MiB RSS", mib(ours.rss), mib(raw.rss)
+	if !ours.rssOfPhase || !raw.rssOfPhase || ours.rss == 0 || raw.rss == 0 {
+		unit, o, r = "MiB heap", mib(ours.heap), mib(raw.heap)
+		notes += "; Go heap peak (the process's peak RSS could not be reset per phase)"
+	} else {
+		notes += fmt.Sprintf("; Go heap peak %s vs %s MiB", formatValue(mib(ours.heap), ""), formatValue(mib(raw.heap), ""))
+	}
+	f := newFigure(name, unit, o, r, goal, true)
+	f.Notes = notes
+	f.Extra = map[string]float64{
+		"ours_rss_mib":  mib(ours.rss),
+		"raw_rss_mib":   mib(raw.rss),
+		"ours_heap_mib": mib(ours.heap),
+		"raw_heap_mib":  mib(raw.heap),
+	}
+	return f
 }
