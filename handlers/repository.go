@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/internal/backoff"
 	"buildledger/snapshots"
 )
 
@@ -366,20 +366,14 @@ func (r *Aggregates) snapshot(agg domain.Aggregate, log *zerolog.Logger) {
 	})
 }
 
-// backoff waits a random time up to ConflictBackoff·2^attempt (capped), or until ctx ends.
+// backoff waits a jittered ConflictBackoff·2^attempt (capped), or until ctx ends, so that
+// racing workers spread out.
 func (r *Aggregates) backoff(ctx context.Context, attempt int) error {
-	if r.backoffBase <= 0 {
-		return nil
+	b := backoff.Backoff{Base: r.backoffBase, Max: maxConflictBackoff}
+	if err := b.Wait(ctx, attempt); err != nil {
+		return fmt.Errorf("handlers: waiting to retry after a version conflict: %w", err)
 	}
-	ceiling := min(r.backoffBase<<min(attempt, 16), maxConflictBackoff)
-	t := time.NewTimer(rand.N(ceiling) + 1)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("handlers: waiting to retry after a version conflict: %w", ctx.Err())
-	}
+	return nil
 }
 
 // encodeEvents turns decided events into events to append, with the change's metadata.

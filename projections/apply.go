@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/internal/backoff"
 )
 
 // applier applies records through guarded transactions; the live Projector, the replay's
@@ -23,7 +23,7 @@ type applier struct {
 // apply applies rec, and the gap before it, to the tables of generation pin, or of the
 // projection's current generation when pin is negative.
 func (a *applier) apply(ctx context.Context, p *projection, rec eventstore.Record, pin int64) error {
-	wait := 5 * time.Millisecond
+	retry := backoff.Backoff{Base: 5 * time.Millisecond, Max: 250 * time.Millisecond}
 	var last error
 	for attempt := 1; attempt <= a.maxAttempts; attempt++ {
 		gen := pin
@@ -48,10 +48,9 @@ func (a *applier) apply(ctx context.Context, p *projection, rec eventstore.Recor
 			return err
 		}
 		last = err
-		if err := sleep(ctx, wait/2+rand.N(wait)); err != nil {
+		if err := retry.Wait(ctx, attempt-1); err != nil {
 			return err
 		}
-		wait = min(2*wait, 250*time.Millisecond)
 	}
 	return fmt.Errorf("projections: apply %s@%d: gave up after %d attempts: %w", rec.Stream, rec.Version, a.maxAttempts, last)
 }
@@ -137,15 +136,4 @@ func (a *applier) write(ctx context.Context, p *projection, gen int64, rec event
 	}
 	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
 	return a.store.Write(ctx, puts, nil)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"buildledger/eventstore"
+	"buildledger/internal/backoff"
 	"buildledger/internal/parallel"
 )
 
@@ -68,7 +69,7 @@ func (r *Replayer) finishCatchUps(ctx context.Context, ptr pointer, res *ReplayR
 	if len(ptr.catchUp) == 0 {
 		return ptr, nil
 	}
-	if err := sleep(ctx, GenerationCacheTTL+GenerationCacheTTL/4); err != nil {
+	if err := backoff.Sleep(ctx, GenerationCacheTTL+GenerationCacheTTL/4); err != nil {
 		return ptr, err
 	}
 	byFrom := map[string][]*projection{}

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
-	"buildledger/internal/ddb"
+	"buildledger/internal/backoff"
 )
 
 // Put implements eventstore.Store: the dynamodb-eventstore operation. The event is stored as
@@ -170,7 +170,7 @@ var errUnprocessed = errors.New("still unprocessed")
 
 // putBackoff spaces the attempts to write the items a BatchWriteItem left unprocessed,
 // jittered so that throttled writers spread out.
-var putBackoff = ddb.Backoff{Base: 10 * time.Millisecond, Max: time.Second}
+var putBackoff = backoff.Backoff{Base: 10 * time.Millisecond, Max: time.Second}
 
 // writePuts stores calls with BatchWriteItem, writing again, with backoff, the items
 // DynamoDB leaves unprocessed (throttling), and gives every call its own result.

@@ -48,21 +48,6 @@ func TestConditionFailure(t *testing.T) {
 	}
 }
 
-func TestBackoff_GivenAttempts_ThenDelaysDoubleWithinJitterAndCap(t *testing.T) {
-	b := ddb.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}
-	for attempt, ceiling := range []time.Duration{10, 20, 40, 50, 50} {
-		ceiling *= time.Millisecond
-		for range 100 {
-			if d := b.Delay(attempt); d < ceiling/2 || d > ceiling {
-				t.Fatalf("attempt %d: delay %v outside [%v, %v]", attempt, d, ceiling/2, ceiling)
-			}
-		}
-	}
-	if d := (ddb.Backoff{}).Delay(3); d != 0 {
-		t.Errorf("zero backoff: delay %v, want 0", d)
-	}
-}
-
 func TestForEach_GivenItems_ThenAtMostNRunAtOnceAndFirstErrorStopsTheRest(t *testing.T) {
 	var running, peak atomic.Int32
 	items := make([]int, 40)

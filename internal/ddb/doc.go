@@ -1,4 +1,4 @@
 // Package ddb is DynamoDB plumbing written once for every adapter: creating a table and
 // waiting for it, recognising a failed condition in a plain write or a cancelled
-// transaction, jittered backoff, and bounded parallelism.
+// transaction, and bounded parallelism (backoff is internal/backoff).
 package ddb

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/backoff"
 	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
@@ -354,7 +355,7 @@ func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequ
 }
 
 // batchBackoff spaces the attempts of a batch call: from 20 ms, doubling up to 2 s.
-var batchBackoff = ddb.Backoff{Base: 20 * time.Millisecond, Max: 2 * time.Second}
+var batchBackoff = backoff.Backoff{Base: 20 * time.Millisecond, Max: 2 * time.Second}
 
 // awaitRetry waits before another attempt at what attempt attempts of a batch call left
 // unprocessed (what names them, e.g. "batch get: keys"); after Config.BatchAttempts it fails.

@@ -1,4 +1,6 @@
-package ddb
+// Package backoff is the jittered, doubling wait between retries, written once for the
+// command handler, the projections and the DynamoDB adapters (standard library only).
+package backoff
 
 import (
 	"context"
