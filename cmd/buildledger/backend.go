@@ -125,7 +125,7 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	}
 	// Read-your-writes: the read models catch up moments after the outcome; an outcome that
 	// came just at the deadline gets a little longer.
-	projCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Until(deadline), projectionGrace))
+	projCtx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), projectionGrace))
 	defer cancel()
 	if err := sender.WaitProjected(projCtx, o.Stream, o.Version); err != nil {
 		return o, &exitError{code: exitTimeout, err: &unprojectedError{commandID: id, err: err}}
