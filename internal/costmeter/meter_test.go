@@ -108,10 +108,11 @@ func createTableWithIndex(t *testing.T, db *dynamodb.Client, name string) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
 	return name
 }
-
 
 func TestMeterCountsSQS(t *testing.T) {
 	t.Parallel()
@@ -136,4 +137,3 @@ func TestMeterCountsSQS(t *testing.T) {
 		t.Errorf("given one SendMessage, then only it is counted, got %v", got)
 	}
 }
-
