@@ -19,6 +19,7 @@ import (
 	"buildledger/eventstore"
 	"buildledger/internal/app"
 	"buildledger/internal/awsconf"
+	"buildledger/internal/costmeter"
 	"buildledger/projections"
 )
 
@@ -31,10 +32,15 @@ type backend struct {
 	sender *client.Client
 }
 
-func openBackend(ctx context.Context, s *settings) (*backend, error) {
+// openBackend builds the installation s names; with a meter, every AWS request it makes
+// (the worker's included) is counted there.
+func openBackend(ctx context.Context, s *settings, meter *costmeter.Meter) (*backend, error) {
 	cfg, err := awsconf.Load(ctx, awsconf.Config{Debug: s.AWSDebug})
 	if err != nil {
 		return nil, err
+	}
+	if meter != nil {
+		cfg = meter.Attach(cfg)
 	}
 	a, err := app.New(app.Config{AWS: cfg, Names: s.names()})
 	if err != nil {
@@ -198,7 +204,7 @@ func printJSON(w io.Writer, v any) error {
 // withBackend wraps a RunE body that needs the backend.
 func withBackend(s *settings, fn func(cmd *cobra.Command, b *backend) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
-		b, err := openBackend(cmd.Context(), s)
+		b, err := openBackend(cmd.Context(), s, nil)
 		if err != nil {
 			return err
 		}

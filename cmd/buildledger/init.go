@@ -33,7 +33,7 @@ Running it again changes nothing and says so.`,
 
 // initResources creates whatever is missing and says what it created.
 func initResources(ctx context.Context, s *settings, out io.Writer) error {
-	b, err := openBackend(ctx, s)
+	b, err := openBackend(ctx, s, nil)
 	if err != nil {
 		return err
 	}

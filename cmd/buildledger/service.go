@@ -16,6 +16,7 @@ import (
 
 	"buildledger/handlers"
 	"buildledger/internal/app"
+	"buildledger/internal/costmeter"
 	"buildledger/internal/httpapi"
 	"buildledger/snapshots"
 )
@@ -70,7 +71,9 @@ func newRunCommand(s *settings) *cobra.Command {
 
 func runService(ctx context.Context, s *settings, worker, serve bool, f serviceFlags) error {
 	log := s.logger(os.Stderr)
-	b, err := openBackend(ctx, s)
+	// The process's AWS requests and DynamoDB capacity units, on /metrics.
+	meter := costmeter.New()
+	b, err := openBackend(ctx, s, meter)
 	if err != nil {
 		return err
 	}
@@ -80,7 +83,8 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		costmeter.NewCollector(meter, "buildledger"))
 
 	var w *handlers.Worker
 	if worker {
