@@ -270,6 +270,9 @@ type Report struct {
 	Duration string `json:"duration"`
 	// Figures are the measurements, in the order they were taken.
 	Figures []Figure `json:"figures"`
+	// Work is, for the figures that count it (end to end), what each side asked of AWS
+	// per accepted command.
+	Work []Work `json:"work,omitempty"`
 }
 
 // Run measures the figures cfg names against the emulators, writing progress lines to
@@ -321,6 +324,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		}
 		env.logf("%s: done in %s", s.name, time.Since(t).Round(time.Millisecond))
 	}
+	rep.Work = env.recordedWork()
 	rep.Duration = time.Since(started).Round(time.Second).String()
 	return rep, errors.Join(errs...)
 }

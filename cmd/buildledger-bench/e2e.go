@@ -7,9 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"buildledger/client"
 	"buildledger/handlers"
 	"buildledger/internal/app"
+	"buildledger/internal/costmeter"
 	"buildledger/projections"
 )
 
@@ -32,10 +36,14 @@ const visibleTimeout = 2 * time.Minute
 func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	cfg := e.cfg
 	perStream := cfg.E2ECommands / cfg.E2EStreams
-	a, ep, err := provisionEndToEnd(ctx, e)
+	// Each side's clients report to a meter of their own.
+	oursMeter, rawMeter := costmeter.New(), costmeter.New()
+	a, ep, err := provisionEndToEnd(ctx, e, oursMeter)
 	if err != nil {
 		return nil, err
 	}
+	rawAWS := rawMeter.Attach(e.aws)
+	rawDB, rawSQS := dynamodb.NewFromConfig(rawAWS), sqs.NewFromConfig(rawAWS)
 	rawEvents, rawCommands, err := e.eventTables(ctx, "e2e-raw")
 	if err != nil {
 		return nil, err
@@ -64,7 +72,7 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	consumers := &rawConsumers{e: e, queueURL: rawQueueURL, events: rawEvents, commands: rawCommands, plan: commandsByID(rawPlan), vis: rawVis}
+	consumers := &rawConsumers{db: rawDB, sqs: rawSQS, queueURL: rawQueueURL, events: rawEvents, commands: rawCommands, plan: commandsByID(rawPlan), vis: rawVis}
 	consumersCtx, stopConsumers := context.WithCancel(ctx)
 	consumersDone := consumers.start(consumersCtx, cfg.E2EParallelism)
 	defer func() {
@@ -72,23 +80,25 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 		<-consumersDone
 	}()
 
-	ours := &e2eSide{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis}
-	raw := &e2eSide{name: "raw", plan: rawPlan, send: rawSender(e, rawQueueURL), vis: rawVis}
+	ours := &e2eSide{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis, meter: oursMeter}
+	raw := &e2eSide{name: "raw", plan: rawPlan, send: rawSender(rawSQS, rawQueueURL), vis: rawVis, meter: rawMeter}
 	if err := runEndToEndRounds(ctx, e, ours, raw, consumers, perStream); err != nil {
 		return nil, err
 	}
+	e.recordWork(Work{Figure: "end to end", Ours: newCommandWork(ours.work, ours.done), Raw: newCommandWork(raw.work, raw.done)})
 	return endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw), nil
 }
 
 // provisionEndToEnd builds the installation the worker runs in, through the composition root
 // production uses, and creates its tables, queues and topic; everything it creates is
-// tracked for cleanup, even when creating the rest fails.
-func provisionEndToEnd(ctx context.Context, e *environment) (*app.App, handlers.Endpoints, error) {
+// tracked for cleanup, even when creating the rest fails. Its clients, the worker's
+// included, report to meter.
+func provisionEndToEnd(ctx context.Context, e *environment, meter *costmeter.Meter) (*app.App, handlers.Endpoints, error) {
 	names, err := handlers.NewNames(e.name("e2e-"))
 	if err != nil {
 		return nil, handlers.Endpoints{}, err
 	}
-	a, err := app.New(app.Config{AWS: e.aws, Names: names, ReadPrefix: e.name("e2e-rm-"), DynamoDB: e.db, SQS: e.sqs, SNS: e.sns})
+	a, err := app.New(app.Config{AWS: meter.Attach(e.aws), Names: names, ReadPrefix: e.name("e2e-rm-")})
 	if err != nil {
 		return nil, handlers.Endpoints{}, err
 	}
@@ -163,6 +173,8 @@ type e2eSide struct {
 	done    int
 	latency []float64
 	mem     memPeak
+	meter   *costmeter.Meter
+	work    costmeter.Counts
 }
 
 // runEndToEndRounds runs both sides in alternating rounds, each round a slice of every
@@ -191,11 +203,15 @@ func (sd *e2eSide) runRound(ctx context.Context, e *environment, consumers *rawC
 	if err := consumers.failed(); err != nil {
 		return fmt.Errorf("raw consumer: %w", err)
 	}
+	before := sd.meter.Snapshot()
 	probe := startMemProbe()
 	start := time.Now()
 	lat, err := runClosedLoop(ctx, sd.plan, from, to, sd.send, sd.vis)
 	took := time.Since(start)
 	sd.mem = sd.mem.merge(probe.stopProbe())
+	if err == nil {
+		sd.work = sd.work.Add(settledCounts(ctx, sd.meter).Sub(before))
+	}
 	if err != nil {
 		if cerr := consumers.failed(); cerr != nil && sd.name == "raw" {
 			err = errors.Join(err, cerr)

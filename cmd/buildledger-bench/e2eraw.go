@@ -33,9 +33,9 @@ func createRawQueue(ctx context.Context, e *environment) (string, error) {
 
 // rawSender sends the same bodies to the raw queue in one plain SendMessage each, grouped
 // and deduplicated as the client groups and deduplicates them.
-func rawSender(e *environment, queueURL string) commandSender {
+func rawSender(queue *sqs.Client, queueURL string) commandSender {
 	return func(ctx context.Context, pc plannedCommand) error {
-		_, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		_, err := queue.SendMessage(ctx, &sqs.SendMessageInput{
 			QueueUrl:               aws.String(queueURL),
 			MessageBody:            aws.String(string(pc.body)),
 			MessageGroupId:         aws.String(client.GroupID(pc.stream)),
@@ -60,7 +60,8 @@ func commandsByID(plan [][]plannedCommand) map[string]plannedCommand {
 // e2eSide is one side of the end-to-end figure and what its rounds measured.
 // rawConsumers are the raw baseline's consumers: receive, one transaction, delete.
 type rawConsumers struct {
-	e                *environment
+	db               *dynamodb.Client
+	sqs              *sqs.Client
 	queueURL         string
 	events, commands string
 	plan             map[string]plannedCommand
@@ -92,7 +93,7 @@ func (c *rawConsumers) start(ctx context.Context, n int) <-chan struct{} {
 	for range n {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				out, err := c.e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+				out, err := c.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 					QueueUrl:            aws.String(c.queueURL),
 					MaxNumberOfMessages: 10,
 					WaitTimeSeconds:     1,
@@ -135,13 +136,13 @@ func (c *rawConsumers) handle(ctx context.Context, keys *eventstore.KeyGenerator
 	for i, ev := range pc.events {
 		specs[i] = rawEventSpec{key: keys.Next(), typ: ev.Type, body: string(ev.Body)}
 	}
-	_, err := c.e.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	_, err := c.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: rawAppendItems(c.events, c.commands, pc.stream, pc.expected, specs, pc.id, head.Type, "h", time.Now()),
 	})
 	if err != nil {
 		return fmt.Errorf("raw transaction of %s: %w", pc.id, err)
 	}
-	if _, err := c.e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {
+	if _, err := c.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: msg.ReceiptHandle}); err != nil {
 		return fmt.Errorf("delete raw message: %w", err)
 	}
 	c.vis.reached(pc.stream, pc.last())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type environment struct {
 	started  time.Time
 
 	mu     sync.Mutex
+	work   []Work
 	tables []string
 	queues []string // URLs
 	topics []string // ARNs
@@ -85,6 +87,20 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("bench: the benchmark runs against the local emulators: %w", err)
 	}
 	return cfg, err
+}
+
+// recordWork keeps a figure's work per command for the report.
+func (e *environment) recordWork(w Work) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.work = append(e.work, w)
+}
+
+// recordedWork returns the work recorded so far.
+func (e *environment) recordedWork() []Work {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.work)
 }
 
 // logf writes one progress line, stamped with the time since the run began.

@@ -58,7 +58,8 @@ func (f *Figure) judge() {
 }
 
 // Markdown returns the report as one markdown table, preceded by a line naming the date,
-// the machine and the run's duration.
+// the machine and the run's duration, and followed by the work per command of the figures
+// that count it.
 func (r Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "buildledger bench, %s, %s", r.Date, r.Machine)
@@ -87,6 +88,10 @@ func (r Report) Markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			cell(f.Name), formatValue(f.Ours, f.Unit), formatValue(f.Raw, f.Unit), ratio, goal, met, cell(f.Notes))
+	}
+	for _, w := range r.Work {
+		b.WriteString("\n")
+		b.WriteString(w.Markdown())
 	}
 	return b.String()
 }
