@@ -1,0 +1,37 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMarkdown_given_work_then_a_second_table_per_command_with_the_difference_and_operations(t *testing.T) {
+	rep := Report{Date: "d", Machine: "m", Figures: []Figure{newFigure("End to end", "commands/s", 1, 2, 0.7, false)},
+		Work: []Work{{
+			Figure: "end to end",
+			Ours: CommandWork{Commands: 10, DynamoDBRequests: 3, WCU: 12, IndexWCU: 2, RCU: 4, MessagingRequests: 6, Operations: map[string]OperationWork{
+				"DynamoDB.TransactWriteItems": {Requests: 2, WCU: 12}, "DynamoDB.GetItem": {Requests: 1, RCU: 4}, "SNS.Publish": {Requests: 1},
+			}},
+			Raw: CommandWork{Commands: 10, DynamoDBRequests: 1, WCU: 8, MessagingRequests: 3, Operations: map[string]OperationWork{
+				"DynamoDB.TransactWriteItems": {Requests: 1, WCU: 8},
+			}},
+		}}}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"Work per accepted command, end to end (10 commands ours, 10 raw",
+		"| DynamoDB requests | 3.00 | 1.00 | +2.00 | GetItem 1.00, TransactWriteItems 2.00 | TransactWriteItems 1.00 |",
+		"| WCU | 12.0 | 8.00 | +4.00 | TransactWriteItems 12.0; of which index writes 2.00 | TransactWriteItems 8.00 |",
+		"| RCU | 4.00 | 0.00 | +4.00 | GetItem 4.00 | — |",
+		"| SQS+SNS requests | 6.00 | 3.00 | +3.00 | SNS.Publish 1.00 | — |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if got := strings.Count(md, "\n| --- |"); got != 2 {
+		t.Errorf("got %d tables, want the figures' and the work's:\n%s", got, md)
+	}
+	if noWork := (Report{Figures: rep.Figures}).Markdown(); strings.Contains(noWork, "Work per") {
+		t.Errorf("without work, the report has no work table:\n%s", noWork)
+	}
+}
