@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"buildledger/internal/awsconf"
 )
 
 func TestMarkdown_given_work_then_a_second_table_per_command_with_the_difference_and_operations(t *testing.T) {
@@ -33,5 +38,44 @@ func TestMarkdown_given_work_then_a_second_table_per_command_with_the_difference
 	}
 	if noWork := (Report{Figures: rep.Figures}).Markdown(); strings.Contains(noWork, "Work per") {
 		t.Errorf("without work, the report has no work table:\n%s", noWork)
+	}
+}
+
+// TestRun_SmallEndToEnd runs a tiny end-to-end figure and checks the work it counted: the
+// raw path does one send, one transaction and one delete per command (retries aside), and
+// ours at least as much.
+func TestRun_SmallEndToEnd(t *testing.T) {
+	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
+		t.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
+	}
+	if !awsconf.HasEndpoint() {
+		t.Fatal("AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` (or eval \"$(scripts/localstack.sh env)\")")
+	}
+	cfg := Config{Figures: []string{FigureE2E}, Rounds: 2, E2ECommands: 40, E2EStreams: 4, E2EParallelism: 4}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := Run(ctx, cfg, &progress)
+	if err != nil {
+		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
+	}
+	if len(rep.Work) != 1 {
+		t.Fatalf("got %d work entries, want 1", len(rep.Work))
+	}
+	w := rep.Work[0]
+	if w.Ours.Commands != 40 || w.Raw.Commands != 40 {
+		t.Errorf("commands ours %d, raw %d; want 40 each", w.Ours.Commands, w.Raw.Commands)
+	}
+	for _, op := range []string{"DynamoDB.TransactWriteItems", "SQS.SendMessage", "SQS.DeleteMessage"} {
+		// A retried request counts again: allow a few.
+		if got := w.Raw.Operations[op].Requests; got < 1 || got > 1.1 {
+			t.Errorf("raw %s: %v per command, want 1", op, got)
+		}
+		if got := w.Ours.Operations[op].Requests; got < 1 {
+			t.Errorf("ours %s: %v per command, want at least 1", op, got)
+		}
+	}
+	if !(w.Raw.WCU > 0) || w.Ours.WCU < w.Raw.WCU || w.Ours.DynamoDBRequests < w.Raw.DynamoDBRequests {
+		t.Errorf("ours %+v, raw %+v: want raw WCU positive and ours at least raw's", w.Ours, w.Raw)
 	}
 }
