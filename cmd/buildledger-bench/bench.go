@@ -13,7 +13,8 @@
 //     longest stream with the shortest.
 //   - e2e: commands/s from an SQS send until the projection shows the command's version,
 //     through the worker and the projector, vs SQS send, receive and delete plus one
-//     TransactWriteItems per command.
+//     TransactWriteItems per command; and, counted by internal/costmeter, the work per
+//     accepted command of each side (DynamoDB requests, capacity units, SQS+SNS requests).
 //   - replay: events/s rebuilding every read model from the events table, vs a parallel
 //     Scan of that table; and the peak memory of a small vs a large replay.
 //   - put: events/s of the dynamodb-eventstore operation (Store.Put) at 1 and many callers,
