@@ -153,12 +153,6 @@ func TestPercentile_given_values_then_nearest_rank(t *testing.T) {
 // TestRun_Small runs the append, load and put figures with tiny sizes against the
 // emulators and checks that each reports positive figures.
 func TestRun_Small(t *testing.T) {
-	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
-		t.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
-	}
-	if !awsconf.HasEndpoint() {
-		t.Fatal("AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` (or eval \"$(scripts/localstack.sh env)\")")
-	}
 	cfg := Config{
 		Figures:       []string{FigureAppend, FigureLoad, FigurePut},
 		Rounds:        2,
@@ -169,13 +163,7 @@ func TestRun_Small(t *testing.T) {
 		PutEvents:     40,
 		PutCallers:    []int{1, 4},
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	var progress strings.Builder
-	rep, err := Run(ctx, cfg, &progress)
-	if err != nil {
-		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
-	}
+	rep, progress := runSmall(t, cfg)
 	want := map[string]bool{
 		"Append, 1 stream": false, "Append, 4 streams": false,
 		"Aggregate load, 10 events": false, "Aggregate load, 250 events": false, "Aggregate load with snapshots, 250 vs 10 events": false,
@@ -199,7 +187,28 @@ func TestRun_Small(t *testing.T) {
 	if rep.Date == "" || !strings.Contains(rep.Machine, "CPUs") {
 		t.Errorf("date %q, machine %q", rep.Date, rep.Machine)
 	}
-	if !strings.Contains(progress.String(), "cleaned up") {
-		t.Errorf("no cleanup reported:\n%s", progress.String())
+	if !strings.Contains(progress, "cleaned up") {
+		t.Errorf("no cleanup reported:\n%s", progress)
 	}
+}
+
+// runSmall runs a small benchmark against the emulators and returns its report and
+// progress lines; it skips with BUILDLEDGER_SKIP_INTEGRATION=1 and fails when the
+// emulators' endpoints are not set or a figure fails.
+func runSmall(t *testing.T, cfg Config) (Report, string) {
+	t.Helper()
+	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
+		t.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
+	}
+	if !awsconf.HasEndpoint() {
+		t.Fatal("AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` (or eval \"$(scripts/localstack.sh env)\")")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := Run(ctx, cfg, &progress)
+	if err != nil {
+		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
+	}
+	return rep, progress.String()
 }

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
-	"time"
-
-	"buildledger/internal/awsconf"
 )
 
 func TestMarkdown_given_work_then_a_second_table_per_command_with_the_difference_and_operations(t *testing.T) {
@@ -45,20 +40,7 @@ func TestMarkdown_given_work_then_a_second_table_per_command_with_the_difference
 // raw path does one send, one transaction and one delete per command (retries aside), and
 // ours at least as much.
 func TestRun_SmallEndToEnd(t *testing.T) {
-	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
-		t.Skip("BUILDLEDGER_SKIP_INTEGRATION=1: integration test skipped")
-	}
-	if !awsconf.HasEndpoint() {
-		t.Fatal("AWS_ENDPOINT_URL_DYNAMODB is not set; start the local stack with `make up` (or eval \"$(scripts/localstack.sh env)\")")
-	}
-	cfg := Config{Figures: []string{FigureE2E}, Rounds: 2, E2ECommands: 40, E2EStreams: 4, E2EParallelism: 4}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	var progress strings.Builder
-	rep, err := Run(ctx, cfg, &progress)
-	if err != nil {
-		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
-	}
+	rep, _ := runSmall(t, Config{Figures: []string{FigureE2E}, Rounds: 2, E2ECommands: 40, E2EStreams: 4, E2EParallelism: 4})
 	if len(rep.Work) != 1 {
 		t.Fatalf("got %d work entries, want 1", len(rep.Work))
 	}

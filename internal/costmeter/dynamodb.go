@@ -1,158 +1,97 @@
 package costmeter
 
 import (
+	"reflect"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // withConsumedCapacity returns the input of a DynamoDB operation that can report consumed
-// capacity with ReturnConsumedCapacity INDEXES, unless its caller asked for TOTAL or
-// INDEXES already. It changes a copy: the caller's input may be in use elsewhere.
+// capacity (every input with a ReturnConsumedCapacity field: PutItem, UpdateItem,
+// DeleteItem, GetItem, Query, Scan, the batch and transaction operations, PartiQL) asking
+// for INDEXES, unless its caller asked for TOTAL or INDEXES already. It returns a copy: the
+// caller's input may be in use elsewhere.
 func withConsumedCapacity(params any) any {
-	set := func(r *types.ReturnConsumedCapacity) bool {
-		if *r == types.ReturnConsumedCapacityTotal || *r == types.ReturnConsumedCapacityIndexes {
-			return false
-		}
-		*r = types.ReturnConsumedCapacityIndexes
-		return true
+	in := reflect.ValueOf(params)
+	if in.Kind() != reflect.Pointer || in.IsNil() || in.Elem().Kind() != reflect.Struct {
+		return params
 	}
-	switch p := params.(type) {
-	case *dynamodb.PutItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.UpdateItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.DeleteItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.GetItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.QueryInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.ScanInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.BatchGetItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.BatchWriteItemInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.TransactWriteItemsInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
-	case *dynamodb.TransactGetItemsInput:
-		if c := *p; set(&c.ReturnConsumedCapacity) {
-			return &c
-		}
+	field := in.Elem().FieldByName("ReturnConsumedCapacity")
+	if !field.IsValid() || field.Type() != reflect.TypeFor[types.ReturnConsumedCapacity]() {
+		return params
 	}
-	return params
+	if r := types.ReturnConsumedCapacity(field.String()); r == types.ReturnConsumedCapacityTotal || r == types.ReturnConsumedCapacityIndexes {
+		return params
+	}
+	c := reflect.New(in.Elem().Type())
+	c.Elem().Set(in.Elem())
+	c.Elem().FieldByName("ReturnConsumedCapacity").SetString(string(types.ReturnConsumedCapacityIndexes))
+	return c.Interface()
 }
 
-// dynamoUsage is what one successful DynamoDB call carried and consumed: its entries from
-// the input (or, for Query and Scan, the items read), its units from the output.
-func dynamoUsage(params, result any) Usage {
-	var (
-		ccs     []types.ConsumedCapacity
-		write   bool
-		metered = true
-		entries = int64(1)
-	)
-	one := func(cc *types.ConsumedCapacity) {
-		if cc == nil {
-			metered = false
-			return
-		}
-		ccs = []types.ConsumedCapacity{*cc}
+// writeOperations are the DynamoDB operations whose capacity units are write units, when
+// DynamoDB does not say (DynamoDB Local fills in only CapacityUnits). A transaction's
+// condition checks are charged as writes.
+var writeOperations = map[string]bool{
+	"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true, "TransactWriteItems": true,
+}
+
+// dynamoUsage is what one successful call of a DynamoDB operation carried and consumed: its
+// entries from the input (for Query and Scan, the items read), its units from the output's
+// ConsumedCapacity (one, or one per table).
+func dynamoUsage(operation string, params, result any) Usage {
+	out := reflect.ValueOf(result)
+	if out.Kind() != reflect.Pointer || out.IsNil() || out.Elem().Kind() != reflect.Struct {
+		return Usage{Entries: 1}
 	}
-	many := func(cc []types.ConsumedCapacity) {
-		metered = len(cc) > 0
-		ccs = cc
-	}
-	switch r := result.(type) {
-	case *dynamodb.PutItemOutput:
-		write = true
-		one(r.ConsumedCapacity)
-	case *dynamodb.UpdateItemOutput:
-		write = true
-		one(r.ConsumedCapacity)
-	case *dynamodb.DeleteItemOutput:
-		write = true
-		one(r.ConsumedCapacity)
-	case *dynamodb.GetItemOutput:
-		one(r.ConsumedCapacity)
-	case *dynamodb.QueryOutput:
-		entries = int64(r.Count)
-		one(r.ConsumedCapacity)
-	case *dynamodb.ScanOutput:
-		entries = int64(r.Count)
-		one(r.ConsumedCapacity)
-	case *dynamodb.BatchGetItemOutput:
-		entries = batchGetEntries(params)
-		many(r.ConsumedCapacity)
-	case *dynamodb.BatchWriteItemOutput:
-		write = true
-		entries = batchWriteEntries(params)
-		many(r.ConsumedCapacity)
-	case *dynamodb.TransactWriteItemsOutput:
-		write = true
-		if p, ok := params.(*dynamodb.TransactWriteItemsInput); ok {
-			entries = int64(len(p.TransactItems))
-		}
-		many(r.ConsumedCapacity)
-	case *dynamodb.TransactGetItemsOutput:
-		if p, ok := params.(*dynamodb.TransactGetItemsInput); ok {
-			entries = int64(len(p.TransactItems))
-		}
-		many(r.ConsumedCapacity)
-	default:
+	var ccs []types.ConsumedCapacity
+	field := out.Elem().FieldByName("ConsumedCapacity")
+	if !field.IsValid() {
 		// Control-plane calls (CreateTable, DescribeTable, …) consume no capacity units.
 		return Usage{Entries: 1}
 	}
-	u := Usage{Entries: entries}
-	if !metered {
+	switch cc := field.Interface().(type) {
+	case *types.ConsumedCapacity:
+		if cc != nil {
+			ccs = []types.ConsumedCapacity{*cc}
+		}
+	case []types.ConsumedCapacity:
+		ccs = cc
+	}
+	u := Usage{Entries: requestEntries(params)}
+	if count := out.Elem().FieldByName("Count"); count.IsValid() && count.CanInt() {
+		u.Entries = count.Int()
+	}
+	if len(ccs) == 0 {
 		u.Unmetered = 1
 	}
 	for _, cc := range ccs {
-		u = u.Add(capacityUsage(cc, write))
+		u = u.Add(capacityUsage(cc, writeOperations[operation]))
 	}
 	return u
 }
 
-func batchGetEntries(params any) int64 {
-	p, ok := params.(*dynamodb.BatchGetItemInput)
-	if !ok {
+// requestEntries is how many items a batch or transaction input names; 1 for any other.
+func requestEntries(params any) int64 {
+	n := 0
+	switch p := params.(type) {
+	case *dynamodb.BatchGetItemInput:
+		for _, ka := range p.RequestItems {
+			n += len(ka.Keys)
+		}
+	case *dynamodb.BatchWriteItemInput:
+		for _, reqs := range p.RequestItems {
+			n += len(reqs)
+		}
+	case *dynamodb.TransactWriteItemsInput:
+		n = len(p.TransactItems)
+	case *dynamodb.TransactGetItemsInput:
+		n = len(p.TransactItems)
+	default:
 		return 1
 	}
-	var n int64
-	for _, ka := range p.RequestItems {
-		n += int64(len(ka.Keys))
-	}
-	return n
-}
-
-func batchWriteEntries(params any) int64 {
-	p, ok := params.(*dynamodb.BatchWriteItemInput)
-	if !ok {
-		return 1
-	}
-	var n int64
-	for _, reqs := range p.RequestItems {
-		n += int64(len(reqs))
-	}
-	return n
+	return int64(n)
 }
 
 // capacityUsage turns one table's ConsumedCapacity into units. AWS fills in

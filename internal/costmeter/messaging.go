@@ -9,7 +9,7 @@ import (
 func usageOf(op Op, params, result any) Usage {
 	switch op.Service {
 	case ServiceDynamoDB:
-		return dynamoUsage(params, result)
+		return dynamoUsage(op.Operation, params, result)
 	case ServiceSQS, ServiceSNS:
 		return Usage{Entries: messageEntries(params, result)}
 	}
