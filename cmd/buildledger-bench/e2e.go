@@ -197,8 +197,8 @@ func runEndToEndRounds(ctx context.Context, e *environment, ours, raw *e2eSide, 
 }
 
 // runRound sends commands from..to-1 of every stream of sd's plan and adds their time,
-// latencies and memory peak to sd. A failed raw consumer fails the round: the raw side's
-// commands would otherwise only time out.
+// latencies, memory peak and AWS work (once the round's work has settled) to sd. A failed
+// raw consumer fails the round: the raw side's commands would otherwise only time out.
 func (sd *e2eSide) runRound(ctx context.Context, e *environment, consumers *rawConsumers, r, from, to int) error {
 	if err := consumers.failed(); err != nil {
 		return fmt.Errorf("raw consumer: %w", err)
@@ -209,15 +209,13 @@ func (sd *e2eSide) runRound(ctx context.Context, e *environment, consumers *rawC
 	lat, err := runClosedLoop(ctx, sd.plan, from, to, sd.send, sd.vis)
 	took := time.Since(start)
 	sd.mem = sd.mem.merge(probe.stopProbe())
-	if err == nil {
-		sd.work = sd.work.Add(settledCounts(ctx, sd.meter).Sub(before))
-	}
 	if err != nil {
 		if cerr := consumers.failed(); cerr != nil && sd.name == "raw" {
 			err = errors.Join(err, cerr)
 		}
 		return fmt.Errorf("%s, round %d: %w", sd.name, r+1, err)
 	}
+	sd.work = sd.work.Add(settledCounts(ctx, sd.meter).Sub(before))
 	n := (to - from) * len(sd.plan)
 	sd.took += took
 	sd.done += n
