@@ -174,7 +174,7 @@ func TestWaitOutcome_GivenStoredOutcomes_ThenTypedErrorsForRejectedAndInvalid(t 
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.Append(ctx, "lock:prod", 0, []eventstore.Event{{Type: "Locked", Body: json.RawMessage(`{}`)}}, eventstore.Command{ID: "a"}); err != nil {
+	if _, err := store.Append(ctx, "lock:prod", 0, []eventstore.Event{{Type: "Locked", Body: json.RawMessage(`{}`)}}, eventstore.CommandRef{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(client.Config{SQS: noSend(t), QueueURL: "unused", Outcomes: store, PollInterval: 5 * time.Millisecond})
@@ -254,7 +254,7 @@ func TestDo_GivenWorkerAcceptsAndProjects_ThenReturnsOnlyAfterTheReadSideCaughtU
 				ID string `json:"id"`
 			}
 			_ = json.Unmarshal([]byte(aws.ToString(out.Messages[0].Body)), &env)
-			if _, err := store.Append(ctx, "lock:prod", 0, []eventstore.Event{{Type: "Locked", Body: json.RawMessage(`{}`)}}, eventstore.Command{ID: env.ID}); err != nil {
+			if _, err := store.Append(ctx, "lock:prod", 0, []eventstore.Event{{Type: "Locked", Body: json.RawMessage(`{}`)}}, eventstore.CommandRef{ID: env.ID}); err != nil {
 				t.Error(err)
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -146,7 +146,7 @@ type Outcome struct {
 // AcceptedOutcome is the outcome an Append of records to stream, found at expectedVersion,
 // stores for cmd. Every Store writes it; callers that need it before reading it back (to
 // answer a client at once) build the same value.
-func AcceptedOutcome(cmd Command, stream string, expectedVersion int64, records []Record, at time.Time) Outcome {
+func AcceptedOutcome(cmd CommandRef, stream string, expectedVersion int64, records []Record, at time.Time) Outcome {
 	o := Outcome{
 		CommandID:   cmd.ID,
 		CommandType: cmd.Type,
@@ -162,8 +162,8 @@ func AcceptedOutcome(cmd Command, stream string, expectedVersion int64, records 
 	return o
 }
 
-// Command describes the command an Append carries out; its id makes the append happen once.
-type Command struct {
+// CommandRef describes the command an Append carries out; its id makes the append happen once.
+type CommandRef struct {
 	// ID is the command id; required.
 	ID string
 	// Type is the command type name.
@@ -187,7 +187,7 @@ type Store interface {
 	// an error that errors.Is ErrVersionConflict; a command id that already has an outcome is
 	// one that errors.Is ErrDuplicateCommand, and nothing is written. Appending no events
 	// records the outcome alone (a command that changed nothing).
-	Append(ctx context.Context, stream string, expectedVersion int64, events []Event, cmd Command) ([]Record, error)
+	Append(ctx context.Context, stream string, expectedVersion int64, events []Event, cmd CommandRef) ([]Record, error)
 	// Load returns the events of stream with version >= fromVersion, in version order,
 	// however large the stream is.
 	Load(ctx context.Context, stream string, fromVersion int64) ([]Record, error)

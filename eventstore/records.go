@@ -4,7 +4,7 @@ import "time"
 
 // NewRecords returns the records an Append of events to stream, found at expectedVersion,
 // stores for cmd at time at, each with the next key of keys.
-func NewRecords(stream string, expectedVersion int64, events []Event, cmd Command, at time.Time, keys *KeyGenerator) []Record {
+func NewRecords(stream string, expectedVersion int64, events []Event, cmd CommandRef, at time.Time, keys *KeyGenerator) []Record {
 	records := make([]Record, len(events))
 	for i, e := range events {
 		records[i] = Record{

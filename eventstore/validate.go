@@ -26,7 +26,7 @@ const maxListedProblems = 10
 // at most MaxEventsPerAppend events, each with a type and a JSON body. It returns every
 // problem joined; each wraps ErrInvalidInput or ErrTooManyEvents. Sizes are checked by the
 // store once the records are built (see CheckAppendSize).
-func ValidateAppend(stream string, expectedVersion int64, events []Event, cmd Command) error {
+func ValidateAppend(stream string, expectedVersion int64, events []Event, cmd CommandRef) error {
 	var errs []error
 	if err := validateStream(stream); err != nil {
 		errs = append(errs, err)

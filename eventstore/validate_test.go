@@ -11,13 +11,13 @@ import (
 
 func TestValidateAppend(t *testing.T) {
 	ok := eventstore.Event{Type: "E", Body: json.RawMessage(`{}`)}
-	cmd := eventstore.Command{ID: "c"}
+	cmd := eventstore.CommandRef{ID: "c"}
 	tests := []struct {
 		name     string
 		stream   string
 		expected int64
 		events   []eventstore.Event
-		cmd      eventstore.Command
+		cmd      eventstore.CommandRef
 		want     []error
 		mentions []string
 	}{

@@ -192,8 +192,8 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 }
 
 // appendCommand is what an append of d's events records about d.
-func appendCommand(d envelope.Decoded) eventstore.Command {
-	return eventstore.Command{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
+func appendCommand(d envelope.Decoded) eventstore.CommandRef {
+	return eventstore.CommandRef{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
 }
 
 // undecodable handles a message that did not decode: its invalid outcome is stored when

@@ -427,11 +427,11 @@ type conflictingStore struct {
 	appends   atomic.Int32
 }
 
-func (s *conflictingStore) Append(ctx context.Context, stream string, expected int64, events []eventstore.Event, cmd eventstore.Command) ([]eventstore.Record, error) {
+func (s *conflictingStore) Append(ctx context.Context, stream string, expected int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	s.appends.Add(1)
 	if s.conflicts.Add(-1) >= 0 {
 		rival := eventstore.Event{Type: "LockRefreshed", Body: json.RawMessage(`{"env":"prod","user":"alice","lockId":"` + uuid.NewString() + `","at":"2024-05-17T09:00:00Z"}`)}
-		if _, err := s.Store.Append(ctx, stream, expected, []eventstore.Event{rival}, eventstore.Command{ID: "rival-" + uuid.NewString()}); err != nil {
+		if _, err := s.Store.Append(ctx, stream, expected, []eventstore.Event{rival}, eventstore.CommandRef{ID: "rival-" + uuid.NewString()}); err != nil {
 			return nil, err
 		}
 	}
@@ -444,7 +444,7 @@ func TestCommandHandler_GivenRivalAppendsFirst_WhenLock_ThenDecidedAgainAndAppen
 	f := newFixture(t, func(c *handlers.CommandHandlerConfig) { c.Events = store })
 	if _, err := inner.Append(context.Background(), "lock:prod", 0, []eventstore.Event{{
 		Type: "Locked", Body: json.RawMessage(`{"env":"prod","user":"alice","lockId":"` + uuid.NewString() + `","at":"2024-05-17T09:00:00Z"}`),
-	}}, eventstore.Command{ID: "setup"}); err != nil {
+	}}, eventstore.CommandRef{ID: "setup"}); err != nil {
 		t.Fatal(err)
 	}
 	store.conflicts.Store(1)
@@ -476,7 +476,7 @@ func TestCommandHandler_GivenEndlessConflicts_WhenRetriesRunOut_ThenTransientErr
 	f := newFixture(t, func(c *handlers.CommandHandlerConfig) { c.Events = store; c.MaxConflictRetries = 3 })
 	if _, err := store.Store.Append(context.Background(), "lock:prod", 0, []eventstore.Event{{
 		Type: "Locked", Body: json.RawMessage(`{"env":"prod","user":"alice","lockId":"` + uuid.NewString() + `","at":"2024-05-17T09:00:00Z"}`),
-	}}, eventstore.Command{ID: "setup"}); err != nil {
+	}}, eventstore.CommandRef{ID: "setup"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -559,7 +559,7 @@ type failingAppends struct {
 	n atomic.Int32
 }
 
-func (s *failingAppends) Append(ctx context.Context, stream string, expected int64, events []eventstore.Event, cmd eventstore.Command) ([]eventstore.Record, error) {
+func (s *failingAppends) Append(ctx context.Context, stream string, expected int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	if s.n.Add(-1) >= 0 {
 		return nil, errors.New("ProvisionedThroughputExceededException: throttled")
 	}

@@ -71,7 +71,7 @@ type Decide func(agg domain.Aggregate) ([]domain.Event, error)
 // Change is one command to carry out on a stream.
 type Change struct {
 	// Command is the command the append carries out; its id makes it happen once.
-	Command eventstore.Command
+	Command eventstore.CommandRef
 	// Metadata is stored with every event appended.
 	Metadata eventstore.Metadata
 	// Decide decides on the aggregate.
@@ -225,7 +225,7 @@ func (r *Aggregates) append(ctx context.Context, agg domain.Aggregate, events []
 
 // afterConflict counts a lost race and, unless retries are used up, waits and returns the
 // stream loaded afresh: the aggregate in hand is behind.
-func (r *Aggregates) afterConflict(ctx context.Context, stream string, cmd eventstore.Command, conflicts int, version int64, cause error, log *zerolog.Logger) (domain.Aggregate, error) {
+func (r *Aggregates) afterConflict(ctx context.Context, stream string, cmd eventstore.CommandRef, conflicts int, version int64, cause error, log *zerolog.Logger) (domain.Aggregate, error) {
 	r.metrics.Conflicts.Inc()
 	if conflicts >= r.maxConflicts {
 		return nil, fmt.Errorf("handlers: %s %s: gave up after %d version conflicts on %s: %w",
@@ -377,7 +377,7 @@ func (r *Aggregates) backoff(ctx context.Context, attempt int) error {
 }
 
 // encodeEvents turns decided events into events to append, with the change's metadata.
-func encodeEvents(events []domain.Event, cmd eventstore.Command, meta eventstore.Metadata) ([]eventstore.Event, error) {
+func encodeEvents(events []domain.Event, cmd eventstore.CommandRef, meta eventstore.Metadata) ([]eventstore.Event, error) {
 	out := make([]eventstore.Event, len(events))
 	for i, e := range events {
 		typ, body, err := domain.EncodeEvent(e)

@@ -38,7 +38,7 @@ func appendLegacyNames(t *testing.T, f *fixture) []eventstore.Record {
 	}
 	var stored []eventstore.Record
 	for _, stream := range order {
-		out, err := f.es.Append(f.ctx, stream, 0, events[stream], eventstore.Command{ID: uuid.NewString(), Type: "Legacy"})
+		out, err := f.es.Append(f.ctx, stream, 0, events[stream], eventstore.CommandRef{ID: uuid.NewString(), Type: "Legacy"})
 		if err != nil {
 			t.Fatalf("append %q: %v", stream, err)
 		}

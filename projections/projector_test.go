@@ -138,7 +138,7 @@ func TestProjector_Apply(t *testing.T) {
 		if _, err := f.p.Position(f.ctx, eventstore.PutStreamPrefix+key); !errors.Is(err, projections.ErrInvalidQuery) {
 			t.Errorf("Position of a Put stream: %v, want ErrInvalidQuery", err)
 		}
-		recs, err := f.es.Append(f.ctx, "lock:PROD", 0, []eventstore.Event{{Type: "LockInspected", Body: json.RawMessage(`{}`)}}, eventstore.Command{ID: "c1"})
+		recs, err := f.es.Append(f.ctx, "lock:PROD", 0, []eventstore.Event{{Type: "LockInspected", Body: json.RawMessage(`{}`)}}, eventstore.CommandRef{ID: "c1"})
 		if err != nil {
 			t.Fatal(err)
 		}

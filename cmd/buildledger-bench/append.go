@@ -34,7 +34,7 @@ func measureAppend(ctx context.Context, e *environment) ([]Figure, error) {
 		ours := func(ctx context.Context, w, i int) error {
 			_, err := st.Append(ctx, stream(w), int64(i),
 				[]eventstore.Event{{Type: "Benched", Body: json.RawMessage(body(i))}},
-				eventstore.Command{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
+				eventstore.CommandRef{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
 			return err
 		}
 		raw := func(ctx context.Context, w, i int) error {

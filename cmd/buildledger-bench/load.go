@@ -264,7 +264,7 @@ func writeLockStream(ctx context.Context, st eventstore.Store, fresh, lag snapsh
 		if len(batch) == 0 {
 			return nil
 		}
-		_, err := st.Append(ctx, stream, written, batch, eventstore.Command{ID: uuid.NewString(), Type: "Lock"})
+		_, err := st.Append(ctx, stream, written, batch, eventstore.CommandRef{ID: uuid.NewString(), Type: "Lock"})
 		written += int64(len(batch))
 		batch = batch[:0]
 		return err

@@ -184,7 +184,7 @@ func fillStream(ctx context.Context, st eventstore.Store, ws workloadStream, quo
 		if len(batch) == 0 {
 			return nil
 		}
-		if _, err := st.Append(ctx, ws.id, version, batch, eventstore.Command{ID: uuid.NewString(), Type: "Bench"}); err != nil {
+		if _, err := st.Append(ctx, ws.id, version, batch, eventstore.CommandRef{ID: uuid.NewString(), Type: "Bench"}); err != nil {
 			return err
 		}
 		version += int64(len(batch))

@@ -69,7 +69,7 @@ func BenchmarkAppend(b *testing.B) {
 				runParallel(b, streams, func(ctx context.Context, w, i int) error {
 					_, err := st.Append(ctx, fmt.Sprintf("bench:%s/%d", run, w), int64(i),
 						[]eventstore.Event{{Type: "Benched", Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}},
-						eventstore.Command{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
+						eventstore.CommandRef{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
 					return err
 				})
 			})

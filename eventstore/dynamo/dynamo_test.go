@@ -101,7 +101,7 @@ func TestReadAll_given_events_over_several_days_then_pages_cross_day_buckets(t *
 	var want []string
 	for day := range 3 {
 		for i := range 3 {
-			records, err := st.Append(ctx, "repo:days/x", int64(day*3+i), []eventstore.Event{{Type: "E", Body: json.RawMessage(`{}`)}}, eventstore.Command{ID: uuid.NewString()})
+			records, err := st.Append(ctx, "repo:days/x", int64(day*3+i), []eventstore.Event{{Type: "E", Body: json.RawMessage(`{}`)}}, eventstore.CommandRef{ID: uuid.NewString()})
 			if err != nil {
 				t.Fatal(err)
 			}

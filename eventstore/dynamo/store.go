@@ -21,7 +21,7 @@ const maxTransactItems = 100
 // When 99 events leave no room for that check in the transaction, the expected version is
 // read (consistently) before it instead; versions are never deleted, so the read cannot go
 // stale.
-func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.Command) ([]eventstore.Record, error) {
+func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	if err := eventstore.ValidateAppend(stream, expectedVersion, events, cmd); err != nil {
 		return nil, err
 	}

@@ -25,15 +25,15 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func newCommand(typ string) eventstore.Command {
-	return eventstore.Command{ID: uuid.NewString(), Type: typ, BodyHash: "sha256:" + uuid.NewString()}
+func newCommand(typ string) eventstore.CommandRef {
+	return eventstore.CommandRef{ID: uuid.NewString(), Type: typ, BodyHash: "sha256:" + uuid.NewString()}
 }
 
 func event(typ string, body string) eventstore.Event {
 	return eventstore.Event{Type: typ, Body: json.RawMessage(body)}
 }
 
-func mustAppend(t *testing.T, st eventstore.Store, stream string, expected int64, events []eventstore.Event, cmd eventstore.Command) []eventstore.Record {
+func mustAppend(t *testing.T, st eventstore.Store, stream string, expected int64, events []eventstore.Event, cmd eventstore.CommandRef) []eventstore.Record {
 	t.Helper()
 	records, err := st.Append(testContext(t), stream, expected, events, cmd)
 	if err != nil {

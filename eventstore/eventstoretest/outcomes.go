@@ -39,7 +39,7 @@ func testOutcomes(t *testing.T, st eventstore.Store) {
 	if err := st.RecordOutcome(testContext(t), again); !errors.As(err, &dup) || dup.CommandID != rejected.CommandID {
 		t.Errorf("second outcome for an id: got %v, want a DuplicateCommandError", err)
 	}
-	if _, err := st.Append(testContext(t), "lock:prod", 0, []eventstore.Event{event("Locked", `{}`)}, eventstore.Command{ID: invalid.CommandID}); !errors.Is(err, eventstore.ErrDuplicateCommand) {
+	if _, err := st.Append(testContext(t), "lock:prod", 0, []eventstore.Event{event("Locked", `{}`)}, eventstore.CommandRef{ID: invalid.CommandID}); !errors.Is(err, eventstore.ErrDuplicateCommand) {
 		t.Errorf("append with a recorded id: got %v, want ErrDuplicateCommand", err)
 	}
 	if got := mustOutcome(t, st, rejected.CommandID); got.Reason != rejected.Reason {

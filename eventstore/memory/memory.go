@@ -57,7 +57,7 @@ func NewWithClock(now func() time.Time) *Store {
 func (s *Store) clock() time.Time { return s.now().Round(0).UTC() }
 
 // Append implements eventstore.Store.
-func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.Command) ([]eventstore.Record, error) {
+func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("eventstore/memory: append to %s: %w", stream, err)
 	}

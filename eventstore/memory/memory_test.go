@@ -22,7 +22,7 @@ func TestNewWithClock_given_fixed_clock_then_same_keys_every_run(t *testing.T) {
 		st := memory.NewWithClock(func() time.Time { return at })
 		records, err := st.Append(context.Background(), "repo:a/b", 0,
 			[]eventstore.Event{{Type: "A", Body: json.RawMessage(`{}`)}, {Type: "B", Body: json.RawMessage(`{}`)}},
-			eventstore.Command{ID: "c1"})
+			eventstore.CommandRef{ID: "c1"})
 		if err != nil {
 			t.Fatal(err)
 		}

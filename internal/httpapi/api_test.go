@@ -94,7 +94,7 @@ func (f *fixture) do(cmd domain.Command) string {
 	}
 	f.ids++
 	id := fmt.Sprintf("cmd-%d", f.ids)
-	appended, err := f.events.Append(ctx, cmd.StreamID(), agg.Version(), stored, eventstore.Command{ID: id, Type: cmd.CommandType()})
+	appended, err := f.events.Append(ctx, cmd.StreamID(), agg.Version(), stored, eventstore.CommandRef{ID: id, Type: cmd.CommandType()})
 	if err != nil {
 		f.t.Fatal(err)
 	}

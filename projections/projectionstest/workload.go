@@ -77,7 +77,7 @@ func (w *Writer) Do(ctx context.Context, c domain.Command) ([]eventstore.Record,
 		}
 		out[i] = eventstore.Event{Type: typ, Body: body}
 	}
-	recs, err := w.es.Append(ctx, a.StreamID(), a.Version(), out, eventstore.Command{ID: w.uuid().String(), Type: c.CommandType()})
+	recs, err := w.es.Append(ctx, a.StreamID(), a.Version(), out, eventstore.CommandRef{ID: w.uuid().String(), Type: c.CommandType()})
 	if err != nil {
 		return nil, fmt.Errorf("append %s to %s: %w", c.CommandType(), a.StreamID(), err)
 	}
