@@ -22,6 +22,7 @@ import (
 	"buildledger/internal/app"
 	"buildledger/internal/awstest"
 	"buildledger/internal/logbuf"
+	"buildledger/internal/workertest"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 	"buildledger/snapshots"
@@ -203,49 +204,13 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	select {
-	case <-w.Running():
-	case err := <-done:
-		cancel()
-		t.Fatalf("worker stopped at start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("worker did not start within 30s")
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("worker Run: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Error("worker did not stop within 60s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return w, stop
+	return w, workertest.Start(t, w)
 }
 
 // sendRaw puts a message body on the commands queue as it is and returns its SQS message id.
 func (s *stack) sendRaw(t *testing.T, group, dedup string, body []byte) string {
 	t.Helper()
-	out, err := s.rawSQS.SendMessage(context.Background(), &sqs.SendMessageInput{
-		QueueUrl:               aws.String(s.ep.CommandsQueueURL),
-		MessageBody:            aws.String(string(body)),
-		MessageGroupId:         aws.String(group),
-		MessageDeduplicationId: aws.String(dedup),
-	})
-	if err != nil {
-		t.Fatalf("send %.60q: %v", body, err)
-	}
-	return aws.ToString(out.MessageId)
+	return workertest.Send(t, s.rawSQS, s.ep.CommandsQueueURL, group, dedup, body)
 }
 
 // drainQueue receives and deletes the messages of a queue until at least want came and a

@@ -24,6 +24,7 @@ import (
 	"buildledger/internal/app"
 	"buildledger/internal/awstest"
 	"buildledger/internal/logbuf"
+	"buildledger/internal/workertest"
 	"buildledger/snapshots"
 )
 
@@ -81,46 +82,13 @@ func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier) (*handl
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	select {
-	case <-w.Running():
-	case err := <-done:
-		t.Fatalf("worker stopped at start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("worker did not start within 20s")
-	}
-	if err := w.Ready(); err != nil {
-		t.Fatalf("running worker not ready: %v", err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("worker Run: %v", err)
-			}
-			if w.Ready() == nil {
-				t.Error("stopped worker still reports ready")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return w, stop
+	return w, workertest.Start(t, w)
 }
 
 // send puts a raw command message on the commands queue.
 func (s *stack) send(t *testing.T, group, dedup string, body []byte) string {
 	t.Helper()
-	out, err := s.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{
-		QueueUrl: aws.String(s.ep.CommandsQueueURL), MessageBody: aws.String(string(body)),
-		MessageGroupId: aws.String(group), MessageDeduplicationId: aws.String(dedup),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.MessageId)
+	return workertest.Send(t, s.sqs, s.ep.CommandsQueueURL, group, dedup, body)
 }
 
 type rawMessage struct{ group, dedup, body string }
