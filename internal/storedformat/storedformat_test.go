@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -655,17 +656,7 @@ func compareReadTables(t *testing.T, client *dynamodb.Client, prefix string, gen
 		for _, it := range scanRaw(t, client, physical) {
 			got[keyOf(it)] = it
 		}
-		keys := make([]string, 0, len(want)+len(got))
-		for k := range want {
-			keys = append(keys, k)
-		}
-		for k := range got {
-			if _, ok := want[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range sortedUnion(want, got) {
 			g, w := got[k], want[k]
 			switch {
 			case w == nil:
@@ -681,19 +672,21 @@ func compareReadTables(t *testing.T, client *dynamodb.Client, prefix string, gen
 	}
 }
 
-func diffAttrs(got, want item) []string {
-	var attrs []string
-	for a := range want {
-		attrs = append(attrs, a)
-	}
-	for a := range got {
-		if _, ok := want[a]; !ok {
-			attrs = append(attrs, a)
+// sortedUnion returns the keys of a and b, each once, sorted.
+func sortedUnion[V any](a, b map[string]V) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	slices.Sort(attrs)
+	slices.Sort(keys)
+	return keys
+}
+
+func diffAttrs(got, want item) []string {
 	var out []string
-	for _, a := range attrs {
+	for _, a := range sortedUnion(want, got) {
 		if g, w := showAV(got[a]), showAV(want[a]); g != w {
 			out = append(out, fmt.Sprintf("attribute %s is %s, the fixture has %s", a, g, w))
 		}
