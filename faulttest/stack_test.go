@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,7 +108,7 @@ func newStack(t *testing.T, what string, cfg stackConfig) *stack {
 		if t.Failed() {
 			t.Logf("prefix %s; last worker logs:\n%s", names.Prefix, s.logs.Tail(150))
 		}
-		s.delete(cfg.DynamoDBEndpoint == "")
+		s.delete(t, cfg.DynamoDBEndpoint == "")
 	})
 	return s
 }
@@ -128,7 +127,7 @@ func dynamoClient(cfg aws.Config, endpoint string, opts func(*dynamodb.Options))
 }
 
 // delete removes the stack's queues and topic and, when asked, its tables.
-func (s *stack) delete(tables bool) {
+func (s *stack) delete(t *testing.T, tables bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, url := range []string{s.ep.CommandsQueueURL, s.ep.CommandsDLQURL, s.ep.ProjectorQueueURL, s.ep.ProjectorDLQURL} {
@@ -138,18 +137,7 @@ func (s *stack) delete(tables bool) {
 	if !tables {
 		return
 	}
-	p := dynamodb.NewListTablesPaginator(s.ddb, &dynamodb.ListTablesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return
-		}
-		for _, name := range page.TableNames {
-			if strings.HasPrefix(name, s.names.Prefix) {
-				_, _ = s.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-			}
-		}
-	}
+	awstest.DeleteTables(ctx, t, s.ddb, s.names.Prefix)
 }
 
 // workerConfig says how startWorker wires a worker.

@@ -89,3 +89,23 @@ func Prefix(tb testing.TB, what string) string {
 	}
 	return fmt.Sprintf("t%d-%d-%d-%s-", time.Now().Unix()%1_000_000, os.Getpid()%100_000, counter.Add(1), what)
 }
+
+// DeleteTables deletes every table whose name starts with prefix, as a test's cleanup does;
+// it logs a failure to list and ignores failures to delete (the emulator's data is
+// throwaway, and a later run uses another prefix).
+func DeleteTables(ctx context.Context, tb testing.TB, client *dynamodb.Client, prefix string) {
+	tb.Helper()
+	p := dynamodb.NewListTablesPaginator(client, &dynamodb.ListTablesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			tb.Logf("awstest: list tables: %v", err)
+			return
+		}
+		for _, name := range page.TableNames {
+			if strings.HasPrefix(name, prefix) {
+				_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+			}
+		}
+	}
+}

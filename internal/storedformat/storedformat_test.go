@@ -266,7 +266,7 @@ func newInstallation(t *testing.T, fx fixture) installation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dropPrefix(t, client, names.Prefix) })
+	t.Cleanup(func() { awstest.DeleteTables(context.WithoutCancel(t.Context()), t, client, names.Prefix) })
 	if _, err := esdynamo.CreateTables(ctx, client, names.EventsTable, names.CommandsTable); err != nil {
 		t.Fatal(err)
 	}
@@ -322,23 +322,6 @@ func scanRaw(t *testing.T, client *dynamodb.Client, table string) []item {
 		items = append(items, page.Items...)
 	}
 	return items
-}
-
-func dropPrefix(t *testing.T, client *dynamodb.Client, prefix string) {
-	ctx := context.WithoutCancel(t.Context())
-	p := dynamodb.NewListTablesPaginator(client, &dynamodb.ListTablesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Logf("list tables: %v", err)
-			return
-		}
-		for _, name := range page.TableNames {
-			if strings.HasPrefix(name, prefix) {
-				_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-			}
-		}
-	}
 }
 
 // storedStreams returns the fixture's events by stream, in version order, without the
@@ -589,7 +572,7 @@ func TestStoredFormat_Given5db0546StoredItems_WhenReadByTodaysCode_ThenTheyLoadR
 
 	t.Run("given the stored events when applied by the live projector then the read rows are the stored ones, item for item", func(t *testing.T) {
 		prefix := awstest.Prefix(t, "storedformat-live")
-		t.Cleanup(func() { dropPrefix(t, in.client, prefix) })
+		t.Cleanup(func() { awstest.DeleteTables(context.WithoutCancel(t.Context()), t, in.client, prefix) })
 		reads := newReadModel(t, in, prefix)
 		p, err := projections.NewProjector(projections.ProjectorConfig{Store: reads, Events: in.events})
 		if err != nil {

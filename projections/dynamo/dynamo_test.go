@@ -27,25 +27,8 @@ func newStore(t testing.TB, client *dynamodb.Client) (*dynamo.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dropPrefix(t, client, prefix) })
+	t.Cleanup(func() { awstest.DeleteTables(context.Background(), t, client, prefix) })
 	return st, prefix
-}
-
-func dropPrefix(t testing.TB, client *dynamodb.Client, prefix string) {
-	ctx := context.Background()
-	p := dynamodb.NewListTablesPaginator(client, &dynamodb.ListTablesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Logf("list tables: %v", err)
-			return
-		}
-		for _, name := range page.TableNames {
-			if strings.HasPrefix(name, prefix) {
-				_, _ = client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-			}
-		}
-	}
 }
 
 func TestConformance(t *testing.T) {
@@ -144,8 +127,8 @@ func newBackend(t testing.TB, scanPageSize int) projectionstest.Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		dropPrefix(t, client, prefix)
-		dropPrefix(t, client, esPrefix)
+		awstest.DeleteTables(context.Background(), t, client, prefix)
+		awstest.DeleteTables(context.Background(), t, client, esPrefix)
 	})
 	return projectionstest.Backend{Store: st, Events: es, Scanner: es}
 }
