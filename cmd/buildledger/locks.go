@@ -12,6 +12,7 @@ import (
 
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/internal/backoff"
 )
 
 func newLocksCommand(s *settings) *cobra.Command {
@@ -168,14 +169,14 @@ func (w *lockWait) run(ctx context.Context) (eventstore.Outcome, error) {
 		if !end.IsZero() {
 			if pause >= time.Until(end) {
 				// No attempt left that could be decided before the end of --wait.
-				sleep(ctx, time.Until(end))
+				_ = backoff.Sleep(ctx, time.Until(end))
 				if ctx.Err() != nil {
 					return o, interrupted(w.lock.Env)
 				}
 				return o, w.stillLockedAfter()
 			}
 		}
-		if !sleep(ctx, pause) {
+		if backoff.Sleep(ctx, pause) != nil {
 			return o, interrupted(w.lock.Env)
 		}
 	}
@@ -202,18 +203,6 @@ func (w *lockWait) giveBack() error {
 
 func interrupted(env string) error {
 	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the lock on env %s was not taken", env)}
-}
-
-// sleep waits d or until ctx ends, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // isStillLocked reports the rejection a lock attempt gets while someone else holds the env.
