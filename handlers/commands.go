@@ -213,7 +213,7 @@ func (h *CommandHandler) decide(d envelope.Decoded) Decide {
 		if !d.NotAfter.IsZero() && now.After(d.NotAfter) {
 			// Checked on every attempt: conflict retries and a worker that was paused take
 			// time, and a command must never take effect after its sender gave up on it.
-			return nil, Regardless(&ExpiredError{NotAfter: d.NotAfter, At: now})
+			return nil, &ExpiredError{NotAfter: d.NotAfter, At: now}
 		}
 		// Decoding validated the command; deciding does not again.
 		return domain.Decide(agg, d.Command, domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID})

@@ -86,8 +86,7 @@ type Updated struct {
 	Version int64
 	// Records are the events appended; none when the decision appended nothing.
 	Records []eventstore.Record
-	// Refused is the decision's error, taken on the stream as it is (or, for an error
-	// marked Regardless, on the aggregate in hand); nothing was appended.
+	// Refused is the decision's error, taken on the stream as it is; nothing was appended.
 	Refused error
 }
 
@@ -108,15 +107,6 @@ func (e *AppendError) Error() string {
 
 // Unwrap returns the store's error.
 func (e *AppendError) Unwrap() error { return e.Err }
-
-// regardlessError marks a refusal that does not depend on the stream's state.
-type regardlessError struct{ error }
-
-func (e regardlessError) Unwrap() error { return e.error }
-
-// Regardless marks a Decide error that stands whatever the stream's state (a deadline that
-// passed), so that Update does not read the stream's newest events before it stands.
-func Regardless(err error) error { return regardlessError{err} }
 
 // Wait blocks until the snapshots being taken in the background are stored or failed.
 func (r *Aggregates) Wait() { r.inFlight.Wait() }
@@ -181,10 +171,6 @@ func (r *Aggregates) Update(ctx context.Context, stream string, c Change) (Updat
 // events is conditional on the stream's version.
 func (r *Aggregates) decide(ctx context.Context, agg domain.Aggregate, current bool, decide Decide) (events []domain.Event, refused error, retake bool, err error) {
 	events, refused = decide(agg)
-	var regardless regardlessError
-	if errors.As(refused, &regardless) {
-		return nil, regardless.error, false, nil
-	}
 	if !current && (refused != nil || len(events) == 0) {
 		return nil, nil, true, r.catchUp(ctx, agg)
 	}
