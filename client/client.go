@@ -410,34 +410,39 @@ func outcomeError(o eventstore.Outcome) error {
 	return fmt.Errorf("client: command %s has unknown outcome status %q", o.CommandID, o.Status)
 }
 
-// Do sends cmd, waits for its outcome and, when it was accepted, for the read side to
-// reflect it, so that a query made after Do sees the command's effect. When ctx has a
-// deadline, the command carries it as its notAfter; when ctx ends before the outcome is
-// known, Do settles the command (see Settle), so that it never takes effect unreported.
-func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption) (eventstore.Outcome, error) {
+// Submit sends cmd and waits for its outcome until ctx ends. When ctx has a deadline, the
+// command carries it as its notAfter (unless opts give one). When ctx ends, or the send
+// fails, before the outcome is known, Submit settles the command (see Settle), so that it
+// never takes effect unreported. It returns what WaitOutcome or Settle returns.
+func (c *Client) Submit(ctx context.Context, cmd domain.Command, opts ...SendOption) (eventstore.Outcome, error) {
 	if c.cfg.Outcomes == nil {
 		return eventstore.Outcome{}, errors.New("client: no OutcomeReader configured")
 	}
 	// Normalized once: the command sent and the one a withdrawal names must be the same.
 	cmd = domain.Normalize(cmd)
-	var notAfter time.Time
 	if d, ok := ctx.Deadline(); ok {
-		notAfter = d
 		opts = append([]SendOption{WithNotAfter(d)}, opts...)
 	}
 	// The id is chosen before sending: a send cut off by ctx may still have been enqueued.
 	opts = append([]SendOption{WithID(uuid.NewString())}, opts...)
-	id := options(opts).id
-	var out eventstore.Outcome
+	o := options(opts)
 	_, err := c.Send(ctx, cmd, opts...)
 	sendErr := err
+	var out eventstore.Outcome
 	if err == nil {
-		out, err = c.WaitOutcome(ctx, id)
+		out, err = c.WaitOutcome(ctx, o.id)
 	}
 	if out.Status == "" && (ctx.Err() != nil || sendErr != nil) && c.cfg.Recorder != nil {
 		// A send that failed may still have been enqueued.
-		out, err = c.Settle(ctx, id, cmd, notAfter, cmp.Or(context.Cause(ctx), sendErr))
+		out, err = c.Settle(ctx, o.id, cmd, o.notAfter, cmp.Or(context.Cause(ctx), sendErr))
 	}
+	return out, err
+}
+
+// Do is Submit and then, for an accepted command, a wait for the read side to reflect it,
+// so that a query made after Do sees the command's effect.
+func (c *Client) Do(ctx context.Context, cmd domain.Command, opts ...SendOption) (eventstore.Outcome, error) {
+	out, err := c.Submit(ctx, cmd, opts...)
 	if err != nil {
 		return out, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,16 +115,7 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	waitCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	id := uuid.NewString()
-	_, err = sender.Send(waitCtx, cmd, client.WithID(id), client.WithNotAfter(deadline))
-	sendErr := err
-	var o eventstore.Outcome
-	if err == nil {
-		o, err = sender.WaitOutcome(waitCtx, id)
-	}
-	if o.Status == "" && (waitCtx.Err() != nil || sendErr != nil) {
-		// Sent or perhaps sent (a failed send may still have been enqueued), and unanswered.
-		o, err = sender.Settle(waitCtx, id, cmd, deadline, cmp.Or(context.Cause(waitCtx), sendErr))
-	}
+	o, err := sender.Submit(waitCtx, cmd, client.WithID(id))
 	if err != nil {
 		return o, outcomeError(err, waited, id)
 	}
