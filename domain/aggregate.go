@@ -32,6 +32,8 @@ type Env struct {
 	NewID func() uuid.UUID
 	// NewTimeID returns time-ordered ids (status event ids), e.g. uuid.NewUUID (v1) or uuid.NewV7.
 	NewTimeID func() uuid.UUID
+	// DefaultLease is the lease of a lock that asks for none; 0 for no lease.
+	DefaultLease time.Duration
 }
 
 // at returns Now in UTC. UTC also drops the monotonic reading, so an event's time equals

@@ -32,6 +32,14 @@ const (
 	CodeUnknownLocale = "unknown_locale"
 	// CodeTooManyLocales: completing the locale would exceed the locale count.
 	CodeTooManyLocales = "too_many_locales"
+	// CodeLockLost: the grant to renew is no longer held (expired, forced or replaced).
+	CodeLockLost = "lock_lost"
+	// CodeHolder: the user leaving the queue holds the lock already.
+	CodeHolder = "holder"
+	// CodeFrozen: a scheduled freeze window is open.
+	CodeFrozen = "frozen"
+	// CodeUnknownFreeze: the env has no freeze schedule of that id.
+	CodeUnknownFreeze = "unknown_freeze"
 	// CodeRejected: a rejection that carries no more specific code.
 	CodeRejected = "rejected"
 )

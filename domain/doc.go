@@ -7,7 +7,8 @@
 //
 //	repo:{user}/{repo}            Repo     CreateBuild, UpdateBuild
 //	status:{pkg}/{env}/{version}  Status   StartStatus, RecordStatusEvent, CompleteLocale
-//	lock:{env}                    EnvLock  Lock, Release
+//	lock:{env}                    EnvLock  Lock, Release, Renew, ExpireLock, LeaveQueue,
+//	                                       AddFreeze, RemoveFreeze
 //	job:{jobname}/{version}       Job      StartJob, EndJob
 //
 // Names in a stream id must not contain "/", so that every id has one reading; the one

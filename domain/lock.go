@@ -7,9 +7,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// lockSchema is the version of the EnvLock snapshot state.
-const lockSchema = 1
-
 // Lock asks for an environment's deploy lock. Uberlock freezes the environment until its
 // holder releases it with Uberlock set.
 type Lock struct {
@@ -17,6 +14,17 @@ type Lock struct {
 	User     string `json:"user"`
 	Meta     string `json:"meta"`
 	Uberlock bool   `json:"uberlock"`
+	// Lease, a Go duration such as "10m", makes the lock expire that long after it is
+	// granted or last renewed; empty means no lease (or the operator's default).
+	Lease string `json:"lease,omitempty"`
+	// Queue, while someone else holds the env, takes or keeps the user's place in the
+	// env's FIFO queue (an accepted LockQueued) instead of a rejection. Each attempt renews
+	// the place; a place not renewed for WaiterTimeout is dropped.
+	Queue bool `json:"queue,omitempty"`
+	// BreakGlass takes the lock during a scheduled freeze; it needs a Reason.
+	BreakGlass bool `json:"breakGlass,omitempty"`
+	// Reason says why the glass was broken.
+	Reason string `json:"reason,omitempty"`
 }
 
 // CommandType returns "Lock".
@@ -31,6 +39,8 @@ func (c Lock) Validate() error {
 	p.check("env", nameProblem(c.Env, false))
 	p.check("user", nameProblem(c.User, true))
 	p.check("meta", textProblem(c.Meta, false))
+	p.check("lease", leaseProblem(c.Lease))
+	p.check("reason", reasonProblem(c.Reason, c.BreakGlass, "breakGlass"))
 	return p.err()
 }
 
@@ -40,6 +50,11 @@ type Release struct {
 	Env      string `json:"env"`
 	User     string `json:"user"`
 	Uberlock bool   `json:"uberlock"`
+	// Force releases whoever holds the env (an operator's override); User is recorded as
+	// who forced it, and Reason is required.
+	Force bool `json:"force,omitempty"`
+	// Reason says why a lock was forced away.
+	Reason string `json:"reason,omitempty"`
 }
 
 // CommandType returns "Release".
@@ -48,15 +63,17 @@ func (Release) CommandType() string { return "Release" }
 // StreamID returns the environment's lock stream, "lock:{env}".
 func (c Release) StreamID() string { return LockStreamID(c.Env) }
 
-// Validate checks the environment and user.
+// Validate checks the environment and user, and that a forced release says why.
 func (c Release) Validate() error {
 	p := newProblems(c.CommandType())
 	p.check("env", nameProblem(c.Env, false))
 	p.check("user", nameProblem(c.User, true))
+	p.check("reason", reasonProblem(c.Reason, c.Force, "force"))
 	return p.err()
 }
 
 // Locked records that a user took an environment's lock; LockID identifies the lock's row.
+// Events written before leases, queues and fencing tokens have none of the optional fields.
 type Locked struct {
 	Env      string    `json:"env"`
 	User     string    `json:"user"`
@@ -64,13 +81,30 @@ type Locked struct {
 	Uberlock bool      `json:"uberlock"`
 	LockID   uuid.UUID `json:"lockId"`
 	At       time.Time `json:"at"`
+	// Token is the grant's fencing token: the version of this event in the lock stream.
+	// Zero in events written before tokens, whose token is their version all the same.
+	Token int64 `json:"token,omitempty"`
+	// LeaseMs is the lease in milliseconds; 0 for a lock without one.
+	LeaseMs int64 `json:"leaseMs,omitempty"`
+	// ExpiresAt is when the lease runs out unless renewed; nil without a lease.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Claim marks a grant passed to the head of the queue: it lasts ClaimWindow, and the
+	// waiter's next attempt claims it (LockRefreshed with Claimed).
+	Claim bool `json:"claim,omitempty"`
+	// BreakGlass marks a grant that overrode the scheduled freeze named by Freeze.
+	BreakGlass bool `json:"breakGlass,omitempty"`
+	// Freeze describes the freeze window the grant overrode.
+	Freeze string `json:"freeze,omitempty"`
+	// Reason is the break-glass reason.
+	Reason string `json:"reason,omitempty"`
 }
 
 // EventType returns "Locked".
 func (Locked) EventType() string { return "Locked" }
 
-// LockRefreshed records that the holder locked again: same lock, new meta and time.
-// Uberlock is the lock's flag afterwards (a holder may upgrade, never downgrade).
+// LockRefreshed records that the holder locked again, or renewed the lease: same lock,
+// new meta and time. Uberlock is the lock's flag afterwards (a holder may upgrade, never
+// downgrade).
 type LockRefreshed struct {
 	Env      string    `json:"env"`
 	User     string    `json:"user"`
@@ -78,18 +112,35 @@ type LockRefreshed struct {
 	Uberlock bool      `json:"uberlock"`
 	LockID   uuid.UUID `json:"lockId"`
 	At       time.Time `json:"at"`
+	// Token is the grant's fencing token, unchanged by a refresh; 0 in older events.
+	Token int64 `json:"token,omitempty"`
+	// LeaseMs is the lease from now on, in milliseconds; 0 for none.
+	LeaseMs int64 `json:"leaseMs,omitempty"`
+	// ExpiresAt is the new end of the lease; nil without a lease.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Renewed marks a Renew (rather than a lock taken again).
+	Renewed bool `json:"renewed,omitempty"`
+	// Claimed marks the waiter claiming a grant that the queue passed to it.
+	Claimed bool `json:"claimed,omitempty"`
 }
 
 // EventType returns "LockRefreshed".
 func (LockRefreshed) EventType() string { return "LockRefreshed" }
 
-// Released records that the holder gave the lock back; Uberlock tells whether it was one.
+// Released records that the lock was given back; Uberlock tells whether it was one. User
+// is the holder; ForcedBy, when set, is who forced it away.
 type Released struct {
 	Env      string    `json:"env"`
 	User     string    `json:"user"`
 	LockID   uuid.UUID `json:"lockId"`
 	Uberlock bool      `json:"uberlock"`
 	At       time.Time `json:"at"`
+	// Token is the released grant's fencing token; 0 in older events.
+	Token int64 `json:"token,omitempty"`
+	// ForcedBy is the operator who forced the release; empty for the holder's own.
+	ForcedBy string `json:"forcedBy,omitempty"`
+	// Reason is why the lock was forced away.
+	Reason string `json:"reason,omitempty"`
 }
 
 // EventType returns "Released".
@@ -141,135 +192,3 @@ func (e *UberlockReleaseError) Error() string {
 
 // Is reports whether target is ErrRejected.
 func (e *UberlockReleaseError) Is(target error) bool { return target == ErrRejected }
-
-// EnvLock is the state of an environment's deploy lock.
-type EnvLock struct {
-	stream
-	env      string
-	held     bool
-	holder   string
-	lockID   uuid.UUID
-	uberlock bool
-}
-
-// Env returns the environment.
-func (l *EnvLock) Env() string { return l.env }
-
-// Held reports whether somebody holds the lock.
-func (l *EnvLock) Held() bool { return l.held }
-
-// Holder returns who holds the lock, empty when nobody does.
-func (l *EnvLock) Holder() string { return l.holder }
-
-// LockID returns the id of the lock held, uuid.Nil when none.
-func (l *EnvLock) LockID() uuid.UUID { return l.lockID }
-
-// Uberlock reports whether the lock held is an uberlock.
-func (l *EnvLock) Uberlock() bool { return l.uberlock }
-
-func (l *EnvLock) kind() string { return KindLock }
-
-// Handle decides Lock and Release.
-func (l *EnvLock) Handle(c Command, env Env) ([]Event, error) {
-	c, err := begin(l, c)
-	if err != nil {
-		return nil, err
-	}
-	switch c := c.(type) {
-	case Lock:
-		return l.lock(c, env)
-	case Release:
-		return l.release(c, env)
-	}
-	return nil, unsupported(l, c)
-}
-
-func (l *EnvLock) lock(c Lock, env Env) ([]Event, error) {
-	if l.held && l.holder != c.User {
-		// Whether the holder's lock is an uberlock or not, nobody else gets in.
-		return nil, &LockedError{Env: l.env, User: l.holder}
-	}
-	at, err := env.at()
-	if err != nil {
-		return nil, err
-	}
-	if l.held {
-		return []Event{LockRefreshed{
-			Env:      l.env,
-			User:     c.User,
-			Meta:     c.Meta,
-			Uberlock: l.uberlock || c.Uberlock,
-			LockID:   l.lockID,
-			At:       at,
-		}}, nil
-	}
-	id, err := env.randomID()
-	if err != nil {
-		return nil, err
-	}
-	return []Event{Locked{Env: l.env, User: c.User, Meta: c.Meta, Uberlock: c.Uberlock, LockID: id, At: at}}, nil
-}
-
-func (l *EnvLock) release(c Release, env Env) ([]Event, error) {
-	if !l.held || l.holder != c.User {
-		return nil, &NotLockHolderError{Env: l.env, User: c.User, Holder: l.holder}
-	}
-	if l.uberlock && !c.Uberlock {
-		return nil, &UberlockReleaseError{Env: l.env, User: l.holder}
-	}
-	at, err := env.at()
-	if err != nil {
-		return nil, err
-	}
-	return []Event{Released{Env: l.env, User: c.User, LockID: l.lockID, Uberlock: l.uberlock, At: at}}, nil
-}
-
-// Apply changes the state by one event.
-func (l *EnvLock) Apply(e Event) {
-	e = derefEvent(e)
-	if e == nil {
-		return
-	}
-	l.version++
-	switch e := e.(type) {
-	case Locked:
-		l.held, l.holder, l.lockID, l.uberlock = true, e.User, e.LockID, e.Uberlock
-	case LockRefreshed:
-		l.held, l.holder, l.lockID, l.uberlock = true, e.User, e.LockID, e.Uberlock
-	case Released:
-		l.held, l.holder, l.lockID, l.uberlock = false, "", uuid.Nil, false
-	}
-}
-
-// SnapshotSchema returns the version of the state schema.
-func (l *EnvLock) SnapshotSchema() int { return lockSchema }
-
-type lockState struct {
-	Env      string    `json:"env"`
-	Held     bool      `json:"held"`
-	Holder   string    `json:"holder"`
-	LockID   uuid.UUID `json:"lockId"`
-	Uberlock bool      `json:"uberlock"`
-}
-
-// MarshalState returns the state as JSON.
-func (l *EnvLock) MarshalState() ([]byte, error) {
-	return jsonMarshal(lockState{Env: l.env, Held: l.held, Holder: l.holder, LockID: l.lockID, Uberlock: l.uberlock})
-}
-
-func (l *EnvLock) restore(state []byte) error {
-	var s lockState
-	if err := decodeState(state, &s); err != nil {
-		return err
-	}
-	switch {
-	case s.Env != l.env:
-		return fmt.Errorf("state is of env %s", s.Env)
-	case s.Held && (s.Holder == "" || s.LockID == uuid.Nil):
-		return fmt.Errorf("a held lock has no holder or id")
-	case !s.Held && (s.Holder != "" || s.LockID != uuid.Nil || s.Uberlock):
-		return fmt.Errorf("a free lock has a holder, id or uberlock")
-	}
-	l.held, l.holder, l.lockID, l.uberlock = s.Held, s.Holder, s.LockID, s.Uberlock
-	return nil
-}

@@ -233,6 +233,21 @@ func Normalize(c Command) Command {
 	case Release:
 		d.Env, d.User = normalName(d.Env), normalName(d.User)
 		return d
+	case Renew:
+		d.Env, d.User = normalName(d.Env), normalName(d.User)
+		return d
+	case ExpireLock:
+		d.Env = normalName(d.Env)
+		return d
+	case LeaveQueue:
+		d.Env, d.User = normalName(d.Env), normalName(d.User)
+		return d
+	case AddFreeze:
+		d.Env, d.User = normalName(d.Env), normalName(d.User)
+		return d
+	case RemoveFreeze:
+		d.Env, d.User = normalName(d.Env), normalName(d.User)
+		return d
 	case StartJob:
 		d.Jobname, d.User, d.Version = normalName(d.Jobname), normalName(d.User), normalName(d.Version)
 		return d

@@ -40,6 +40,11 @@ func init() {
 	registerEvent[Locked](KindLock)
 	registerEvent[LockRefreshed](KindLock)
 	registerEvent[Released](KindLock)
+	registerEvent[LockExpired](KindLock)
+	registerEvent[LockQueued](KindLock)
+	registerEvent[LockQueueLeft](KindLock)
+	registerEvent[FreezeAdded](KindLock)
+	registerEvent[FreezeRemoved](KindLock)
 	registerEvent[JobStarted](KindJob)
 	registerEvent[JobEnded](KindJob)
 
@@ -50,6 +55,11 @@ func init() {
 	registerCommand[CompleteLocale]()
 	registerCommand[Lock]()
 	registerCommand[Release]()
+	registerCommand[Renew]()
+	registerCommand[ExpireLock]()
+	registerCommand[LeaveQueue]()
+	registerCommand[AddFreeze]()
+	registerCommand[RemoveFreeze]()
 	registerCommand[StartJob]()
 	registerCommand[EndJob]()
 }
