@@ -38,6 +38,11 @@ type Names struct {
 	ProjectorQueue string
 	// ProjectorDLQ receives events the projections cannot apply.
 	ProjectorDLQ string
+	// TimersQueue carries the worker's self-addressed lease timers, each delayed until
+	// its lease ends.
+	TimersQueue string
+	// TimersDLQ receives timer messages that cannot be read.
+	TimersDLQ string
 }
 
 // NewNames derives every resource name from prefix. The prefix may hold letters, digits,
@@ -62,6 +67,8 @@ func NewNames(prefix string) (Names, error) {
 		EventsTopic:    prefix + "events",
 		ProjectorQueue: prefix + "projector",
 		ProjectorDLQ:   prefix + "projector-dlq",
+		TimersQueue:    prefix + "timers",
+		TimersDLQ:      prefix + "timers-dlq",
 	}, nil
 }
 
@@ -73,6 +80,10 @@ type MessagingConfig struct {
 	MaxReceiveCount int
 	// VisibilityTimeoutSeconds is how long a received message stays hidden. Default 30.
 	VisibilityTimeoutSeconds int
+	// TimersVisibilityTimeoutSeconds is how long a received timer stays hidden. It is
+	// short so that a timer taken by a worker that was killed comes back soon, and the
+	// lease it ends is not held for longer than it should be. Default 10.
+	TimersVisibilityTimeoutSeconds int
 }
 
 func (c *MessagingConfig) setDefaults() {
@@ -81,6 +92,9 @@ func (c *MessagingConfig) setDefaults() {
 	}
 	if c.VisibilityTimeoutSeconds <= 0 {
 		c.VisibilityTimeoutSeconds = 30
+	}
+	if c.TimersVisibilityTimeoutSeconds <= 0 {
+		c.TimersVisibilityTimeoutSeconds = 10
 	}
 }
 
@@ -96,11 +110,16 @@ type Endpoints struct {
 	ProjectorQueueURL string
 	// ProjectorDLQURL is the URL of the projector dead-letter queue.
 	ProjectorDLQURL string
+	// TimersQueueURL is the URL of the lease timers queue.
+	TimersQueueURL string
+	// TimersDLQURL is the URL of the lease timers dead-letter queue.
+	TimersDLQURL string
 }
 
 // ProvisionMessaging creates, idempotently, the commands FIFO queue with its dead-letter
-// queue and redrive policy, the events topic, and the projector queue (with its dead-letter
-// queue) subscribed to the topic with raw delivery. It returns the endpoints and the names of
+// queue and redrive policy, the events topic, the projector queue (with its dead-letter
+// queue) subscribed to the topic with raw delivery, and the standard timers queue (with its
+// dead-letter queue). It returns the endpoints and the names of
 // what it created (empty when everything already existed).
 func ProvisionMessaging(ctx context.Context, sqsc *sqs.Client, snsc *sns.Client, n Names, cfg MessagingConfig) (Endpoints, []string, error) {
 	cfg.setDefaults()
@@ -135,6 +154,13 @@ func ProvisionMessaging(ctx context.Context, sqsc *sqs.Client, snsc *sns.Client,
 	ep.ProjectorQueueURL, projArn = queue(n.ProjectorQueue, map[string]string{
 		"VisibilityTimeout": visibility,
 		"RedrivePolicy":     redrive(projDLQArn, cfg.MaxReceiveCount),
+	})
+	var timersDLQArn string
+	ep.TimersDLQURL, timersDLQArn = queue(n.TimersDLQ, nil)
+	ep.TimersQueueURL, _ = queue(n.TimersQueue, map[string]string{
+		// Standard, not FIFO: only standard queues delay single messages.
+		"VisibilityTimeout": strconv.Itoa(cfg.TimersVisibilityTimeoutSeconds),
+		"RedrivePolicy":     redrive(timersDLQArn, cfg.MaxReceiveCount),
 	})
 	if err != nil {
 		return ep, created, err
@@ -181,6 +207,8 @@ func ResolveMessaging(ctx context.Context, sqsc *sqs.Client, snsc *sns.Client, n
 	ep.CommandsDLQURL = url(n.CommandsDLQ)
 	ep.ProjectorQueueURL = url(n.ProjectorQueue)
 	ep.ProjectorDLQURL = url(n.ProjectorDLQ)
+	ep.TimersQueueURL = url(n.TimersQueue)
+	ep.TimersDLQURL = url(n.TimersDLQ)
 	// CreateTopic is idempotent and the documented way to look a topic's ARN up by name.
 	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(n.EventsTopic)})
 	if err != nil {

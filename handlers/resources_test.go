@@ -28,8 +28,8 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(created) != 5 {
-		t.Fatalf("first run created %v, want 4 queues and 1 subscription", created)
+	if len(created) != 7 {
+		t.Fatalf("first run created %v, want 6 queues and 1 subscription", created)
 	}
 	second, created, err := handlers.ProvisionMessaging(ctx, sqsc, snsc, names, cfg)
 	if err != nil {
@@ -62,6 +62,20 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 	}
 	if err := json.Unmarshal([]byte(attrs.Attributes["RedrivePolicy"]), &rp); err != nil || rp.DeadLetterTargetArn == "" {
 		t.Errorf("commands queue RedrivePolicy = %q (%v), want a dead-letter target", attrs.Attributes["RedrivePolicy"], err)
+	}
+
+	timers, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(first.TimersQueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timers.Attributes["FifoQueue"] == "true" || timers.Attributes["VisibilityTimeout"] != "10" {
+		t.Errorf("timers queue attributes = %v, want a standard queue with a 10 s visibility timeout", timers.Attributes)
+	}
+	if err := json.Unmarshal([]byte(timers.Attributes["RedrivePolicy"]), &rp); err != nil || rp.DeadLetterTargetArn == "" {
+		t.Errorf("timers queue RedrivePolicy = %q (%v), want a dead-letter target", timers.Attributes["RedrivePolicy"], err)
 	}
 
 	// An event published to the topic reaches the projector queue as the raw body.
