@@ -25,6 +25,17 @@ func released(user string, uber bool, id uuid.UUID) Released {
 	return Released{Env: "production", User: user, LockID: id, Uberlock: uber, At: t0}
 }
 
+// tokened returns a lock event with its fencing token set, as decisions write it.
+func tokened[E Locked | Released](e E, token int64) E {
+	switch e := any(&e).(type) {
+	case *Locked:
+		e.Token = token
+	case *Released:
+		e.Token = token
+	}
+	return e
+}
+
 func lockOf(t *testing.T, a Aggregate) *EnvLock {
 	t.Helper()
 	l, ok := a.(*EnvLock)
@@ -44,7 +55,7 @@ func TestLockRules(t *testing.T) {
 		{
 			name: "given a free env when alice locks then she gets a new lock",
 			when: lockCmd("alice", false),
-			then: []Event{locked("alice", false, rid(1))},
+			then: []Event{tokened(locked("alice", false, rid(1)), 1)},
 			check: func(t *testing.T, a Aggregate) {
 				l := lockOf(t, a)
 				if !l.Held() || l.Holder() != "alice" || l.LockID() != rid(1) || l.Uberlock() || l.Env() != "production" {
@@ -56,7 +67,7 @@ func TestLockRules(t *testing.T) {
 			name:  "given alice holds it when alice locks again then the lock is refreshed with new meta",
 			given: aliceHolds,
 			when:  Lock{Env: "production", User: "alice", Meta: "Slack"},
-			then:  []Event{LockRefreshed{Env: "production", User: "alice", Meta: "Slack", LockID: lockA, At: t0}},
+			then:  []Event{LockRefreshed{Env: "production", User: "alice", Meta: "Slack", LockID: lockA, At: t0, Token: 1}},
 		},
 		{
 			name:    "given alice holds it when bob locks then he is told it is still locked",
@@ -91,7 +102,7 @@ func TestLockRules(t *testing.T) {
 			given: aliceHolds,
 			when:  lockCmd("alice", true),
 			then: []Event{LockRefreshed{Env: "production", User: "alice", Meta: "https://ci.example/1", Uberlock: true,
-				LockID: lockA, At: t0}},
+				LockID: lockA, At: t0, Token: 1}},
 			check: func(t *testing.T, a Aggregate) {
 				if !lockOf(t, a).Uberlock() {
 					t.Error("not an uberlock after upgrade")
@@ -103,13 +114,13 @@ func TestLockRules(t *testing.T) {
 			given: aliceUber,
 			when:  lockCmd("alice", false),
 			then: []Event{LockRefreshed{Env: "production", User: "alice", Meta: "https://ci.example/1", Uberlock: true,
-				LockID: lockA, At: t0}},
+				LockID: lockA, At: t0, Token: 1}},
 		},
 		{
 			name:  "given alice holds it when alice releases then the env is free",
 			given: aliceHolds,
 			when:  releaseCmd("alice", false),
-			then:  []Event{released("alice", false, lockA)},
+			then:  []Event{tokened(released("alice", false, lockA), 1)},
 			check: func(t *testing.T, a Aggregate) {
 				l := lockOf(t, a)
 				if l.Held() || l.Holder() != "" || l.LockID() != uuid.Nil {
@@ -121,13 +132,13 @@ func TestLockRules(t *testing.T) {
 			name:  "given alice holds it when alice releases with uberlock then the env is free",
 			given: aliceHolds,
 			when:  releaseCmd("alice", true),
-			then:  []Event{released("alice", false, lockA)},
+			then:  []Event{tokened(released("alice", false, lockA), 1)},
 		},
 		{
 			name:  "given alice's uberlock when alice releases with uberlock then the freeze is lifted",
 			given: aliceUber,
 			when:  releaseCmd("alice", true),
-			then:  []Event{released("alice", true, lockA)},
+			then:  []Event{tokened(released("alice", true, lockA), 1)},
 		},
 		{
 			name:    "given alice's uberlock when alice releases plainly then it is rejected",
@@ -159,7 +170,7 @@ func TestLockRules(t *testing.T) {
 			name:  "given alice released when bob locks then he gets a new lock",
 			given: []Event{locked("alice", true, lockA), released("alice", true, lockA)},
 			when:  lockCmd("bob", false),
-			then:  []Event{locked("bob", false, rid(1))},
+			then:  []Event{tokened(locked("bob", false, rid(1)), 3)},
 		},
 		{
 			name:    "when Lock has no env then it is invalid",

@@ -294,7 +294,7 @@ func TestNormalizeDoesNotChangeItsArgument(t *testing.T) {
 
 // freeTextFields are the string fields of commands that are text, not names: Normalize
 // leaves them as they are.
-var freeTextFields = []string{"Meta", "Message", "Details"}
+var freeTextFields = []string{"Meta", "Message", "Details", "Reason", "Lease", "Cron", "Duration", "TZ"}
 
 // TestNormalizeCoversEveryCommand fills every name field of every registered command type
 // with an NFD name and checks that Normalize turns each of them into NFC, so a new command
@@ -308,6 +308,11 @@ func TestNormalizeCoversEveryCommand(t *testing.T) {
 		"CompleteLocale":    CompleteLocale{Pkg: "web", Env: "dev", Version: "1", Locale: "en"},
 		"Lock":              Lock{Env: "prod", User: "alice", Meta: "m"},
 		"Release":           Release{Env: "prod", User: "alice"},
+		"Renew":             Renew{Env: "prod", User: "alice", Token: 3},
+		"ExpireLock":        ExpireLock{Env: "prod", Token: 3},
+		"LeaveQueue":        LeaveQueue{Env: "prod", User: "alice"},
+		"AddFreeze":         AddFreeze{Env: "prod", User: "alice", Cron: "0 18 * * FRI", Duration: "64h", TZ: "UTC", Reason: "r"},
+		"RemoveFreeze":      RemoveFreeze{Env: "prod", User: "alice", ID: 1},
 		"StartJob":          StartJob{Jobname: "deploy", User: "alice", Version: "1"},
 		"EndJob":            EndJob{Jobname: "deploy", Version: "1"},
 	}

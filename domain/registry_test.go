@@ -9,14 +9,14 @@ import (
 )
 
 func TestTypeNames(t *testing.T) {
-	wantEvents := []string{"BuildBrowserUpdated", "BuildCompleted", "BuildCreated", "JobEnded", "JobStarted",
-		"LocaleCompleted", "LockRefreshed", "Locked", "Released", "StatusCompleted", "StatusErrored",
-		"StatusEventRecorded", "StatusStarted"}
+	wantEvents := []string{"BuildBrowserUpdated", "BuildCompleted", "BuildCreated", "FreezeAdded", "FreezeRemoved",
+		"JobEnded", "JobStarted", "LocaleCompleted", "LockExpired", "LockQueueLeft", "LockQueued", "LockRefreshed",
+		"Locked", "Released", "StatusCompleted", "StatusErrored", "StatusEventRecorded", "StatusStarted"}
 	if got := EventTypes(); !slices.Equal(got, wantEvents) {
 		t.Errorf("EventTypes() = %q", got)
 	}
-	wantCommands := []string{"CompleteLocale", "CreateBuild", "EndJob", "Lock", "RecordStatusEvent", "Release",
-		"StartJob", "StartStatus", "UpdateBuild"}
+	wantCommands := []string{"AddFreeze", "CompleteLocale", "CreateBuild", "EndJob", "ExpireLock", "LeaveQueue",
+		"Lock", "RecordStatusEvent", "Release", "RemoveFreeze", "Renew", "StartJob", "StartStatus", "UpdateBuild"}
 	if got := CommandTypes(); !slices.Equal(got, wantCommands) {
 		t.Errorf("CommandTypes() = %q", got)
 	}
