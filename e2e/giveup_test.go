@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,30 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"buildledger/domain"
-	"buildledger/eventstore"
 	"buildledger/handlers"
 	"buildledger/internal/awstest"
 )
 
-// grantedTo returns the users the history of env's lock stream granted the lock to (a
-// Locked event), in order, as `events list` prints it.
+// grantedTo returns the users that held env's lock, in order, from the history as
+// `events list` prints it (see holdings: a grant passed from the queue counts once claimed).
 func (in *installation) grantedTo(t *testing.T, env string) []string {
 	t.Helper()
-	var recs []eventstore.Record
-	in.okJSON(t, &recs, "events", "list", "--stream", domain.LockStreamID(env), "--limit", "10000")
-	var users []string
-	for _, r := range recs {
-		if r.Type != "Locked" {
-			continue
-		}
-		var e domain.Locked
-		if err := json.Unmarshal(r.Body, &e); err != nil {
-			t.Fatalf("event %s@%d: %v", r.Stream, r.Version, err)
-		}
-		users = append(users, e.User)
-	}
-	return users
+	return users(holdings(in.lockHistory(t, env)))
 }
 
 // signal sends sig to the worker process.
