@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -524,6 +525,15 @@ func TestStoredFormat_Given5db0546StoredItems_WhenReadByTodaysCode_ThenTheyLoadR
 				t.Errorf("snapshot %s is %+v; stored %v", stream, snap, it)
 			}
 			restored, err := domain.RestoreAggregate(stream, snap.Version, snap.Schema, snap.State)
+			if heldLockWithoutToken(stream, snap.State) {
+				// A held lock's snapshot from before fencing tokens cannot say at which
+				// version the lock was granted: it is unusable by design, and the stream is
+				// replayed from its events instead, as for any unusable snapshot.
+				if !errors.Is(err, domain.ErrUnusableSnapshot) || !strings.Contains(err.Error(), "no fencing token") {
+					t.Errorf("restore %s at %d: %v; want it unusable for want of a fencing token", stream, snap.Version, err)
+				}
+				continue
+			}
 			if err != nil {
 				t.Errorf("restore %s at %d: %v", stream, snap.Version, err)
 				continue
@@ -688,4 +698,13 @@ func showItem(it item) string {
 		parts[i] = fmt.Sprintf("%q:%s", a, showAV(it[a]))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// heldLockWithoutToken reports a lock snapshot of a held lock written before fencing tokens.
+func heldLockWithoutToken(stream string, state []byte) bool {
+	var s struct {
+		Held  bool  `json:"held"`
+		Token int64 `json:"token"`
+	}
+	return strings.HasPrefix(stream, domain.KindLock+":") && json.Unmarshal(state, &s) == nil && s.Held && s.Token == 0
 }
