@@ -81,6 +81,9 @@ type App struct {
 	Reads *projdynamo.Store
 	// Queries answers the read side's questions.
 	Queries *projections.Queries
+	// LockLog answers the lock questions only the events answer: history, as-of, queue
+	// and freezes.
+	LockLog *projections.LockLog
 
 	readPrefix string
 }
@@ -114,6 +117,7 @@ func New(cfg Config) (*App, error) {
 		Snapshots:  snaps,
 		Reads:      reads,
 		Queries:    projections.NewQueries(reads),
+		LockLog:    projections.NewLockLog(events),
 		readPrefix: cfg.ReadPrefix,
 	}, nil
 }
