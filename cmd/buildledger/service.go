@@ -128,7 +128,7 @@ func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, ser
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", health)
 	if serve {
-		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, Logger: log}))
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log}))
 	}
 	return mux
 }

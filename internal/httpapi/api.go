@@ -26,6 +26,10 @@ const RoutesHelp = `  GET /v1/repo?user=U&repo=R                       repositor
   GET /v1/status/head?pkg=P&env=E                  status of the newest version started
   GET /v1/status/events?pkg=P&env=E&version=V[&after=SEQ][&limit=N]   status events, time ordered
   GET /v1/locks?env=E                              locks of an env, newest first
+  GET /v1/locks?env=E&at=T                         who held the env's lock at T (RFC 3339), from the events
+  GET /v1/locks/history?env=E[&since=T]            grants, renewals, releases, expiries, queue and freeze changes
+  GET /v1/locks/queue?env=E                        the holder and the waiters in order
+  GET /v1/freezes?env=E                            freeze schedules with their open or next window
   GET /v1/jobs?jobname=J&version=V                 runs of a job at a git version
   GET /v1/jobs/active?jobname=J[&ttl=24h]          runs started within ttl, not ended
   GET /v1/jobs/skipped?jobname=J[&ttl=24h]         runs started within ttl, ended skipped
@@ -51,6 +55,8 @@ type Events interface {
 	Outcome(ctx context.Context, commandID string) (eventstore.Outcome, error)
 	ReadAll(ctx context.Context, after string, limit int) (eventstore.Page, error)
 	LoadRange(ctx context.Context, stream string, fromVersion, toVersion int64) ([]eventstore.Record, error)
+	// Load reads a whole stream from fromVersion: the default LockLog reads lock streams.
+	Load(ctx context.Context, stream string, fromVersion int64) ([]eventstore.Record, error)
 }
 
 // Config configures the API.
@@ -59,6 +65,9 @@ type Config struct {
 	Reads Reads
 	// Events answers outcome and event queries; required.
 	Events Events
+	// LockLog answers the lock routes that read the events (at, history, queue, freezes);
+	// default a projections.LockLog on Events.
+	LockLog LockLog
 	// Now is the clock of the ttl windows; default time.Now.
 	Now func() time.Time
 	// Logger receives every 500 with its request id; nil is silent.
@@ -80,6 +89,9 @@ func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LockLog == nil {
+		cfg.LockLog = projections.NewLockLog(cfg.Events)
+	}
 	a := &server{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/repo", a.repo)
@@ -88,6 +100,9 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/status/head", a.statusHead)
 	mux.HandleFunc("GET /v1/status/events", a.statusEvents)
 	mux.HandleFunc("GET /v1/locks", a.locks)
+	mux.HandleFunc("GET /v1/locks/history", a.lockHistory)
+	mux.HandleFunc("GET /v1/locks/queue", a.lockQueue)
+	mux.HandleFunc("GET /v1/freezes", a.freezes)
 	mux.HandleFunc("GET /v1/jobs", a.jobs)
 	mux.HandleFunc("GET /v1/jobs/active", a.jobsWindow(Reads.ActiveJobs))
 	mux.HandleFunc("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
@@ -267,8 +282,13 @@ func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
 func (a *server) locks(w http.ResponseWriter, r *http.Request) {
 	p := &params{r: r}
 	env := p.name("env")
+	at, asOf := p.instant("at")
 	if p.err != nil {
 		a.answer(w, r, nil, p.err)
+		return
+	}
+	if asOf {
+		a.lockAt(w, r, env, at)
 		return
 	}
 	v, err := a.cfg.Reads.Locks(r.Context(), env)

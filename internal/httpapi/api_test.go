@@ -60,8 +60,15 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// do decides and applies one command, failing the test unless it is accepted.
+// do decides and applies one command a minute before now, failing the test unless it is
+// accepted.
 func (f *fixture) do(cmd domain.Command) string {
+	f.t.Helper()
+	return f.doAt(now.Add(-time.Minute), cmd)
+}
+
+// doAt decides and applies one command at time at, failing the test unless it is accepted.
+func (f *fixture) doAt(at time.Time, cmd domain.Command) string {
 	f.t.Helper()
 	ctx := context.Background()
 	recs, err := f.events.Load(ctx, cmd.StreamID(), 1)
@@ -80,7 +87,7 @@ func (f *fixture) do(cmd domain.Command) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	evs, err := agg.Handle(cmd, domain.Env{Now: now.Add(-time.Minute), NewID: uuid.New, NewTimeID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }})
+	evs, err := agg.Handle(cmd, domain.Env{Now: at, NewID: uuid.New, NewTimeID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }})
 	if err != nil {
 		f.t.Fatalf("%s: %v", cmd.CommandType(), err)
 	}
