@@ -62,6 +62,14 @@ type CommandHandlerConfig struct {
 	ConflictBackoff time.Duration
 	// MaxCommandBytes is the largest accepted message body; default envelope.DefaultMaxBytes.
 	MaxCommandBytes int
+	// DefaultLease is the lease of a lock that asks for none, given to every decision
+	// (domain.Env.DefaultLease): 0, the default, for no lease; otherwise from
+	// domain.MinLease to domain.MaxLease.
+	DefaultLease time.Duration
+	// Timers schedules the lease timers of committed events; nil schedules none (leases
+	// then end only when a later decision on their lock settles it). The worker sets its
+	// own.
+	Timers TimerScheduler
 	// Clock is the time given to decisions; default time.Now.
 	Clock func() time.Time
 	// NewID returns random ids for decisions (lock ids, job run ids); default uuid.New.
@@ -120,6 +128,9 @@ func (c CommandHandlerConfig) Validate() error {
 	if c.ConflictBackoff < 0 {
 		errs = append(errs, fmt.Errorf("ConflictBackoff %v is negative", c.ConflictBackoff))
 	}
+	if c.DefaultLease != 0 && (c.DefaultLease < domain.MinLease || c.DefaultLease > domain.MaxLease) {
+		errs = append(errs, fmt.Errorf("DefaultLease %v is outside %v to %v (0 for none)", c.DefaultLease, domain.MinLease, domain.MaxLease))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("handlers: command handler config: %w", errors.Join(errs...))
 	}
@@ -177,6 +188,11 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	if err != nil {
 		return h.undecodable(ctx, err)
 	}
+	return h.handle(ctx, d)
+}
+
+// handle carries out a decoded command and records what became of it.
+func (h *CommandHandler) handle(ctx context.Context, d envelope.Decoded) (Result, error) {
 	log := h.log.With().Str("command_id", d.ID).Str("command_type", d.Type).
 		Str("stream", d.Command.StreamID()).Str("correlation_id", d.CorrelationID).Logger()
 	// No outcome is read first: the outcome item's condition, in the append or in
@@ -216,7 +232,7 @@ func (h *CommandHandler) decide(d envelope.Decoded) Decide {
 			return nil, &ExpiredError{NotAfter: d.NotAfter, At: now}
 		}
 		// Decoding validated the command; deciding does not again.
-		return domain.Decide(agg, d.Command, domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID})
+		return domain.Decide(agg, d.Command, domain.Env{Now: now, NewID: h.cfg.NewID, NewTimeID: h.cfg.NewTimeID, DefaultLease: h.cfg.DefaultLease})
 	}
 }
 
@@ -248,6 +264,10 @@ func (h *CommandHandler) accepted(ctx context.Context, d envelope.Decoded, up Up
 	}
 	outcome := eventstore.AcceptedOutcome(appendCommand(d), d.Command.StreamID(), up.Version, up.Records, at)
 	res := Result{Outcome: outcome, Records: up.Records}
+	if err := h.scheduleTimers(ctx, up.Records); err != nil {
+		// As for publishing: a redelivery finds the outcome and schedules again.
+		return res, err
+	}
 	if err := h.cfg.Publisher.Publish(ctx, up.Records); err != nil {
 		// The events are durable; a redelivery finds the outcome and publishes again.
 		return res, fmt.Errorf("handlers: publish events of %s %s: %w", d.Type, d.ID, err)

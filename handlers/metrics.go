@@ -29,8 +29,8 @@ type Metrics struct {
 	Conflicts prometheus.Counter
 	// Duplicates counts deliveries of a command id that already had an outcome.
 	Duplicates prometheus.Counter
-	// DeadLettered counts command messages sent to the dead-letter queue, by reason
-	// (invalid, reused_id) and queue (commands, projector).
+	// DeadLettered counts messages sent to a dead-letter queue, by reason (invalid,
+	// reused_id) and queue (commands, projector, timers).
 	DeadLettered *prometheus.CounterVec
 	// SnapshotsTaken counts snapshots stored.
 	SnapshotsTaken prometheus.Counter
@@ -43,6 +43,14 @@ type Metrics struct {
 	ProjectionLag prometheus.Histogram
 	// EventsApplied counts events applied to the read side.
 	EventsApplied prometheus.Counter
+	// TimersScheduled counts lease timers sent for committed events (again when a
+	// duplicate command re-publishes them).
+	TimersScheduled prometheus.Counter
+	// TimersResent counts lease timers that arrived before they were due and were sent
+	// again for the time left.
+	TimersResent prometheus.Counter
+	// TimersFired counts lease timers that were due and had their lock settled.
+	TimersFired prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg; a nil reg registers nothing.
@@ -86,13 +94,25 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Name: "projection_events_applied_total",
 			Help: "Events applied to the read side.",
 		}),
+		TimersScheduled: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "lease_timers_scheduled_total",
+			Help: "Lease timers sent to the timers queue for committed events.",
+		}),
+		TimersResent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "lease_timers_resent_total",
+			Help: "Lease timers that arrived before they were due and were sent again.",
+		}),
+		TimersFired: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "lease_timers_fired_total",
+			Help: "Lease timers that were due and had their lock settled.",
+		}),
 	}
 	// Every label value exists from the start, so that dashboards and rate() see zeros
 	// rather than missing series.
 	for _, l := range []string{LabelAccepted, LabelRejected, LabelInvalid, LabelDuplicate} {
 		m.Commands.WithLabelValues(l)
 	}
-	for _, q := range []string{"commands", "projector"} {
+	for _, q := range []string{"commands", "projector", "timers"} {
 		m.DeadLettered.WithLabelValues(q, DeadLetterInvalid)
 	}
 	m.DeadLettered.WithLabelValues("commands", DeadLetterReusedID)
@@ -119,6 +139,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.SnapshotsUnusable = register(m.SnapshotsUnusable).(prometheus.Counter)
 	m.ProjectionLag = register(m.ProjectionLag).(prometheus.Histogram)
 	m.EventsApplied = register(m.EventsApplied).(prometheus.Counter)
+	m.TimersScheduled = register(m.TimersScheduled).(prometheus.Counter)
+	m.TimersResent = register(m.TimersResent).(prometheus.Counter)
+	m.TimersFired = register(m.TimersFired).(prometheus.Counter)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("handlers: register metrics: %w", errors.Join(errs...))
 	}

@@ -76,6 +76,11 @@ func (h *CommandHandler) existing(ctx context.Context, d envelope.Decoded, log *
 			return Result{}, true, fmt.Errorf("handlers: reload events of %s: got %d of %s versions %d..%d, want %d",
 				d.ID, len(res.Records), o.Stream, o.FirstVersion, o.LastVersion, want)
 		}
+		// Timers are scheduled again with the events: the first delivery may have stopped
+		// between its commit and scheduling them, and a timer twice is harmless.
+		if err := h.scheduleTimers(ctx, res.Records); err != nil {
+			return Result{}, true, err
+		}
 		if err := h.cfg.Publisher.Publish(ctx, res.Records); err != nil {
 			return Result{}, true, fmt.Errorf("handlers: re-publish events of %s: %w", d.ID, err)
 		}
