@@ -279,6 +279,9 @@ func liveModel(t *testing.T, b Backend, events int) (map[string][]projections.It
 	if ref, err := Reference(ctx, b.Events); err != nil || Diff(live, ref) != "" {
 		t.Fatalf("the live model differs from the reference: %v\n%s", err, Diff(live, ref))
 	}
+	if missing, err := lockFeaturesMissing(ctx, b.Events); err != nil || len(missing) > 0 {
+		t.Fatalf("the workload's lock streams show no %v (%v), so replays would not be checked on them", missing, err)
+	}
 
 	return live, n
 }

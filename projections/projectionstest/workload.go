@@ -101,8 +101,10 @@ type WorkloadConfig struct {
 
 // Workload appends a scripted mix of commands of all four aggregates — builds created and
 // updated to completion, statuses started with locale progress and errors, locks taken,
-// refreshed, refused and released (uberlocks too), jobs started and ended (some skipped) —
-// until at least cfg.Events events are stored. It returns the number of events appended.
+// refreshed, refused and released (uberlocks, leases renewed and expired, queues handing
+// the lock on, forced releases, freezes and break-glass grants too: see lockStory), jobs
+// started and ended (some skipped) — until at least cfg.Events events are stored. It
+// returns the number of events appended.
 func Workload(ctx context.Context, es eventstore.Store, cfg WorkloadConfig) (int, error) {
 	return NewLoad(es, cfg).Run(ctx, cfg.Events, nil)
 }
@@ -165,6 +167,8 @@ type script struct {
 	w        *Writer
 	id       int
 	versions map[string]int // status pkg/env → last version started
+	// lockSteps counts the lock commands played (see lockStory).
+	lockSteps int
 }
 
 var browsers = []string{"BrowserA", "BrowserB", "chrome", "firefox", "safari"}
@@ -176,7 +180,7 @@ func (s *script) step(ctx context.Context) ([]eventstore.Record, error) {
 	switch k := s.pick(10); {
 	case k < 4:
 		c = s.repoCommand()
-	case k < 7:
+	case k < 6:
 		c = s.statusCommand()
 	case k < 8:
 		c = s.lockCommand()
@@ -239,15 +243,6 @@ func (s *script) statusCommand() domain.Command {
 		prev = version(v)
 	}
 	return domain.StartStatus{Pkg: pkg, Env: env, Version: version(v + 1), PreviousVersion: prev, Locales: []string{"en", "fr", "de"}[:1+s.pick(3)]}
-}
-
-func (s *script) lockCommand() domain.Command {
-	env := fmt.Sprintf("ENV%d-%d", s.id, s.pick(2))
-	user := []string{"ann@example.com", "bob@example.com"}[s.pick(2)]
-	if s.pick(2) == 0 {
-		return domain.Lock{Env: env, User: user, Meta: []string{"CI URL", "Slack", "CLI"}[s.pick(3)], Uberlock: s.pick(8) == 0}
-	}
-	return domain.Release{Env: env, User: user, Uberlock: s.pick(3) == 0}
 }
 
 func (s *script) jobCommand() domain.Command {
