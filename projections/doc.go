@@ -30,5 +30,7 @@
 // switch.go (generations, switch and catch-up), scan.go and replayworker.go (the parallel
 // rebuild), progress.go, rebuildstream.go (the fenced single-stream rebuild). Replays read
 // the event store through EventScanner, which eventstore/dynamo and eventstore/memory
-// implement.
+// implement. locklog.go and lockhistory.go answer, from a lock stream's events rather than
+// from read tables, what rows cannot: who held a lock at a time, its history, its queue
+// and its freeze schedules (LockLog).
 package projections

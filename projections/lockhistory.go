@@ -28,8 +28,9 @@ const (
 // LockHistoryEntry is one change of an env's lock.
 type LockHistoryEntry struct {
 	// Version is the version of the event in the lock stream.
-	Version int64     `json:"version"`
-	At      time.Time `json:"at"`
+	Version int64 `json:"version"`
+	// At is when the event happened.
+	At time.Time `json:"at"`
 	// Event is one of the History* values.
 	Event string `json:"event"`
 	// User is the holder of the grant, or the waiter; empty for freeze changes.
@@ -40,14 +41,18 @@ type LockHistoryEntry struct {
 	By string `json:"by,omitempty"`
 	// Reason is the force, break-glass or freeze reason.
 	Reason string `json:"reason,omitempty"`
-	Meta   string `json:"meta,omitempty"`
+	// Meta is the holder's or waiter's free text (a CI URL, "Slack").
+	Meta string `json:"meta,omitempty"`
 	// ExpiresAt is when the lease runs out after a grant or refresh, or ran out (expired).
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// HeldMs is, on released, forced and expired, how long the grant was held: from its
-	// grant to its release, or to its lease's end.
-	HeldMs     int64 `json:"heldMs,omitempty"`
-	BreakGlass bool  `json:"breakGlass,omitempty"`
-	Uberlock   bool  `json:"uberlock,omitempty"`
+	// grant (for a grant passed from the queue, from when it was passed, claimed or not) to
+	// its release, or to its lease's end.
+	HeldMs int64 `json:"heldMs,omitempty"`
+	// BreakGlass marks a grant taken during a freeze window (Detail names it).
+	BreakGlass bool `json:"breakGlass,omitempty"`
+	// Uberlock marks an uberlock, or a waiter asking for one.
+	Uberlock bool `json:"uberlock,omitempty"`
 	// Claim marks a grant passed from the queue (granted), or one never claimed (expired).
 	Claim bool `json:"claim,omitempty"`
 	// Position is a waiter's place when it joined the queue, 1 for the next.

@@ -30,8 +30,10 @@ func NewLockLog(events StreamLoader) *LockLog { return &LockLog{events: events} 
 
 // LockHolding is who held an env's lock at a time.
 type LockHolding struct {
-	Env  string `json:"env"`
-	Held bool   `json:"held"`
+	// Env is the environment.
+	Env string `json:"env"`
+	// Held tells whether a grant was current: held, and its lease (if any) not run out.
+	Held bool `json:"held"`
 	// User is the holder; empty when not held.
 	User string `json:"user,omitempty"`
 	// Token is the grant's fencing token (the version of its grant).
@@ -40,7 +42,8 @@ type LockHolding struct {
 	Since *time.Time `json:"since,omitempty"`
 	// ExpiresAt is when the grant's lease runs out unless renewed; nil without a lease.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	Uberlock  bool       `json:"uberlock,omitempty"`
+	// Uberlock marks an uberlock.
+	Uberlock bool `json:"uberlock,omitempty"`
 	// Claim marks a grant the queue passed to its head that the waiter has not claimed.
 	Claim bool `json:"claim,omitempty"`
 }
@@ -48,29 +51,38 @@ type LockHolding struct {
 // QueuedUser is one place in an env's queue.
 type QueuedUser struct {
 	// Position is the place, 1 for the next to get the lock.
-	Position int    `json:"position"`
-	User     string `json:"user"`
+	Position int `json:"position"`
+	// User is the waiter.
+	User string `json:"user"`
 	// Since is the waiter's last attempt, which renewed its place.
 	Since time.Time `json:"since"`
 }
 
 // LockQueue is an env's lock holder and the waiters behind it, in order.
 type LockQueue struct {
-	Env     string       `json:"env"`
-	Holder  LockHolding  `json:"holder"`
+	// Env is the environment.
+	Env string `json:"env"`
+	// Holder is who holds the lock.
+	Holder LockHolding `json:"holder"`
+	// Waiting are the waiters in order, first the next to get the lock; never null.
 	Waiting []QueuedUser `json:"waiting"`
 }
 
 // FreezeView is one freeze schedule of an env and where it stands at a given time.
 type FreezeView struct {
-	ID   int    `json:"id"`
+	// ID numbers the env's schedules from 1.
+	ID int `json:"id"`
+	// Cron names the windows' starts (five fields or a descriptor such as @daily), in TZ.
 	Cron string `json:"cron"`
 	// Duration is each window's length as a Go duration, e.g. "64h0m0s".
-	Duration string    `json:"duration"`
-	TZ       string    `json:"tz"`
-	Reason   string    `json:"reason"`
-	User     string    `json:"user"`
-	AddedAt  time.Time `json:"addedAt"`
+	Duration string `json:"duration"`
+	// TZ is the IANA time zone of Cron.
+	TZ string `json:"tz"`
+	// Reason says why the env freezes.
+	Reason string `json:"reason"`
+	// User added the schedule, at AddedAt.
+	User    string    `json:"user"`
+	AddedAt time.Time `json:"addedAt"`
 	// Open tells whether a window of the schedule is open; OpenUntil is its end.
 	Open      bool       `json:"open"`
 	OpenUntil *time.Time `json:"openUntil,omitempty"`
