@@ -108,6 +108,16 @@ func (b *backend) mutate(ctx context.Context, cmd domain.Command, w waitFlags, o
 // command never takes effect, or the worker's outcome had won and that is the answer. waited
 // names the wait in messages.
 func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time.Time, waited time.Duration) (eventstore.Outcome, error) {
+	o, err := b.submit(ctx, cmd, deadline, waited)
+	if err != nil {
+		return o, err
+	}
+	return o, b.awaitProjected(ctx, o, deadline)
+}
+
+// submit is attempt without the wait for the read models: for commands whose answer is in
+// their events, and for outcomes nobody reads back (a place in the lock's queue).
+func (b *backend) submit(ctx context.Context, cmd domain.Command, deadline time.Time, waited time.Duration) (eventstore.Outcome, error) {
 	sender, err := b.commandSender(ctx)
 	if err != nil {
 		return eventstore.Outcome{}, err
@@ -119,14 +129,69 @@ func (b *backend) attempt(ctx context.Context, cmd domain.Command, deadline time
 	if err != nil {
 		return o, outcomeError(err, waited, id)
 	}
-	// Read-your-writes: the read models catch up moments after the outcome; an outcome that
-	// came just at the deadline gets a little longer.
+	return o, nil
+}
+
+// awaitProjected waits for the read models to show the accepted outcome o (read-your-writes).
+// They catch up moments after the outcome; an outcome that came just at the deadline gets a
+// little longer. Running out is an exit-3 *unprojectedError: the command took effect.
+func (b *backend) awaitProjected(ctx context.Context, o eventstore.Outcome, deadline time.Time) error {
+	sender, err := b.commandSender(ctx)
+	if err != nil {
+		return err
+	}
 	projCtx, cancel := context.WithTimeout(ctx, max(time.Until(deadline), projectionGrace))
 	defer cancel()
 	if err := sender.WaitProjected(projCtx, o.Stream, o.Version); err != nil {
-		return o, &exitError{code: exitTimeout, err: &unprojectedError{commandID: id, err: err}}
+		return &exitError{code: exitTimeout, err: &unprojectedError{commandID: o.CommandID, err: err}}
 	}
-	return o, nil
+	return nil
+}
+
+// outcomeEvents returns the events an accepted command appended, decoded.
+func (b *backend) outcomeEvents(ctx context.Context, o eventstore.Outcome) ([]domain.Event, error) {
+	if o.FirstVersion == 0 {
+		return nil, nil
+	}
+	recs, err := b.app.Events.LoadRange(ctx, o.Stream, o.FirstVersion, o.LastVersion)
+	if err != nil {
+		return nil, fmt.Errorf("read the events of command %s: %w", o.CommandID, err)
+	}
+	return decodeRecords(recs)
+}
+
+// envLock returns the state of env's lock now, rebuilt from its stream.
+func (b *backend) envLock(ctx context.Context, env string) (*domain.EnvLock, error) {
+	stream := domain.LockStreamID(env)
+	recs, err := b.app.Events.Load(ctx, stream, 1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	events, err := decodeRecords(recs)
+	if err != nil {
+		return nil, err
+	}
+	agg, err := domain.Rehydrate(stream, events)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := agg.(*domain.EnvLock)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a lock stream", stream)
+	}
+	return l, nil
+}
+
+func decodeRecords(recs []eventstore.Record) ([]domain.Event, error) {
+	events := make([]domain.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := domain.DecodeEvent(r.Type, r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("event %s@%d: %w", r.Stream, r.Version, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // unprojectedError says that a command was accepted, and so took effect, but the read
