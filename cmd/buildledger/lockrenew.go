@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"buildledger/domain"
+)
+
+func newLocksRenewCommand(s *settings) *cobra.Command {
+	var (
+		c domain.Renew
+		w waitFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "renew --env ENV --user USER [--token N] [--lease DURATION]",
+		Short: "Extend the lease of the lock a user holds",
+		Long: `Renew the lease of the lock a user holds on an environment: it runs out a whole lease from
+now. --lease also changes the lease's length; without it the length stays.
+
+--token names the grant to renew (the fencing token 'lock' printed), so that a renewal never
+extends a later grant of the same user. If that grant is no longer held (its lease ran out,
+it was forced away, or it was released), renew is rejected (exit 1) with code lock_lost and
+says who holds the env now.
+
+It prints the renewed grant as JSON.`,
+		Args: cobra.NoArgs,
+		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
+			o, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
+			if err != nil || !ok {
+				return err
+			}
+			events, err := b.outcomeEvents(cmd.Context(), o)
+			if err != nil {
+				return fmt.Errorf("the renewal %s was accepted, but: %w", o.CommandID, err)
+			}
+			a := answerOf(c.User, events)
+			if !a.Granted {
+				return fmt.Errorf("the renewal %s was accepted, but recorded no renewal of %s's lock", o.CommandID, c.User)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Renewed the lock on env %s of %s (%s)\n", c.Env, c.User, grantDetails(a))
+			return printJSON(cmd.OutOrStdout(), renewedLock{Env: c.Env, User: c.User, FencingToken: a.Token,
+				Lease: durationText(a.Lease), ExpiresAt: optionalTime(a.ExpiresAt), CommandID: o.CommandID})
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Env, "env", "", "environment whose lock to renew (required)")
+	f.StringVar(&c.User, "user", "", "the user holding the lock (required)")
+	f.Int64Var(&c.Token, "token", 0, "fencing token of the grant to renew; 0 renews whichever grant the user holds")
+	f.StringVar(&c.Lease, "lease", "", "new length of the lease, e.g. 10m; default: the length it has")
+	w.bind(f, "wait")
+	_ = cmd.MarkFlagRequired("env")
+	_ = cmd.MarkFlagRequired("user")
+	return cmd
+}
+
+// renewedLock is what renew prints.
+type renewedLock struct {
+	Env          string     `json:"env"`
+	User         string     `json:"user"`
+	FencingToken int64      `json:"fencingToken"`
+	Lease        string     `json:"lease,omitempty"`
+	ExpiresAt    *time.Time `json:"expiresAt,omitempty"`
+	CommandID    string     `json:"commandId"`
+}
+
+// durationText is d as a Go duration, "" for none.
+func durationText(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// optionalTime is t, nil when zero.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
