@@ -115,6 +115,7 @@ happened.`,
 		{groupState, newReposCommand(s)},
 		{groupState, newStatusCommand(s)},
 		{groupState, newLocksCommand(s)},
+		{groupState, newFreezesCommand(s)},
 		{groupState, newJobsCommand(s)},
 		{groupState, newEventsCommand(s)},
 	} {

@@ -37,6 +37,15 @@ func TestRun_GivenBadUsage_ThenExit2WithAMessage(t *testing.T) {
 		{[]string{"replay", "--projection", "builds", "--stream", "repo:a/b"}, "not both"},
 		{[]string{"jobs", "active", "--jobname", "j", "--ttl", "-1h"}, "--ttl must be positive"},
 		{[]string{"status", "start", "--pkg", "p", "--env", "e", "--version", "1"}, "--locales or --locale-count"},
+		{[]string{"locks", "run", "--env", "e", "--user", "u"}, "give the command to run after --"},
+		{[]string{"locks", "run", "--env", "e", "--user", "u", "--lease", "", "--", "true"}, "--lease is required"},
+		{[]string{"locks", "run", "--env", "e", "--user", "u", "--lease", "1m", "--heartbeat", "2m", "--", "true"}, "--heartbeat"},
+		{[]string{"locks", "release", "--env", "e", "--user", "u", "--force"}, "reason"},
+		{[]string{"locks", "lock", "--env", "e", "--user", "u", "--break-glass"}, "reason"},
+		{[]string{"locks", "lock", "--env", "e", "--user", "u", "--lease", "soon"}, "lease"},
+		{[]string{"locks", "check", "--env", "e"}, `"token" not set`},
+		{[]string{"locks", "list", "--env", "e", "--at", "yesterday"}, "is not a time"},
+		{[]string{"freezes", "add", "--env", "e", "--user", "u", "--cron", "0 18 * * FRI", "--duration", "64h"}, `"reason" not set`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -54,6 +63,9 @@ func TestRun_GivenHelpOnEveryLevel_ThenExit0WithUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"locks", "--help"}, {"locks", "lock", "--help"}, {"jobs", "end", "--help"},
 		{"builds", "create", "--help"}, {"status", "events", "--help"}, {"replay", "--help"}, {"serve", "--help"},
+		{"locks", "run", "--help"}, {"locks", "renew", "--help"}, {"locks", "check", "--help"}, {"locks", "queue", "--help"},
+		{"locks", "history", "--help"}, {"freezes", "--help"}, {"freezes", "add", "--help"}, {"freezes", "remove", "--help"},
+		{"freezes", "list", "--help"},
 	} {
 		code, out := runCaptured(t, args...)
 		if code != exitOK || !strings.Contains(out, "Usage:") {
@@ -70,7 +82,7 @@ func TestHelp_GivenTheRootCommand_ThenCommandsAreListedInTheirGroupsInOrderAndNo
 	at := 0
 	for _, want := range []string{
 		"Running the service:", "\n  init ", "\n  worker ", "\n  serve ", "\n  run ", "\n  replay ",
-		"Changing and reading the state:", "\n  builds ", "\n  repos ", "\n  status ", "\n  locks ", "\n  jobs ", "\n  events ",
+		"Changing and reading the state:", "\n  builds ", "\n  repos ", "\n  status ", "\n  locks ", "\n  freezes ", "\n  jobs ", "\n  events ",
 	} {
 		i := strings.Index(out[at:], want)
 		if i < 0 {
