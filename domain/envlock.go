@@ -219,16 +219,28 @@ func (d *lockDecision) lock(c Lock) error {
 	return nil
 }
 
-// queue takes or renews c.User's place.
+// queue takes or renews c.User's place. A place that lapsed is dropped first, so that its
+// user goes to the back of the line like any newcomer. Position and Waiting count the
+// places that have not lapsed.
 func (d *lockDecision) queue(c Lock) {
 	s := d.s
-	position := len(s.queue) + 1
-	for i, w := range s.queue {
+	if i := s.waiting(c.User); i >= 0 && s.queue[i].lapsed(d.at) {
+		d.raise(LockQueueLeft{Env: s.env, User: c.User, Dropped: true, At: d.at})
+	}
+	position, waiting := 0, 0
+	for _, w := range s.queue {
+		if w.lapsed(d.at) {
+			continue
+		}
+		waiting++
 		if w.User == c.User {
-			position = i + 1
+			position = waiting
 		}
 	}
-	waiting := max(len(s.queue), position)
+	if position == 0 {
+		waiting++
+		position = waiting
+	}
 	d.raise(LockQueued{Env: s.env, User: c.User, Meta: c.Meta, Uberlock: c.Uberlock, LeaseMs: d.leaseMs(c.Lease),
 		Holder: s.holder, Position: position, Waiting: waiting, At: d.at})
 }

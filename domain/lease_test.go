@@ -250,13 +250,14 @@ func TestQueue(t *testing.T) {
 		r.ok(0, Lock{Env: "production", User: "alice"})
 		r.ok(1*s, waitFor("bob")) // bob's CLI dies after this attempt
 		r.ok(2*s, waitFor("carol"))
+		r.ok(12*s, waitFor("carol"))
 		r.ok(22*s, waitFor("carol"))
 		got := r.ok(25*s, Release{Env: "production", User: "alice"})
 		wantTypes(t, got, "Released", "LockQueueLeft", "Locked")
 		if left := got[1].(LockQueueLeft); left.User != "bob" || !left.Dropped {
 			t.Fatalf("drop %+v", left)
 		}
-		r.holder("carol", 7)
+		r.holder("carol", 8)
 	})
 	t.Run("given an expiring lease with a waiter when the timer fires then the waiter gets the lock", func(t *testing.T) {
 		r := newLockRun(t)
@@ -265,6 +266,27 @@ func TestQueue(t *testing.T) {
 		got := r.ok(10*s, ExpireLock{Env: "production", Token: 1})
 		wantTypes(t, got, "LockExpired", "Locked")
 		r.holder("bob", 4)
+	})
+	t.Run("given a waiter whose place lapsed when it attempts again then it goes to the back of the line", func(t *testing.T) {
+		r := newLockRun(t)
+		r.ok(0, Lock{Env: "production", User: "alice"})
+		r.ok(1*s, waitFor("bob"))
+		r.ok(2*s, waitFor("carol"))
+		r.ok(22*s, waitFor("carol"))
+		got := r.ok(25*s, waitFor("bob"))
+		wantTypes(t, got, "LockQueueLeft", "LockQueued")
+		if q := got[1].(LockQueued); q.Position != 2 || q.Waiting != 2 {
+			t.Fatalf("bob back %+v", q)
+		}
+		r.waiters("carol", "bob")
+	})
+	t.Run("given a lapsed place ahead when a waiter attempts then its position counts only live places", func(t *testing.T) {
+		r := newLockRun(t)
+		r.ok(0, Lock{Env: "production", User: "alice"})
+		r.ok(1*s, waitFor("bob"))
+		if q := r.ok(30*s, waitFor("carol"))[0].(LockQueued); q.Position != 1 || q.Waiting != 1 {
+			t.Fatalf("carol %+v", q)
+		}
 	})
 	t.Run("given a waiter when it leaves then its place is gone; leaving twice changes nothing", func(t *testing.T) {
 		r := newLockRun(t)
