@@ -14,7 +14,10 @@
 //     their reason and code, undecodable messages are stored as invalid and marked for the
 //     dead-letter queue (*DeadLetterError), everything else is transient and safe to retry.
 //   - ProjectorHandler hands published event records to an EventApplier (the read side).
-//   - Worker wires both to SQS and SNS through watermill routers, with Recoverer,
+//   - TimerHandler fires lease timers: the worker schedules one on the timers queue for
+//     every committed lease end, delayed by SQS itself (so that it survives any worker),
+//     and when it is due, the lock is settled in process (CommandHandler.Expire).
+//   - Worker wires them to SQS and SNS through a watermill router, with Recoverer,
 //     CorrelationID, PoisonQueue and Retry middleware and Prometheus metrics;
 //     HealthHandler serves its /healthz and /metrics.
 //

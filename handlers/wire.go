@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // wire builds the publishers, subscribers and handlers for the resolved endpoints.
@@ -24,7 +25,15 @@ func (w *Worker) wire(ep Endpoints) error {
 	if err != nil {
 		return err
 	}
-	if err := w.addCommandsHandler(ep, busPublisher{bus: bus}); err != nil {
+	timers := timerQueue{sqs: sqs.NewFromConfig(w.cfg.AWS), url: ep.TimersQueueURL, clock: w.cfg.Commands.Clock}
+	commands, err := w.commandHandler(busPublisher{bus: bus}, timers)
+	if err != nil {
+		return err
+	}
+	if err := w.addCommandsHandler(ep, commands); err != nil {
+		return err
+	}
+	if err := w.addTimersHandler(ep, commands, timers); err != nil {
 		return err
 	}
 	if w.cfg.Applier == nil {
@@ -73,18 +82,24 @@ func (w *Worker) eventBus(topicARN string) (*cqrs.EventBus, error) {
 	return bus, nil
 }
 
-// addCommandsHandler adds the handler of the commands queue: one cqrs handler for the
-// Envelope, whose body's "type" picks the command.
-func (w *Worker) addCommandsHandler(ep Endpoints, publisher RecordPublisher) error {
+// commandHandler returns the worker's command handler, which publishes to publisher and
+// schedules lease timers with timers.
+func (w *Worker) commandHandler(publisher RecordPublisher, timers TimerScheduler) (*CommandHandler, error) {
 	cfg := w.cfg.Commands
-	cfg.Publisher, cfg.Metrics = publisher, w.metrics
+	cfg.Publisher, cfg.Timers, cfg.Metrics = publisher, timers, w.metrics
 	commands, err := NewCommandHandler(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w.mu.Lock()
 	w.commands = commands
 	w.mu.Unlock()
+	return commands, nil
+}
+
+// addCommandsHandler adds the handler of the commands queue: one cqrs handler for the
+// Envelope, whose body's "type" picks the command.
+func (w *Worker) addCommandsHandler(ep Endpoints, commands *CommandHandler) error {
 	sub, err := w.subscriber(w.cfg.Parallelism)
 	if err != nil {
 		return err
@@ -117,6 +132,32 @@ func (w *Worker) addCommandsHandler(ep Endpoints, publisher RecordPublisher) err
 	}
 	// PoisonQueue outside Retry: a message is dead-lettered only once retrying is over,
 	// and only when the error says no retry can fix it.
+	handler.AddMiddleware(poison, w.retry())
+	return nil
+}
+
+// addTimersHandler adds the handler of the timers queue, which expires the locks whose
+// leases ended through commands, and sends early timers again through timers.
+func (w *Worker) addTimersHandler(ep Endpoints, commands *CommandHandler, timers TimerScheduler) error {
+	expiry, err := NewTimerHandler(TimerHandlerConfig{
+		Commands: commands, Timers: timers, Clock: w.cfg.Commands.Clock, Logger: w.cfg.Logger, Metrics: w.metrics,
+	})
+	if err != nil {
+		return err
+	}
+	sub, err := w.subscriber(w.cfg.Parallelism)
+	if err != nil {
+		return err
+	}
+	poison, err := w.poisonQueue(ep.TimersDLQURL, false)
+	if err != nil {
+		return err
+	}
+	handler := w.router.AddConsumerHandler(timersHandlerName, ep.TimersQueueURL, sub, func(msg *message.Message) error {
+		ctx, cancel := w.detach(msg.Context())
+		defer cancel()
+		return expiry.Handle(ctx, msg.Payload)
+	})
 	handler.AddMiddleware(poison, w.retry())
 	return nil
 }

@@ -36,6 +36,7 @@ const (
 const (
 	commandsHandlerName  = "buildledger-commands"
 	projectorHandlerName = "buildledger-projector"
+	timersHandlerName    = "buildledger-timers"
 )
 
 // deadLetterGroup is the FIFO message group of dead-lettered commands. One group keeps the
@@ -83,10 +84,11 @@ type WorkerConfig struct {
 	// queue URL is empty, Run resolves every endpoint from Names.
 	Endpoints Endpoints
 	// Commands configures the command handler: the event store (Events, required),
-	// snapshots, conflict retries, the aggregate cache, limits, clock and id sources. Its
-	// Publisher and Metrics are the worker's own (the events topic, the worker's metrics)
-	// and must be left nil; a nil Logger is the worker's Logger. Its Clock also measures
-	// projection lag.
+	// snapshots, conflict retries, the aggregate cache, limits, the default lease, clock
+	// and id sources. Its Publisher, Timers and Metrics are the worker's own (the events
+	// topic, the timers queue, the worker's metrics) and must be left nil; a nil Logger is
+	// the worker's Logger. Its Clock also measures projection lag and tells whether a
+	// lease timer is due.
 	Commands CommandHandlerConfig
 	// Applier applies published events to the read side; nil runs no projector, for a
 	// worker that only decides commands.
@@ -157,6 +159,9 @@ func (c WorkerConfig) Validate() error {
 	if c.Commands.Publisher != nil {
 		errs = append(errs, errors.New("Commands.Publisher must be nil: the worker publishes to the events topic"))
 	}
+	if c.Commands.Timers != nil {
+		errs = append(errs, errors.New("Commands.Timers must be nil: the worker schedules on the timers queue"))
+	}
 	if c.Commands.Metrics != nil {
 		errs = append(errs, errors.New("Commands.Metrics must be nil: the worker registers its own with MetricsRegistry"))
 	}
@@ -188,6 +193,8 @@ func (ep Endpoints) validate(names Names, projector bool) []error {
 	}
 	missing("CommandsDLQURL", ep.CommandsDLQURL)
 	missing("EventsTopicARN", ep.EventsTopicARN)
+	missing("TimersQueueURL", ep.TimersQueueURL)
+	missing("TimersDLQURL", ep.TimersDLQURL)
 	if projector {
 		missing("ProjectorQueueURL", ep.ProjectorQueueURL)
 		missing("ProjectorDLQURL", ep.ProjectorDLQURL)
@@ -195,10 +202,11 @@ func (ep Endpoints) validate(names Names, projector bool) []error {
 	return errs
 }
 
-// Worker consumes the commands queue (deciding commands and publishing their events to the
-// events topic) and, with an Applier, the projector queue (applying events to the read
-// side), each through a watermill router with Recoverer, CorrelationID, PoisonQueue and
-// Retry middleware.
+// Worker consumes the commands queue (deciding commands, scheduling the lease timers of
+// their events on the timers queue and publishing the events to the events topic), the
+// timers queue (expiring the locks whose leases ended, with nobody asking) and, with an
+// Applier, the projector queue (applying events to the read side), each through a
+// watermill router with Recoverer, CorrelationID, PoisonQueue and Retry middleware.
 //
 // Delivery guarantees: a message is acked only after its outcome is durable and its events
 // are published. A worker that stops lets the messages in flight finish, but their acks

@@ -65,11 +65,12 @@ func newStack(t *testing.T, what string) *stack {
 	return s
 }
 
-// startWorker runs a worker until the returned stop is called (or the test ends).
-func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier) (*handlers.Worker, func()) {
+// startWorker runs a worker, its configuration changed by opts, until the returned stop
+// is called (or the test ends).
+func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier, opts ...func(*handlers.WorkerConfig)) (*handlers.Worker, func()) {
 	t.Helper()
 	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	w, err := s.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
+	cfg := handlers.WorkerConfig{
 		Endpoints:         s.ep,
 		Commands:          handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(25)},
 		Applier:           applier,
@@ -78,7 +79,11 @@ func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier) (*handl
 		CloseTimeout:      20 * time.Second,
 		Retry:             handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
 		Logger:            &log,
-	}})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	w, err := s.app.Worker(app.WorkerConfig{WorkerConfig: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
