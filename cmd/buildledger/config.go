@@ -31,6 +31,8 @@ type settings struct {
 	SnapshotEvery int
 	// MaxReceiveCount is how often SQS delivers a message before it dead-letters it.
 	MaxReceiveCount int
+	// DefaultLease is the worker's lease of a lock that asks for none; 0 for none.
+	DefaultLease time.Duration
 	// AWSDebug shows the AWS SDK's own warnings (env BUILDLEDGER_AWS_DEBUG, no flag).
 	AWSDebug bool
 }
@@ -51,6 +53,15 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
 // bindFlags registers the shared flags with defaults taken from the environment.
 func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Prefix, "prefix", envString("BUILDLEDGER_PREFIX", handlers.DefaultPrefix), "name prefix of every table, queue and topic (env BUILDLEDGER_PREFIX)")
@@ -61,6 +72,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", handlers.DefaultSnapshotEvery), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
 	s.AWSDebug = os.Getenv("BUILDLEDGER_AWS_DEBUG") != ""
 	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
+	fs.DurationVar(&s.DefaultLease, "default-lease", envDuration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
 }
 
 func (s settings) validate() error {

@@ -107,7 +107,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 // newServiceWorker builds the worker of worker and run, its metrics in reg.
 func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometheus.Registry) (*handlers.Worker, error) {
 	return b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
-		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery)},
+		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease},
 		Parallelism:     s.Parallelism,
 		Logger:          log,
 		MetricsRegistry: reg,
