@@ -194,7 +194,7 @@ func (d *lockDecision) lock(c Lock) error {
 	}
 	leaseMs := d.leaseMs(c.Lease)
 	if s.held {
-		if c.Lease == "" && d.env.DefaultLease == 0 && !s.claim {
+		if c.Lease == "" && !s.claim && s.leaseMs > 0 {
 			leaseMs = s.leaseMs // taking it again keeps the lease's length
 		}
 		d.raise(LockRefreshed{Env: s.env, User: c.User, Meta: c.Meta, Uberlock: s.uberlock || c.Uberlock, LockID: s.lockID,

@@ -166,6 +166,14 @@ func TestLease(t *testing.T) {
 			t.Fatalf("grant %+v", l)
 		}
 	})
+	t.Run("given a 1h lease when the holder locks again under a 30m default then the lease keeps its 1h", func(t *testing.T) {
+		r := newLockRun(t)
+		r.def = 30 * time.Minute
+		r.ok(0, leased("alice", "1h"))
+		if ref := r.ok(s, Lock{Env: "production", User: "alice"})[0].(LockRefreshed); ref.LeaseMs != time.Hour.Milliseconds() {
+			t.Fatalf("refresh %+v", ref)
+		}
+	})
 	t.Run("given a lock without a lease then it never expires (Da-Playa's lock)", func(t *testing.T) {
 		r := newLockRun(t)
 		r.ok(0, Lock{Env: "production", User: "alice"})

@@ -155,7 +155,7 @@ func TestLease_GivenTheWorkerKilledWhileALeaseIsPending_WhenItIsRestarted_ThenTh
 	for {
 		gs := holdings(in.lockHistory(t, env))
 		if len(gs) == 1 && gs[0].ended == "expired" {
-			if !strings.HasPrefix(gs[0].expiredBy, "expire-") {
+			if !strings.HasPrefix(gs[0].expiredBy, "lease-expiry-") {
 				t.Errorf("the expiry was decided by command %q, want a lease timer's", gs[0].expiredBy)
 			}
 			break

@@ -130,7 +130,7 @@ func dynamoClient(cfg aws.Config, endpoint string, opts func(*dynamodb.Options))
 func (s *stack) delete(t *testing.T, tables bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, url := range []string{s.ep.CommandsQueueURL, s.ep.CommandsDLQURL, s.ep.ProjectorQueueURL, s.ep.ProjectorDLQURL} {
+	for _, url := range []string{s.ep.CommandsQueueURL, s.ep.CommandsDLQURL, s.ep.ProjectorQueueURL, s.ep.ProjectorDLQURL, s.ep.TimersQueueURL, s.ep.TimersDLQURL} {
 		_, _ = s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
 	}
 	_, _ = s.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(s.ep.EventsTopicARN)})

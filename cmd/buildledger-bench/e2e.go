@@ -109,7 +109,7 @@ func provisionEndToEnd(ctx context.Context, e *environment, meter *costmeter.Met
 		return nil, handlers.Endpoints{}, err
 	}
 	ep, _, err := a.ProvisionMessaging(ctx, handlers.MessagingConfig{})
-	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL}, []string{ep.EventsTopicARN})
+	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL, ep.TimersQueueURL, ep.TimersDLQURL}, []string{ep.EventsTopicARN})
 	if err != nil {
 		return nil, handlers.Endpoints{}, err
 	}
