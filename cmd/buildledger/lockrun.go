@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,8 @@ finds the lock lost (its lease ran out, or it was forced away), run says so on s
 lets the command go on: the command can ask 'locks check --env "$BUILDLEDGER_LOCK_ENV"
 --token "$BUILDLEDGER_LOCK_TOKEN"' before each step that needs the lock. SIGINT and SIGTERM
 are passed on to the command. When the command ends, run releases the lock, if it still
-holds it.
+holds it. If run itself dies (even by SIGKILL), the command gets SIGTERM (on Linux): nobody
+renews the lease any more.
 
 The lease is required: --lease, default 5m. It bounds how long the env stays locked if run
 itself dies.
@@ -189,7 +191,11 @@ func (r *lockRun) run(ctx context.Context, args []string) error {
 
 	child := exec.Command(args[0], args[1:]...)
 	child.Stdin, child.Stdout, child.Stderr = r.stdin, r.stdout, r.stderr
+	child.SysProcAttr = childAttrs()
 	child.Env = append(os.Environ(), envLockEnv+"="+env, envLockUser+"="+user, envLockToken+"="+strconv.FormatInt(r.token, 10))
+	// Pdeathsig is sent when the thread that started the child ends: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
