@@ -55,11 +55,12 @@ func (c AddFreeze) Validate() error {
 	return p.err()
 }
 
-// RemoveFreeze removes the freeze schedule ID of an env.
+// RemoveFreeze removes the freeze schedule ID of an env. Its JSON name is freezeId, since
+// the command envelope keeps "id" for the command's own id.
 type RemoveFreeze struct {
 	Env  string `json:"env"`
 	User string `json:"user"`
-	ID   int    `json:"id"`
+	ID   int    `json:"freezeId"`
 }
 
 // CommandType returns "RemoveFreeze".
@@ -74,7 +75,7 @@ func (c RemoveFreeze) Validate() error {
 	p.check("env", nameProblem(c.Env, false))
 	p.check("user", nameProblem(c.User, true))
 	if c.ID < 1 {
-		p.check("id", "must be 1 or more")
+		p.check("freezeId", "must be 1 or more")
 	}
 	return p.err()
 }

@@ -2,6 +2,7 @@ package envelope_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,17 @@ func TestMarshal_GivenInvalidCommandOrID_ThenErrorAndNoBody(t *testing.T) {
 	var idErr *envelope.IDError
 	if _, err := envelope.Marshal(domain.Lock{Env: "prod", User: "alice"}, envelope.Header{ID: "has space"}); !errors.As(err, &idErr) {
 		t.Errorf("bad id: error %v, want an *envelope.IDError", err)
+	}
+}
+
+// Every command type must be sendable: none of its fields may use a key the envelope
+// keeps for itself.
+func TestGivenEveryCommandType_ThenNoFieldUsesAnEnvelopeKey(t *testing.T) {
+	for _, typ := range domain.CommandTypes() {
+		for _, field := range domain.CommandFields(typ) {
+			if slices.Contains([]string{envelope.KeyType, envelope.KeyID, envelope.KeyMetadata, envelope.KeyNotAfter}, field) {
+				t.Errorf("%s has a field %q, which the envelope reserves", typ, field)
+			}
+		}
 	}
 }
