@@ -247,6 +247,9 @@ func (d *lockDecision) queue(c Lock) {
 
 func (d *lockDecision) release(c Release) error {
 	s := d.s
+	if c.Token != 0 && (!s.held || s.token != c.Token) {
+		return &LockLostError{Env: s.env, User: c.User, Token: c.Token, Holder: s.holder, Current: s.token}
+	}
 	if c.Force {
 		if !s.held {
 			return &NotLockHolderError{Env: s.env, User: c.User}

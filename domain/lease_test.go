@@ -346,6 +346,14 @@ func TestForceRelease(t *testing.T) {
 	t.Run("given a free env when ops forces then it is rejected naming nobody", func(t *testing.T) {
 		newLockRun(t).code(0, Release{Env: "production", User: "ops", Force: true, Reason: "r"}, CodeNotHolder)
 	})
+	t.Run("given a release fenced with an old token when a later grant holds the lock then it is rejected lock_lost", func(t *testing.T) {
+		r := newLockRun(t)
+		r.ok(0, leased("alice", "10s"))
+		r.ok(11*s, Lock{Env: "production", User: "alice"}) // expired, then alice's new grant
+		r.holder("alice", 3)
+		r.code(12*s, Release{Env: "production", User: "alice", Token: 1}, CodeLockLost)
+		wantTypes(t, r.ok(13*s, Release{Env: "production", User: "alice", Token: 3}), "Released")
+	})
 	t.Run("given a waiter when the lock is forced away then the waiter gets it", func(t *testing.T) {
 		r := newLockRun(t)
 		r.ok(0, Lock{Env: "production", User: "alice"})

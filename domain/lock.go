@@ -55,6 +55,9 @@ type Release struct {
 	Force bool `json:"force,omitempty"`
 	// Reason says why a lock was forced away.
 	Reason string `json:"reason,omitempty"`
+	// Token, when set, releases only the grant with that fencing token: a release that comes
+	// late never ends a later grant (LockLostError instead).
+	Token int64 `json:"token,omitempty"`
 }
 
 // CommandType returns "Release".
@@ -69,6 +72,9 @@ func (c Release) Validate() error {
 	p.check("env", nameProblem(c.Env, false))
 	p.check("user", nameProblem(c.User, true))
 	p.check("reason", reasonProblem(c.Reason, c.Force, "force"))
+	if c.Token < 0 {
+		p.check("token", "must not be negative")
+	}
 	return p.err()
 }
 

@@ -279,7 +279,8 @@ func (r *lockRun) releaseAfter(end commandEnd, result error) error {
 	if r.lost.Load() {
 		return result
 	}
-	// Release names no grant: only the grant this run took is released, never a later one.
+	// The release is fenced with the token, so it never ends a later grant; reading the lock
+	// first says why it was lost, when it was.
 	l, err := r.wait.b.envLock(ctx, env)
 	if err != nil {
 		r.say(fmt.Sprintf("buildledger: could not read the lock on env %s to release it (%v); its lease runs out unless renewed", env, err))
@@ -293,7 +294,7 @@ func (r *lockRun) releaseAfter(end commandEnd, result error) error {
 		}
 		return result
 	}
-	release := domain.Release{Env: env, User: user, Uberlock: r.wait.lock.Uberlock}
+	release := domain.Release{Env: env, User: user, Uberlock: r.wait.lock.Uberlock, Token: r.token}
 	if _, err := r.wait.b.submit(ctx, release, time.Now().Add(30*time.Second), 30*time.Second); err != nil {
 		r.say(fmt.Sprintf("buildledger: releasing the lock on env %s failed (%v); its lease runs out at %s unless renewed", env, err, clock(l.ExpiresAt())))
 		return result
