@@ -78,15 +78,12 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// TestREADMESession records a short real session for the README: the dynostore sample, a
-// lock contention and a job run, against a worker, into testdata/session.txt.
+// TestREADMESession runs the README's short session: the dynostore sample, a lock
+// contention and a job run, against a worker; with BUILDLEDGER_WRITE_SESSION=1 it records
+// it into testdata/session.txt.
 func TestREADMESession(t *testing.T) {
-	if os.Getenv("BUILDLEDGER_WRITE_SESSION") != "1" {
-		t.Skip("set BUILDLEDGER_WRITE_SESSION=1 to record " + sessionFile)
-	}
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Skip("the session is shown through jq, which is not installed")
-	}
+	t.Parallel()
+	needJQ(t)
 	in := newInstallation(t, "e2e-session")
 	in.startWorker(t)
 	s := &session{in: in}
@@ -113,7 +110,7 @@ func TestREADMESession(t *testing.T) {
 	waiting := in.start(t, "locks", "lock", "--env", "production", "--user", bob)
 	s.prompt("buildledger " + shellJoin(waiting.args) + " | jq -c . &")
 	still := "Still locked at env production by " + alice + "\n"
-	waiting.waitStderr(t, strings.Repeat(still, 2), 30*time.Second)
+	waitAttempts(t, waiting, still, 2)
 	shown := waiting.stderr.String()
 	s.out.WriteString(shown)
 	s.run(t, ".", "locks", "release", "--env", "production", "--user", alice)
@@ -139,8 +136,39 @@ func TestREADMESession(t *testing.T) {
 	s.run(t, ".[]", "jobs", "end", "--gitversion", "3f2c1ab", "--skipped")
 	s.run(t, ".[]", "jobs", "skipped", "--jobname", "deploy-prod", "--ttl", "1h")
 
-	if err := os.WriteFile(sessionFile, []byte(s.out.String()), 0o644); err != nil {
+	s.save(t, sessionFile)
+}
+
+// save writes the session to file when BUILDLEDGER_WRITE_SESSION=1 (the README shows it);
+// otherwise the run was a test of the session's steps alone.
+func (s *session) save(t *testing.T, file string) {
+	t.Helper()
+	if os.Getenv("BUILDLEDGER_WRITE_SESSION") != "1" {
+		return
+	}
+	if err := os.WriteFile(file, []byte(s.out.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("recorded %s:\n%s", sessionFile, s.out.String())
+	t.Logf("recorded %s:\n%s", file, s.out.String())
+}
+
+// needJQ fails the test when jq, through which sessions show JSON, is missing (.ci/run
+// installs it).
+func needJQ(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("the session is shown through jq, which is not installed (apt-get install jq)")
+	}
+}
+
+// waitAttempts waits until p has printed line n times (a waiting lock's attempts).
+func waitAttempts(t *testing.T, p *process, line string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.stderr.String(), line) < n {
+		if time.Now().After(deadline) || !p.running() {
+			t.Fatalf("buildledger %s: %q printed fewer than %d times:\n%s", shellJoin(p.args), line, n, p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -20,7 +20,8 @@ func newInitCommand(s *settings) *cobra.Command {
             <prefix>snapshots and the read tables (repos, builds, statuses, status_heads,
             status_events, status_counters, locks, jobs, positions, readmodel)
   SQS       <prefix>commands.fifo with <prefix>commands-dlq.fifo as its dead-letter queue,
-            <prefix>projector with <prefix>projector-dlq
+            <prefix>projector with <prefix>projector-dlq, <prefix>timers (lease expiry
+            timers) with <prefix>timers-dlq
   SNS       <prefix>events, with <prefix>projector subscribed (raw delivery)
 
 Running it again changes nothing and says so.`,
