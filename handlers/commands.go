@@ -164,15 +164,11 @@ type CommandHandler struct {
 
 // NewCommandHandler returns a CommandHandler for a validated configuration.
 func NewCommandHandler(cfg CommandHandlerConfig) (*CommandHandler, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	m, err := metricsOr(cfg.Metrics)
+	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &CommandHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m, aggregates: newAggregates(cfg, m)}, nil
+	return &CommandHandler{cfg: cfg, log: log, metrics: m, aggregates: newAggregates(cfg, m)}, nil
 }
 
 // Wait blocks until the snapshots being taken in the background are stored or failed.

@@ -78,15 +78,11 @@ type TimerHandler struct {
 
 // NewTimerHandler returns a TimerHandler for a validated configuration.
 func NewTimerHandler(cfg TimerHandlerConfig) (*TimerHandler, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	m, err := metricsOr(cfg.Metrics)
+	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &TimerHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
+	return &TimerHandler{cfg: cfg, log: log, metrics: m}, nil
 }
 
 // Handle handles one timer message. A nil error means the message may be acked: the timer

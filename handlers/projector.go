@@ -54,15 +54,11 @@ type ProjectorHandler struct {
 
 // NewProjectorHandler returns a ProjectorHandler for a validated configuration.
 func NewProjectorHandler(cfg ProjectorHandlerConfig) (*ProjectorHandler, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	m, err := metricsOr(cfg.Metrics)
+	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &ProjectorHandler{cfg: cfg, log: logger(cfg.Logger), metrics: m}, nil
+	return &ProjectorHandler{cfg: cfg, log: log, metrics: m}, nil
 }
 
 // Handle applies one published event. A body that is not an event record is a
