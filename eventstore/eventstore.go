@@ -69,6 +69,13 @@ type Metadata struct {
 	CorrelationID string `json:"correlationId,omitempty"`
 	// CausationID is the id of the message that directly caused the event.
 	CausationID string `json:"causationId,omitempty"`
+	// SenderID is the principal the transport vouched for as the sender of the command
+	// that appended the event (SQS's SenderId); empty for events written before it was
+	// recorded, or by the worker itself.
+	SenderID string `json:"senderId,omitempty"`
+	// Identity is the verified identity of the command's sender; zero when the command
+	// carried no token.
+	Identity Identity `json:"identity,omitzero"`
 }
 
 // Event is an event to append: its type name, its JSON body and its metadata.
@@ -139,6 +146,12 @@ type Outcome struct {
 	Code string `json:"code,omitempty"`
 	// BodyHash identifies the command body, so that an id reused with another body is noticed.
 	BodyHash string `json:"bodyHash,omitempty"`
+	// SenderID is the principal the transport vouched for as the command's sender (SQS's
+	// SenderId); empty when unknown, and for outcomes stored before it was recorded.
+	SenderID string `json:"senderId,omitempty"`
+	// Identity is the verified identity of the command's sender; zero when the command
+	// carried no token, or its token was refused.
+	Identity Identity `json:"identity,omitzero"`
 	// RecordedAt is when the outcome was stored.
 	RecordedAt time.Time `json:"recordedAt"`
 }
@@ -154,6 +167,8 @@ func AcceptedOutcome(cmd CommandRef, stream string, expectedVersion int64, recor
 		Stream:      stream,
 		Version:     expectedVersion + int64(len(records)),
 		BodyHash:    cmd.BodyHash,
+		SenderID:    cmd.SenderID,
+		Identity:    cmd.Identity,
 		RecordedAt:  at,
 	}
 	if len(records) > 0 {
@@ -170,6 +185,12 @@ type CommandRef struct {
 	Type string
 	// BodyHash identifies the command body (optional).
 	BodyHash string
+	// SenderID is the command's sender as the transport knows it (optional); the accepted
+	// outcome records it.
+	SenderID string
+	// Identity is the sender's verified identity (optional); the accepted outcome records
+	// it.
+	Identity Identity
 }
 
 // Page is one page of a time-ordered read.

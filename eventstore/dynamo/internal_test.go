@@ -30,6 +30,8 @@ func TestItemSize_given_records_and_outcomes_then_equals_the_port_count(t *testi
 		{Stream: "status:ü/dev/1", Version: 1_000_000, Key: "20240102T030405600000010042", Type: "Ünïcode", Body: json.RawMessage(`{"x":"ÿ"}`),
 			CommandID: "c", Metadata: eventstore.Metadata{CorrelationID: "corr", CausationID: "cause"}, RecordedAt: at.Add(123)},
 		{Stream: "s", Version: 123_456_789, Key: "20240102T030405600000010042", Type: "T", Body: json.RawMessage(strings.Repeat("1", 1000)), RecordedAt: at},
+		{Stream: "lock:prod", Version: 2, Key: "20240102T030405600000010042", Type: "Locked", Body: json.RawMessage(`{}`), RecordedAt: at,
+			Metadata: eventstore.Metadata{SenderID: "000000000000", Identity: eventstore.Identity{Issuer: "https://i", Subject: "s", RunID: "7", Actor: "ännа"}}},
 	}
 	for i, r := range records {
 		if got, want := itemSize(eventItem(r)), layout.RecordSize(r); got != want {
@@ -40,6 +42,8 @@ func TestItemSize_given_records_and_outcomes_then_equals_the_port_count(t *testi
 		{CommandID: "c", Status: eventstore.OutcomeAccepted, Version: 0, RecordedAt: at},
 		{CommandID: "c", CommandType: "Lock", Status: eventstore.OutcomeAccepted, Stream: "lock:x", FirstVersion: 3, LastVersion: 40, Version: 40, BodyHash: "h", RecordedAt: at},
 		{CommandID: "c", Status: eventstore.OutcomeRejected, Reason: "Still locked at env prod by ann", Version: 9, RecordedAt: at},
+		{CommandID: "c", Status: eventstore.OutcomeRejected, Code: eventstore.RejectionUnauthenticated, SenderID: "AIDAEXAMPLE", RecordedAt: at,
+			Identity: eventstore.Identity{Issuer: "https://i", Subject: "s", Repository: "o/r", Ref: "refs/heads/main", Workflow: "w"}},
 	}
 	for i, o := range outcomes {
 		if got, want := itemSize(outcomeItem(o)), layout.OutcomeSize(o); got != want {

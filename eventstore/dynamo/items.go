@@ -31,6 +31,8 @@ const (
 	attrReason        = layout.Reason
 	attrCode          = layout.Code
 	attrBodyHash      = layout.BodyHash
+	attrSenderID      = layout.SenderID
+	attrIdentity      = layout.Identity
 )
 
 // TimeIndex is the name of the events table's global secondary index that orders events by
@@ -67,6 +69,7 @@ func eventItem(r eventstore.Record) map[string]types.AttributeValue {
 	putOptional(item, attrCommandID, r.CommandID)
 	putOptional(item, attrCorrelationID, r.Metadata.CorrelationID)
 	putOptional(item, attrCausationID, r.Metadata.CausationID)
+	putSender(item, r.Metadata.SenderID, r.Metadata.Identity)
 	return item
 }
 
@@ -82,6 +85,7 @@ func outcomeItem(o eventstore.Outcome) map[string]types.AttributeValue {
 	putOptional(item, attrReason, o.Reason)
 	putOptional(item, attrCode, o.Code)
 	putOptional(item, attrBodyHash, o.BodyHash)
+	putSender(item, o.SenderID, o.Identity)
 	if o.FirstVersion != 0 {
 		item[attrFirstVersion] = num(o.FirstVersion)
 	}
@@ -89,6 +93,21 @@ func outcomeItem(o eventstore.Outcome) map[string]types.AttributeValue {
 		item[attrLastVersion] = num(o.LastVersion)
 	}
 	return item
+}
+
+// putSender adds who sent the command, when known: the sender principal and the
+// identity map, each only when not empty, so that items without them keep their layout.
+func putSender(item map[string]types.AttributeValue, senderID string, i eventstore.Identity) {
+	putOptional(item, attrSenderID, senderID)
+	members := layout.IdentityMembers(i)
+	if len(members) == 0 {
+		return
+	}
+	m := make(map[string]types.AttributeValue, len(members))
+	for _, member := range members {
+		m[member.Name] = str(member.Value)
+	}
+	item[attrIdentity] = &types.AttributeValueMemberM{Value: m}
 }
 
 func putOptional(item map[string]types.AttributeValue, name, value string) {
@@ -136,6 +155,24 @@ func (d *itemDecoder) num(name string, required bool) int64 {
 	return 0
 }
 
+// identity reads the optional identity map; a missing one is the zero Identity.
+func (d *itemDecoder) identity(name string) eventstore.Identity {
+	switch v := d.item[name].(type) {
+	case nil:
+		return eventstore.Identity{}
+	case *types.AttributeValueMemberM:
+		inner := itemDecoder{item: v.Value}
+		id := layout.IdentityFromMembers(func(member string) string { return inner.str(member, false) })
+		if inner.err != nil {
+			d.fail(fmt.Errorf("attribute %s: %w", name, inner.err))
+		}
+		return id
+	default:
+		d.fail(fmt.Errorf("attribute %s is %T, want a map", name, v))
+	}
+	return eventstore.Identity{}
+}
+
 func (d *itemDecoder) time(name string) time.Time {
 	s := d.str(name, true)
 	if d.err != nil {
@@ -166,6 +203,8 @@ func decodeRecord(item map[string]types.AttributeValue) (eventstore.Record, erro
 		Metadata: eventstore.Metadata{
 			CorrelationID: d.str(attrCorrelationID, false),
 			CausationID:   d.str(attrCausationID, false),
+			SenderID:      d.str(attrSenderID, false),
+			Identity:      d.identity(attrIdentity),
 		},
 		RecordedAt: d.time(attrRecordedAt),
 	}
@@ -188,6 +227,8 @@ func decodeOutcome(item map[string]types.AttributeValue) (eventstore.Outcome, er
 		Reason:       d.str(attrReason, false),
 		Code:         d.str(attrCode, false),
 		BodyHash:     d.str(attrBodyHash, false),
+		SenderID:     d.str(attrSenderID, false),
+		Identity:     d.identity(attrIdentity),
 		RecordedAt:   d.time(attrRecordedAt),
 	}
 	if d.err != nil {

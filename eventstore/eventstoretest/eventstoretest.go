@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		{"given 200 concurrent puts then keys are unique, in the seed format, and bodies read back", testConcurrentPuts},
 		{"given over-limit or invalid input when appended or put then a clear error and nothing written", testLimits},
 		{"given recorded outcomes when read then they round-trip and unknown ids are not found", testOutcomes},
+		{"given commands with and without a sender when appended or recorded then sender and identity round-trip", testSenders},
 		{"given streams and puts when scanned in segments then every event once, each stream in one segment in order", testScanSegments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

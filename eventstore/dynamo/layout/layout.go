@@ -58,6 +58,7 @@ func RecordSize(r eventstore.Record) int {
 	n += optionalStringAttrSize(CommandID, r.CommandID)
 	n += optionalStringAttrSize(CorrelationID, r.Metadata.CorrelationID)
 	n += optionalStringAttrSize(CausationID, r.Metadata.CausationID)
+	n += senderSize(r.Metadata.SenderID, r.Metadata.Identity)
 	return n
 }
 
@@ -73,6 +74,7 @@ func OutcomeSize(o eventstore.Outcome) int {
 	n += optionalStringAttrSize(Reason, o.Reason)
 	n += optionalStringAttrSize(Code, o.Code)
 	n += optionalStringAttrSize(BodyHash, o.BodyHash)
+	n += senderSize(o.SenderID, o.Identity)
 	if o.FirstVersion != 0 {
 		n += numberAttrSize(FirstVersion, o.FirstVersion)
 	}
