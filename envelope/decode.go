@@ -31,6 +31,9 @@ type Message struct {
 	// CorrelationID is the correlation id the transport carried, if any; the body's
 	// metadata.correlationId takes precedence.
 	CorrelationID string
+	// SenderID is the sender principal the transport vouches for (SQS's SenderId system
+	// attribute), never anything the sender wrote itself; empty when unknown.
+	SenderID string
 }
 
 // Decoded is a command message that decoded and validated.
@@ -49,6 +52,9 @@ type Decoded struct {
 	NotAfter time.Time
 	// Command is the decoded, valid domain command.
 	Command domain.Command
+	// IDToken is the OIDC ID token the message carried (auth.idToken), unverified; empty
+	// for none. It is a credential: the worker verifies it and keeps only the claims.
+	IDToken string
 }
 
 // InvalidError says why a command message cannot be decided at all. It matches
@@ -112,7 +118,7 @@ func Decode(m Message, maxBytes int) (Decoded, error) {
 	if err != nil {
 		return fail(err.Error(), err)
 	}
-	d := Decoded{ID: inv.CommandID, Type: inv.CommandType, CorrelationID: h.CorrelationID, BodyHash: hash, NotAfter: h.NotAfter, Command: cmd}
+	d := Decoded{ID: inv.CommandID, Type: inv.CommandType, CorrelationID: h.CorrelationID, BodyHash: hash, NotAfter: h.NotAfter, Command: cmd, IDToken: h.IDToken}
 	if d.CorrelationID == "" {
 		d.CorrelationID = m.CorrelationID
 	}
@@ -180,6 +186,9 @@ func decodeHeader(fields map[string]json.RawMessage, inv *InvalidError) (Header,
 		problems = append(problems, problem)
 	}
 	if h.NotAfter, problem = decodeNotAfter(fields); problem != "" {
+		problems = append(problems, problem)
+	}
+	if h.IDToken, problem = decodeAuth(fields); problem != "" {
 		problems = append(problems, problem)
 	}
 	h.ID = inv.CommandID

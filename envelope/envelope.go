@@ -1,6 +1,6 @@
 // Package envelope is the one definition of a command message: the JSON object a client
-// sends and the worker decodes. Its own keys ("type", "id", "metadata", "notAfter") sit
-// next to the command's fields at the top level:
+// sends and the worker decodes. Its own keys ("type", "id", "metadata", "notAfter",
+// "auth") sit next to the command's fields at the top level:
 //
 //	{"type":"Lock","id":"<idempotency key>","metadata":{"correlationId":"…"},"env":"prod","user":"alice"}
 //
@@ -10,6 +10,7 @@ package envelope
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -33,7 +34,10 @@ const (
 )
 
 // reserved are the envelope's own keys; no command field may use them.
-var reserved = []string{KeyType, KeyID, KeyMetadata, KeyNotAfter}
+var reserved = []string{KeyType, KeyID, KeyMetadata, KeyNotAfter, KeyAuth}
+
+// Reserved returns the envelope's own top-level keys; no command field may use them.
+func Reserved() []string { return slices.Clone(reserved) }
 
 // metadataKeys are the keys metadata may have.
 var metadataKeys = []string{KeyCorrelationID}
@@ -60,6 +64,10 @@ type Header struct {
 	CorrelationID string
 	// NotAfter is the command's deadline; zero for none.
 	NotAfter time.Time
+	// IDToken is an OIDC ID token proving who sends the command (auth.idToken); empty
+	// for none. It is not part of the command: the same command with another token, or
+	// none, has the same hash.
+	IDToken string
 }
 
 // IDError says why a string is not a usable command id.

@@ -10,8 +10,8 @@ import (
 	"buildledger/eventstore"
 )
 
-// Marshal returns the message body of cmd under h: its fields plus type, id, metadata and
-// notAfter, as plain ASCII JSON (every other character escaped), so that any valid string
+// Marshal returns the message body of cmd under h: its fields plus type, id, metadata,
+// notAfter and auth, as plain ASCII JSON (every other character escaped), so that any valid string
 // travels through SQS. The body is decoded back before it is returned, which validates
 // cmd and checks that the worker will decode it to the same command (same hash): a
 // command that did not survive the round trip would be dead-lettered far from its sender,
@@ -21,6 +21,9 @@ func Marshal(cmd domain.Command, h Header) ([]byte, error) {
 		return nil, errors.New("envelope: no command")
 	}
 	if err := CheckID(h.ID); err != nil {
+		return nil, err
+	}
+	if err := checkIDToken(h.IDToken); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(cmd)
@@ -55,6 +58,9 @@ func Marshal(cmd domain.Command, h Header) ([]byte, error) {
 	}
 	if !h.NotAfter.IsZero() {
 		fields[KeyNotAfter], _ = json.Marshal(h.NotAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if h.IDToken != "" {
+		fields[KeyAuth], _ = json.Marshal(map[string]string{KeyIDToken: h.IDToken})
 	}
 	body, err := json.Marshal(fields)
 	if err == nil {
