@@ -35,7 +35,8 @@ const RoutesHelp = `  GET /v1/repo?user=U&repo=R                       repositor
   GET /v1/jobs/skipped?jobname=J[&ttl=24h]         runs started within ttl, ended skipped
   GET /v1/commands/{id}                            outcome of a command
   GET /v1/events[?after=KEY][&limit=N]             events of every stream in time order
-  GET /v1/events?stream=S[&from=VERSION][&limit=N] events of one stream in version order`
+  GET /v1/events?stream=S[&from=VERSION][&limit=N] events of one stream in version order
+  GET /v1/openapi.json                             this API's OpenAPI 3 document`
 
 // Reads is what the API reads from the read models.
 type Reads interface {
@@ -94,20 +95,7 @@ func New(cfg Config) http.Handler {
 	}
 	a := &server{cfg: cfg}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/repo", a.repo)
-	mux.HandleFunc("GET /v1/build", a.build)
-	mux.HandleFunc("GET /v1/status", a.status)
-	mux.HandleFunc("GET /v1/status/head", a.statusHead)
-	mux.HandleFunc("GET /v1/status/events", a.statusEvents)
-	mux.HandleFunc("GET /v1/locks", a.locks)
-	mux.HandleFunc("GET /v1/locks/history", a.lockHistory)
-	mux.HandleFunc("GET /v1/locks/queue", a.lockQueue)
-	mux.HandleFunc("GET /v1/freezes", a.freezes)
-	mux.HandleFunc("GET /v1/jobs", a.jobs)
-	mux.HandleFunc("GET /v1/jobs/active", a.jobsWindow(Reads.ActiveJobs))
-	mux.HandleFunc("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
-	mux.HandleFunc("GET /v1/commands/{id}", a.command)
-	mux.HandleFunc("GET /v1/events", a.events)
+	a.register(mux.HandleFunc)
 	mux.HandleFunc("GET /v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /v1/ routes in `buildledger serve --help`", r.Method, r.URL.Path))
 	})
@@ -115,6 +103,35 @@ func New(cfg Config) http.Handler {
 }
 
 type server struct{ cfg Config }
+
+// register hands every route of the API to handle: New's mux, or Routes' list.
+func (a *server) register(handle func(pattern string, h func(http.ResponseWriter, *http.Request))) {
+	handle("GET /v1/repo", a.repo)
+	handle("GET /v1/build", a.build)
+	handle("GET /v1/status", a.status)
+	handle("GET /v1/status/head", a.statusHead)
+	handle("GET /v1/status/events", a.statusEvents)
+	handle("GET /v1/locks", a.locks)
+	handle("GET /v1/locks/history", a.lockHistory)
+	handle("GET /v1/locks/queue", a.lockQueue)
+	handle("GET /v1/freezes", a.freezes)
+	handle("GET /v1/jobs", a.jobs)
+	handle("GET /v1/jobs/active", a.jobsWindow(Reads.ActiveJobs))
+	handle("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
+	handle("GET /v1/commands/{id}", a.command)
+	handle("GET /v1/events", a.events)
+	handle("GET "+OpenAPIPath, a.openAPI)
+}
+
+// Routes returns the pattern of every route New serves, e.g. "GET /v1/commands/{id}", in
+// registration order, so that the OpenAPI document can be checked against the mux.
+func Routes() []string {
+	var patterns []string
+	(&server{}).register(func(pattern string, _ func(http.ResponseWriter, *http.Request)) {
+		patterns = append(patterns, pattern)
+	})
+	return patterns
+}
 
 // apiError is the JSON body of every error answer.
 type apiError struct {
