@@ -6,6 +6,7 @@
 // The package has no code of its own. Its tests keep the template honest: they run init's
 // own provisioning code against the local emulators, record every table, queue, topic and
 // subscription it asks for, and require the template to declare exactly those, with the
-// same keys, indexes and queue attributes; they create the template's tables in DynamoDB
-// Local; and they run cfn-lint on it.
+// same keys, indexes and queue attributes; they evaluate each policy on the names the code
+// derives (every read-table generation included) for what its role needs and must not
+// have; they create the template's tables in DynamoDB Local; and they run cfn-lint on it.
 package deploy
