@@ -16,6 +16,7 @@ import (
 
 	"buildledger/handlers"
 	"buildledger/internal/app"
+	"buildledger/internal/board"
 	"buildledger/internal/costmeter"
 	"buildledger/internal/httpapi"
 	"buildledger/snapshots"
@@ -115,7 +116,7 @@ func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometh
 }
 
 // newServiceMux routes /healthz and /metrics, ready once w is (always, without a worker),
-// and with serve the read API under /v1/.
+// and with serve the read API under /v1/ and the status board at /.
 func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, serve bool, log *zerolog.Logger) *http.ServeMux {
 	ready := func() error {
 		if w != nil {
@@ -129,6 +130,8 @@ func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, ser
 	mux.Handle("/metrics", health)
 	if serve {
 		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log}))
+		// The status board: / exactly and /board/...; every other path stays 404.
+		mux.Handle("/", board.New(board.Config{Reads: b.app.Queries, LockLog: b.app.LockLog, Logger: log}))
 	}
 	return mux
 }
