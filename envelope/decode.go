@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"buildledger/domain"
+	"buildledger/eventstore"
 )
 
 // maxScanBytes bounds how much of an oversized body is read to find its id.
@@ -55,6 +56,11 @@ type Decoded struct {
 	// IDToken is the OIDC ID token the message carried (auth.idToken), unverified; empty
 	// for none. It is a credential: the worker verifies it and keeps only the claims.
 	IDToken string
+	// SenderID is the transport's sender principal (Message.SenderID).
+	SenderID string
+	// Identity is the sender's identity once the worker verified IDToken; zero before,
+	// and when the message carried no token.
+	Identity eventstore.Identity
 }
 
 // InvalidError says why a command message cannot be decided at all. It matches
@@ -118,7 +124,7 @@ func Decode(m Message, maxBytes int) (Decoded, error) {
 	if err != nil {
 		return fail(err.Error(), err)
 	}
-	d := Decoded{ID: inv.CommandID, Type: inv.CommandType, CorrelationID: h.CorrelationID, BodyHash: hash, NotAfter: h.NotAfter, Command: cmd, IDToken: h.IDToken}
+	d := Decoded{ID: inv.CommandID, Type: inv.CommandType, CorrelationID: h.CorrelationID, BodyHash: hash, NotAfter: h.NotAfter, Command: cmd, IDToken: h.IDToken, SenderID: m.SenderID}
 	if d.CorrelationID == "" {
 		d.CorrelationID = m.CorrelationID
 	}

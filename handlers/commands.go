@@ -66,6 +66,10 @@ type CommandHandlerConfig struct {
 	// (domain.Env.DefaultLease): 0, the default, for no lease; otherwise from
 	// domain.MinLease to domain.MaxLease.
 	DefaultLease time.Duration
+	// Identities verifies the OIDC ID tokens commands carry; nil refuses every token
+	// (rejected, code unauthenticated: no issuer is trusted). Commands without a token
+	// are decided as before, with the transport's sender recorded.
+	Identities IdentityVerifier
 	// Timers schedules the lease timers of committed events; nil schedules none (leases
 	// then end only when a later decision on their lock settles it). The worker sets its
 	// own.
@@ -182,21 +186,27 @@ func (h *CommandHandler) Wait() { h.aggregates.Wait() }
 func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, error) {
 	d, err := envelope.Decode(env, h.cfg.MaxCommandBytes)
 	if err != nil {
-		return h.undecodable(ctx, err)
+		return h.undecodable(ctx, err, env.SenderID)
+	}
+	refused, err := h.authenticate(ctx, &d)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case refused != nil:
+		return h.unauthenticated(ctx, d, refused)
 	}
 	return h.handle(ctx, d)
 }
 
 // handle carries out a decoded command and records what became of it.
 func (h *CommandHandler) handle(ctx context.Context, d envelope.Decoded) (Result, error) {
-	log := h.log.With().Str("command_id", d.ID).Str("command_type", d.Type).
-		Str("stream", d.Command.StreamID()).Str("correlation_id", d.CorrelationID).Logger()
+	log := h.commandLogger(d)
 	// No outcome is read first: the outcome item's condition, in the append or in
 	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and
 	// that is when the stored outcome is read and its events re-published.
 	up, err := h.aggregates.Update(ctx, d.Command.StreamID(), Change{
 		Command:  appendCommand(d),
-		Metadata: eventstore.Metadata{CorrelationID: d.CorrelationID, CausationID: d.ID},
+		Metadata: eventstore.Metadata{CorrelationID: d.CorrelationID, CausationID: d.ID, SenderID: d.SenderID, Identity: d.Identity},
 		Decide:   h.decide(d),
 		Log:      &log,
 	})
@@ -205,17 +215,17 @@ func (h *CommandHandler) handle(ctx context.Context, d envelope.Decoded) (Result
 
 // appendCommand is what an append of d's events records about d.
 func appendCommand(d envelope.Decoded) eventstore.CommandRef {
-	return eventstore.CommandRef{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash}
+	return eventstore.CommandRef{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash, SenderID: d.SenderID, Identity: d.Identity}
 }
 
-// undecodable handles a message that did not decode: its invalid outcome is stored when
-// an id is known, and it goes to the dead-letter queue.
-func (h *CommandHandler) undecodable(ctx context.Context, err error) (Result, error) {
+// undecodable handles a message that did not decode: its invalid outcome is stored, with
+// the transport's sender, when an id is known, and it goes to the dead-letter queue.
+func (h *CommandHandler) undecodable(ctx context.Context, err error, senderID string) (Result, error) {
 	var inv *envelope.InvalidError
 	if !errors.As(err, &inv) {
 		return Result{}, err
 	}
-	return Result{}, h.invalid(ctx, inv)
+	return Result{}, h.invalid(ctx, inv, senderID)
 }
 
 // decide is the decision of d on one attempt, at the clock's time then.

@@ -69,6 +69,7 @@ func (envelopeMarshaler) Unmarshal(msg *message.Message, v any) error {
 		Body:          msg.Payload,
 		MessageID:     msg.UUID,
 		CorrelationID: middleware.MessageCorrelationID(msg),
+		SenderID:      msg.Metadata.Get(metaSenderID),
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (h *CommandHandler) invalidDecision(ctx context.Context, d envelope.Decoded
 		CommandID: d.ID, CommandType: d.Type, BodyHash: d.BodyHash,
 		Reason: envelope.Truncate(domain.Reason(cause), envelope.MaxReasonBytes), Err: cause,
 	}
-	err := h.recordInvalid(ctx, inv)
+	err := h.recordInvalid(ctx, inv, d.SenderID)
 	switch {
 	case errors.Is(err, eventstore.ErrDuplicateCommand):
 		return h.duplicate(ctx, d, log)
@@ -129,6 +129,8 @@ func (h *CommandHandler) reject(ctx context.Context, d envelope.Decoded, version
 		Reason:      envelope.Truncate(domain.Reason(cause), envelope.MaxReasonBytes),
 		Code:        domain.RejectionCode(cause),
 		BodyHash:    d.BodyHash,
+		SenderID:    d.SenderID,
+		Identity:    d.Identity,
 		RecordedAt:  h.cfg.Clock().UTC(),
 	}
 	err := h.cfg.Events.RecordOutcome(ctx, o)
@@ -145,9 +147,9 @@ func (h *CommandHandler) reject(ctx context.Context, d envelope.Decoded, version
 
 // invalid stores the invalid outcome when an id is known and returns the error that sends
 // the message to the dead-letter queue.
-func (h *CommandHandler) invalid(ctx context.Context, inv *envelope.InvalidError) error {
+func (h *CommandHandler) invalid(ctx context.Context, inv *envelope.InvalidError, senderID string) error {
 	if inv.CommandID != "" {
-		err := h.recordInvalid(ctx, inv)
+		err := h.recordInvalid(ctx, inv, senderID)
 		// A duplicate is a redelivery of this message (its outcome is stored) or a body
 		// sent under an id that already has an outcome; either way the stored one stands.
 		if err != nil && !errors.Is(err, eventstore.ErrDuplicateCommand) {
@@ -157,14 +159,15 @@ func (h *CommandHandler) invalid(ctx context.Context, inv *envelope.InvalidError
 	return h.deadLetterInvalid(inv)
 }
 
-// recordInvalid stores the invalid outcome of inv's command id.
-func (h *CommandHandler) recordInvalid(ctx context.Context, inv *envelope.InvalidError) error {
+// recordInvalid stores the invalid outcome of inv's command id, sent by senderID.
+func (h *CommandHandler) recordInvalid(ctx context.Context, inv *envelope.InvalidError, senderID string) error {
 	return h.cfg.Events.RecordOutcome(ctx, eventstore.Outcome{
 		CommandID:   inv.CommandID,
 		CommandType: inv.CommandType,
 		Status:      eventstore.OutcomeInvalid,
 		Reason:      inv.Reason,
 		BodyHash:    inv.BodyHash,
+		SenderID:    senderID,
 		RecordedAt:  h.cfg.Clock().UTC(),
 	})
 }

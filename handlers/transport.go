@@ -32,16 +32,18 @@ func (w *Worker) subscriber(workers int) (*wsqs.Subscriber, error) {
 		DoNotCreateQueueIfNotExists: true,
 		QueueUrlResolver:            knownQueueURL{},
 		ConsumeWorkers:              workers,
+		Unmarshaler:                 senderUnmarshaler{},
 		OptFns:                      []func(*sqs.Options){w.drain.sqsOption},
 		GenerateReceiveMessageInput: func(_ context.Context, url wsqs.QueueURL) (*sqs.ReceiveMessageInput, error) {
 			// One message per receive: a nack drops the rest of a batch, and a FIFO
 			// group stays blocked while any of its messages is in flight anyway.
 			return &sqs.ReceiveMessageInput{
-				QueueUrl:              aws.String(string(url)),
-				MessageAttributeNames: []string{"All"},
-				MaxNumberOfMessages:   1,
-				WaitTimeSeconds:       wait,
-				VisibilityTimeout:     visibility,
+				QueueUrl:                    aws.String(string(url)),
+				MessageAttributeNames:       []string{"All"},
+				MessageSystemAttributeNames: senderAttributes,
+				MaxNumberOfMessages:         1,
+				WaitTimeSeconds:             wait,
+				VisibilityTimeout:           visibility,
 			}, nil
 		},
 	}, w.wlog)
