@@ -97,6 +97,30 @@ func TestTemplateCreatesWhatInitCreates(t *testing.T) {
 		}
 	})
 
+	t.Run("queue policies", func(t *testing.T) {
+		var want, have []string
+		for url, doc := range got.queuePolicies {
+			d, err := describeQueuePolicy(url[strings.LastIndex(url, "/")+1:], doc)
+			if err != nil {
+				t.Fatalf("init's policy of %s: %v", url, err)
+			}
+			want = append(want, d...)
+		}
+		for _, id := range tpl.ofType("AWS::SQS::QueuePolicy") {
+			d, err := templateQueuePolicy(tpl, id, params)
+			if err != nil {
+				t.Errorf("queue policy %s: %v", id, err)
+				continue
+			}
+			have = append(have, d...)
+		}
+		sort.Strings(want)
+		sort.Strings(have)
+		if len(want) == 0 || !slices.Equal(have, want) {
+			t.Errorf("queue policies:\n template %q\n init     %q", have, want)
+		}
+	})
+
 	t.Run("subscriptions", func(t *testing.T) {
 		ids := tpl.ofType("AWS::SNS::Subscription")
 		var want, have []string
@@ -333,4 +357,71 @@ func templateSubscription(tpl template, id string, params map[string]string) (st
 		attrs[k] = s
 	}
 	return describeSubscription(topic, fmt.Sprint(props["Protocol"]), queue, attrs), nil
+}
+
+// queueStatement is one statement of a queue policy, the way both sides can say it.
+type queueStatement struct {
+	Effect    string
+	Principal struct{ Service string }
+	Action    string
+	Resource  any
+	Condition struct {
+		ArnEquals map[string]any
+	}
+}
+
+func (st queueStatement) describe(queue, resource, source string) string {
+	return fmt.Sprintf("%s: %s %s %s on %s from %s", queue, st.Effect, st.Principal.Service, st.Action, resource, source)
+}
+
+// describeQueuePolicy describes each statement of the policy init set on queue.
+func describeQueuePolicy(queue, doc string) ([]string, error) {
+	var p struct{ Statement []queueStatement }
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range p.Statement {
+		out = append(out, st.describe(queue, arnName(fmt.Sprint(st.Resource)), arnName(fmt.Sprint(st.Condition.ArnEquals["aws:SourceArn"]))))
+	}
+	return out, nil
+}
+
+// templateQueuePolicy describes template queue policy id as describeQueuePolicy does init's.
+func templateQueuePolicy(tpl template, id string, params map[string]string) ([]string, error) {
+	props := tpl.Resources[id].Properties
+	name := func(v any) (string, error) {
+		ref := refersTo(v)
+		if ref == "" {
+			return "", fmt.Errorf("%v is not a !Ref or !GetAtt Arn", v)
+		}
+		return tpl.nameOf(ref, params)
+	}
+	var p struct{ Statement []queueStatement }
+	raw, err := json.Marshal(props["PolicyDocument"])
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, q := range asList(props["Queues"]) {
+		queue, err := name(q)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range p.Statement {
+			resource, err := name(st.Resource)
+			if err != nil {
+				return nil, err
+			}
+			source, err := name(st.Condition.ArnEquals["aws:SourceArn"])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st.describe(queue, resource, source))
+		}
+	}
+	return out, nil
 }

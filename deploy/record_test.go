@@ -23,6 +23,8 @@ type provisioned struct {
 	queues        []*sqs.CreateQueueInput
 	topics        []*sns.CreateTopicInput
 	subscriptions []*sns.SubscribeInput
+	// queuePolicies are the Policy attributes set on queues: queue URL → policy JSON.
+	queuePolicies map[string]string
 }
 
 // record is a client option that notes every create request before it is sent.
@@ -39,6 +41,13 @@ func (p *provisioned) record(stack *middleware.Stack) error {
 				p.topics = append(p.topics, x)
 			case *sns.SubscribeInput:
 				p.subscriptions = append(p.subscriptions, x)
+			case *sqs.SetQueueAttributesInput:
+				if policy, ok := x.Attributes["Policy"]; ok {
+					if p.queuePolicies == nil {
+						p.queuePolicies = map[string]string{}
+					}
+					p.queuePolicies[aws.ToString(x.QueueUrl)] = policy
+				}
 			}
 			p.mu.Unlock()
 			return next.HandleInitialize(ctx, in)

@@ -171,6 +171,13 @@ func ProvisionMessaging(ctx context.Context, sqsc *sqs.Client, snsc *sns.Client,
 		return ep, created, fmt.Errorf("handlers: create topic %s: %w", n.EventsTopic, err)
 	}
 	ep.EventsTopicARN = aws.ToString(topic.TopicArn)
+	// On AWS a queue takes SNS deliveries only when its policy allows the topic to send.
+	if _, err := sqsc.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+		QueueUrl:   aws.String(ep.ProjectorQueueURL),
+		Attributes: map[string]string{"Policy": topicDeliveryPolicy(projArn, ep.EventsTopicARN)},
+	}); err != nil {
+		return ep, created, fmt.Errorf("handlers: allow %s to deliver to %s: %w", n.EventsTopic, n.ProjectorQueue, err)
+	}
 
 	subscribed, err := hasSubscription(ctx, snsc, ep.EventsTopicARN, projArn)
 	if err != nil {
@@ -272,4 +279,21 @@ func hasSubscription(ctx context.Context, c *sns.Client, topicArn, queueArn stri
 		}
 		next = out.NextToken
 	}
+}
+
+// topicDeliveryPolicy is the queue policy that lets the topic topicArn send to the queue
+// queueArn, and nothing else.
+func topicDeliveryPolicy(queueArn, topicArn string) string {
+	b, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Sid":       "EventsTopicDelivers",
+			"Effect":    "Allow",
+			"Principal": map[string]string{"Service": "sns.amazonaws.com"},
+			"Action":    "sqs:SendMessage",
+			"Resource":  queueArn,
+			"Condition": map[string]any{"ArnEquals": map[string]string{"aws:SourceArn": topicArn}},
+		}},
+	})
+	return string(b)
 }

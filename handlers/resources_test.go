@@ -78,6 +78,30 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 		t.Errorf("timers queue RedrivePolicy = %q (%v), want a dead-letter target", timers.Attributes["RedrivePolicy"], err)
 	}
 
+	// On AWS the projector queue takes the topic's deliveries only with a policy that says so.
+	proj, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(first.ProjectorQueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNamePolicy},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy struct {
+		Statement []struct {
+			Effect    string
+			Principal struct{ Service string }
+			Action    string
+			Condition struct {
+				ArnEquals map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(proj.Attributes["Policy"]), &policy); err != nil || len(policy.Statement) != 1 ||
+		policy.Statement[0].Principal.Service != "sns.amazonaws.com" || policy.Statement[0].Action != "sqs:SendMessage" ||
+		policy.Statement[0].Condition.ArnEquals["aws:SourceArn"] != first.EventsTopicARN {
+		t.Errorf("projector queue Policy = %q (%v), want sns.amazonaws.com allowed to send from %s only", proj.Attributes["Policy"], err, first.EventsTopicARN)
+	}
+
 	// An event published to the topic reaches the projector queue as the raw body.
 	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(first.EventsTopicARN), Message: aws.String(`{"hello":"projector"}`)}); err != nil {
 		t.Fatal(err)
