@@ -107,7 +107,8 @@ func (c Config) Validate() error {
 
 // Client sends commands and waits for their outcomes.
 type Client struct {
-	cfg Config
+	cfg      Config
+	idTokens IDTokenSource
 }
 
 // New returns a Client for a validated configuration.
@@ -151,6 +152,7 @@ type sendOptions struct {
 	id            string
 	correlationID string
 	notAfter      time.Time
+	idToken       string
 }
 
 // WithID sends the command under id, the idempotency key: sending the same command again
@@ -165,8 +167,8 @@ func WithCorrelationID(id string) SendOption { return func(o *sendOptions) { o.c
 func WithNotAfter(t time.Time) SendOption { return func(o *sendOptions) { o.notAfter = t } }
 
 // Marshal returns the message body of cmd under id (see envelope.Marshal): plain ASCII
-// JSON that the worker decodes to the same command. Of the options, WithCorrelationID and
-// WithNotAfter apply.
+// JSON that the worker decodes to the same command. Of the options, WithCorrelationID,
+// WithNotAfter and WithIDToken apply.
 func Marshal(cmd domain.Command, id string, opts ...SendOption) ([]byte, error) {
 	return marshal(cmd, id, options(opts))
 }
@@ -181,7 +183,7 @@ func options(opts []SendOption) sendOptions {
 }
 
 func marshal(cmd domain.Command, id string, o sendOptions) ([]byte, error) {
-	body, err := envelope.Marshal(cmd, envelope.Header{ID: id, CorrelationID: o.correlationID, NotAfter: o.notAfter})
+	body, err := envelope.Marshal(cmd, envelope.Header{ID: id, CorrelationID: o.correlationID, NotAfter: o.notAfter, IDToken: o.idToken})
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -194,6 +196,13 @@ func (c *Client) Send(ctx context.Context, cmd domain.Command, opts ...SendOptio
 	o := options(opts)
 	if o.id == "" {
 		o.id = uuid.NewString()
+	}
+	if o.idToken == "" && c.idTokens != nil {
+		tok, err := c.idTokens(ctx)
+		if err != nil {
+			return "", fmt.Errorf("client: ID token for %s: %w", cmd.CommandType(), err)
+		}
+		o.idToken = tok
 	}
 	body, err := marshal(cmd, o.id, o)
 	if err != nil {
