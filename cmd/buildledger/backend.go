@@ -57,7 +57,7 @@ func (b *backend) commandSender(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.sender, err = b.app.Client(ep.CommandsQueueURL)
+	b.sender, err = b.withIDTokens(b.app.Client(ep.CommandsQueueURL))
 	return b.sender, err
 }
 

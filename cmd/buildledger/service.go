@@ -107,8 +107,12 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 
 // newServiceWorker builds the worker of worker and run, its metrics in reg.
 func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometheus.Registry) (*handlers.Worker, error) {
+	identities, err := s.Identity.verifier()
+	if err != nil {
+		return nil, err
+	}
 	return b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
-		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease},
+		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease, Identities: identities},
 		Parallelism:     s.Parallelism,
 		Logger:          log,
 		MetricsRegistry: reg,
