@@ -13,6 +13,8 @@ type cells struct {
 	now   time.Time
 	loc   *time.Location
 	color bool
+	// width is the terminal's, that tables fit in; 0 for no limit.
+	width int
 }
 
 // ANSI colours of values; reset ends each.
@@ -86,15 +88,28 @@ func (c cells) number(name, literal string) string {
 	case ms > 0 && isTimeField(name):
 		return c.time(time.UnixMilli(ms))
 	case isDurationField(name):
-		return (time.Duration(ms) * time.Millisecond).String()
+		return duration(time.Duration(ms) * time.Millisecond)
 	}
 	return literal
 }
 
+// duration is d as Go writes it, without the zero minutes and seconds of a round duration:
+// 30m, 64h, 1h30m, 1.5s.
+func duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // isTimeField reports whether the numbers of field name are epoch milliseconds, as the read
-// models name them: createdAt, updatedAt, expiresAt, started, ended.
+// models name them: createdAt, updatedAt, expiresAt, at, started, ended.
 func isTimeField(name string) bool {
-	return strings.HasSuffix(name, "At") || name == "started" || name == "ended" || name == "since"
+	return strings.HasSuffix(name, "At") || name == "at" || name == "started" || name == "ended" || name == "since"
 }
 
 // isDurationField reports whether the numbers of field name are milliseconds of a duration

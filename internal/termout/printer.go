@@ -16,6 +16,9 @@ type Printer struct {
 	Now func() time.Time
 	// Location is where times are shown; time.Local when nil.
 	Location *time.Location
+	// Width is the width of the terminal, that tables are fitted in (see Width); 0 for
+	// no limit.
+	Width int
 }
 
 // Print writes v: as WriteJSON does, or, in FormatTable, a list of objects as a table, one
@@ -28,7 +31,7 @@ func (p Printer) Print(w io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	c := cells{now: time.Now(), loc: time.Local, color: p.Color}
+	c := cells{now: time.Now(), loc: time.Local, color: p.Color, width: p.Width}
 	if p.Now != nil {
 		c.now = p.Now()
 	}

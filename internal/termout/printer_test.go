@@ -52,7 +52,7 @@ func TestPrint_GivenATable_ThenRowsColumnsTimesAndDurationsAsPeopleReadThem(t *t
 			},
 			want: lines(
 				"ID                                    USER   ENV         CREATED AT                  UPDATED AT                  ACTIVE  UBERLOCK  META          FENCING TOKEN  LEASE  EXPIRES AT        ENDED   FORCED BY  REASON",
-				"0b7c2f0e-1d7c-4c47-9d8a-2f1f3b0c9e11  alice  production  09:57:00 (3m ago)           09:57:00 (3m ago)           true    false     https://ci/1  7              5m0s   10:05:00 (in 5m)",
+				"0b7c2f0e-1d7c-4c47-9d8a-2f1f3b0c9e11  alice  production  09:57:00 (3m ago)           09:57:00 (3m ago)           true    false     https://ci/1  7              5m     10:05:00 (in 5m)",
 				"5e0f9b7a-3f43-4e0e-8d0f-6b5c8d2f1a22  bob    production  2026-12-06 08:00 (26h ago)  2026-12-06 09:00 (25h ago)  false   false                   6                                       forced  ops        stuck deploy",
 			),
 		},
@@ -208,6 +208,70 @@ func TestRelative_GivenTheTimeSinceAnInstant_ThenTheLargestWholeUnit(t *testing.
 		t.Run(tt.name, func(t *testing.T) {
 			if got := relative(tt.given); got != tt.want {
 				t.Errorf("relative(%s) = %q, want %q", tt.given, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPrint_GivenATableWiderThanTheTerminal_ThenItsWidestTextColumnsWrapAndTimesKeepTheirWidth(t *testing.T) {
+	history := []projections.LockHistoryEntry{
+		{Version: 1, At: ago(time.Minute), Event: "granted", User: "bob", Token: 1, Meta: "https://ci.example.com/run/41"},
+		{Version: 4, At: ago(time.Second), Event: "freeze-added", By: "ops", Reason: "weekend", Freeze: 1, Detail: `"0 18 * * FRI" for 64h, Europe/Berlin`},
+	}
+	tests := []struct {
+		name  string
+		width int
+		want  string
+	}{
+		{
+			name:  "given 120 columns, when the history is 145 wide, then meta and detail wrap within narrower columns",
+			width: 120,
+			want: lines(
+				"VERSION  AT                 EVENT         USER  TOKEN  META                  BY   REASON   FREEZE  DETAIL",
+				"1        09:59:00 (1m ago)  granted       bob   1      https://ci.example.c",
+				"                                                       om/run/41",
+				"4        09:59:59 (1s ago)  freeze-added                                     ops  weekend  1       \"0 18 * * FRI\" for",
+				"                                                                                                   64h, Europe/Berlin",
+			),
+		},
+		{
+			name:  "given no width, when the same, then one line a row",
+			width: 0,
+			want: lines(
+				"VERSION  AT                 EVENT         USER  TOKEN  META                           BY   REASON   FREEZE  DETAIL",
+				"1        09:59:00 (1m ago)  granted       bob   1      https://ci.example.com/run/41",
+				"4        09:59:59 (1s ago)  freeze-added                                              ops  weekend  1       \"0 18 * * FRI\" for 64h, Europe/Berlin",
+			),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tablePrinter(false)
+			p.Width = tt.width
+			if got := render(t, p, history); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDuration_GivenMilliseconds_ThenTheShortestGoDuration(t *testing.T) {
+	tests := []struct {
+		name  string
+		given time.Duration
+		want  string
+	}{
+		{"given 30 minutes, then 30m", 30 * time.Minute, "30m"},
+		{"given 64 hours, then 64h", 64 * time.Hour, "64h"},
+		{"given 1 hour 30, then 1h30m", 90 * time.Minute, "1h30m"},
+		{"given 1 minute 5 seconds, then 1m5s", 65 * time.Second, "1m5s"},
+		{"given 123 milliseconds, then 123ms", 123 * time.Millisecond, "123ms"},
+		{"given nothing, then 0s", 0, "0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := duration(tt.given); got != tt.want {
+				t.Errorf("duration(%s) = %q, want %q", tt.given, got, tt.want)
 			}
 		})
 	}

@@ -7,11 +7,12 @@ import (
 	"unicode"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 )
 
 // maxCellWidth bounds a nested value (an event's body, its metadata) in a table cell; the
 // whole value is in -o json.
-const maxCellWidth = 60
+const maxCellWidth = 40
 
 // tableStyle is a table as kubectl and gh print one: a header row, columns separated by
 // spaces, no borders.
@@ -36,6 +37,7 @@ func (c cells) writeTable(w io.Writer, objects []node, indent string) error {
 		head[i] = c.paint(bold, header(name))
 	}
 	tw.AppendHeader(head)
+	rows := make([]table.Row, 0, len(objects))
 	for _, o := range objects {
 		values := make(map[string]node, len(o.fields))
 		for _, f := range o.fields {
@@ -50,9 +52,105 @@ func (c cells) writeTable(w io.Writer, objects []node, indent string) error {
 			}
 			row[i] = c.cell(name, v)
 		}
-		tw.AppendRow(row)
+		rows = append(rows, row)
 	}
+	tw.AppendRows(rows)
+	nested := make([]bool, len(names))
+	for _, o := range objects {
+		for _, f := range o.fields {
+			if i := slices.Index(names, f.name); i >= 0 && (f.value.kind == kindObject || (f.value.kind == kindArray && !allScalars(f.value.items))) {
+				nested[i] = true
+			}
+		}
+	}
+	tw.SetColumnConfigs(c.fit(names, nested, head, rows, c.width-len(indent)))
 	return writeLines(w, tw.Render(), indent)
+}
+
+// minColumnWidth is as narrow as fit makes a column.
+const minColumnWidth = 12
+
+// fit makes a table that is wider than width (0: no limit) fit it, so that the terminal
+// does not wrap whole lines: it narrows the widest column, one character at a time, and
+// the cells of the columns it narrowed wrap within them (a nested value's JSON is cut
+// instead). Times and ids (which people copy)
+// keep their width, and no column gets narrower than its header or minColumnWidth, so a
+// table may stay too wide.
+func (c cells) fit(names []string, nested []bool, head table.Row, rows []table.Row, width int) []table.ColumnConfig {
+	if width <= 0 {
+		return nil
+	}
+	values := make([]int, len(head)) // the widest value of each column, header aside
+	for _, row := range rows {
+		for i, v := range row {
+			for _, line := range strings.Split(v.(string), "\n") {
+				values[i] = max(values[i], text.StringWidthWithoutEscSequences(line))
+			}
+		}
+	}
+	natural := make([]int, len(head))
+	widths := make([]int, len(head))
+	narrowest := make([]int, len(head))
+	for i, name := range names {
+		title := header(name)
+		natural[i] = max(values[i], text.StringWidthWithoutEscSequences(title))
+		// First a header wider than its values wraps at its spaces ("FENCING TOKEN").
+		widths[i] = max(values[i], longestWord(title))
+		narrowest[i] = widths[i] // times and ids are not narrowed
+		if !isTimeField(name) && !isIDField(name) {
+			narrowest[i] = min(widths[i], max(minColumnWidth, longestWord(title)))
+		}
+	}
+	if c.tableWidth(natural) <= width {
+		return nil
+	}
+	for total := c.tableWidth(widths); total > width; total-- {
+		widest := -1
+		for i := range widths {
+			if widths[i] > narrowest[i] && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		widths[widest]--
+	}
+	var configs []table.ColumnConfig
+	for i := range widths {
+		if widths[i] < natural[i] {
+			enforce := text.WrapSoft
+			if nested[i] {
+				enforce = truncate
+			}
+			configs = append(configs, table.ColumnConfig{Number: i + 1, WidthMax: widths[i], WidthMaxEnforcer: enforce})
+		}
+	}
+	return configs
+}
+
+// tableWidth is the width of a table whose columns are widths wide.
+func (c cells) tableWidth(widths []int) int {
+	total := len(tableStyle.Box.PaddingRight) * (len(widths) - 1)
+	for _, w := range widths {
+		total += w
+	}
+	return total
+}
+
+// longestWord is the width of the longest word of a header.
+func longestWord(title string) int {
+	longest := 0
+	for _, word := range strings.Fields(title) {
+		longest = max(longest, text.StringWidthWithoutEscSequences(word))
+	}
+	return longest
+}
+
+// isIDField reports whether field name holds an identifier: id, commandId, eventId, an
+// event's key.
+func isIDField(name string) bool {
+	return name == "id" || name == "key" || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID")
 }
 
 // columns are the field names of objects, each once, in the order the objects have them:

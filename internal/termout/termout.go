@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
 )
 
 // Format is how a value is printed.
@@ -62,4 +63,17 @@ func IsTerminal(w io.Writer) bool {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// Width is the number of columns of the terminal w is, or 0 when w is no terminal.
+func Width(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !IsTerminal(w) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
 }
