@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -246,14 +245,6 @@ func timeoutOr(err error, wait time.Duration, what string) error {
 		return &exitError{code: exitTimeout, err: fmt.Errorf("no answer within %s while waiting for %s", wait, what)}
 	}
 	return err
-}
-
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // withBackend wraps a RunE body that needs the backend.

@@ -82,7 +82,7 @@ func newBuildsUpdateCommand(s *settings) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), build)
+			return s.print(cmd, build)
 		}),
 	}
 	f := cmd.Flags()
@@ -106,14 +106,14 @@ func newBuildsGetCommand(s *settings) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "get --user USER --repo REPO --build N",
-		Short: "Show a build as JSON",
+		Short: "Show a build",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			build, err := b.app.Queries.Build(cmd.Context(), user, repo, id)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
 			}
-			return printJSON(cmd.OutOrStdout(), build)
+			return s.print(cmd, build)
 		}),
 	}
 	cmd.Flags().StringVar(&user, "user", "", "repository owner (required)")
@@ -130,14 +130,14 @@ func newReposCommand(s *settings) *cobra.Command {
 	var user, repo string
 	get := &cobra.Command{
 		Use:   "get --user USER --repo REPO",
-		Short: "Show a repository (its build in progress and latest build) as JSON",
+		Short: "Show a repository (its build in progress and latest build)",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			r, err := b.app.Queries.Repo(cmd.Context(), user, repo)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("repository %s/%s", user, repo))
 			}
-			return printJSON(cmd.OutOrStdout(), r)
+			return s.print(cmd, r)
 		}),
 	}
 	get.Flags().StringVar(&user, "user", "", "repository owner (required)")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"buildledger/handlers"
+	"buildledger/internal/termout"
 )
 
 // settings is the configuration shared by every subcommand: read once from the environment
@@ -19,8 +20,11 @@ import (
 type settings struct {
 	// Prefix is the name prefix of every table, queue and topic.
 	Prefix string
-	// LogFormat is "json" or "pretty".
+	// LogFormat is "auto" (pretty on a terminal, JSON otherwise), "json" or "pretty".
 	LogFormat string
+	// Output is the format of what commands print: "auto" (a table on a terminal, JSON
+	// otherwise), "json" or "table".
+	Output string
 	// LogLevel is a zerolog level name.
 	LogLevel string
 	// HTTPAddr is where serve and run listen for the read API, /healthz and /metrics.
@@ -67,7 +71,8 @@ func envDuration(name string, def time.Duration) time.Duration {
 // bindFlags registers the shared flags with defaults taken from the environment.
 func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Prefix, "prefix", envString("BUILDLEDGER_PREFIX", handlers.DefaultPrefix), "name prefix of every table, queue and topic (env BUILDLEDGER_PREFIX)")
-	fs.StringVar(&s.LogFormat, "log-format", envString("BUILDLEDGER_LOG_FORMAT", "json"), "log format: json or pretty (env BUILDLEDGER_LOG_FORMAT)")
+	fs.StringVarP(&s.Output, "output", "o", envString("BUILDLEDGER_OUTPUT", string(termout.FormatAuto)), "output format: auto (a table on a terminal, JSON otherwise), json or table (env BUILDLEDGER_OUTPUT)")
+	fs.StringVar(&s.LogFormat, "log-format", envString("BUILDLEDGER_LOG_FORMAT", logAuto), "log format: auto (pretty on a terminal, JSON otherwise), json or pretty (env BUILDLEDGER_LOG_FORMAT)")
 	fs.StringVar(&s.LogLevel, "log-level", envString("BUILDLEDGER_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env BUILDLEDGER_LOG_LEVEL)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", envString("BUILDLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "listen address of the read API, /healthz and /metrics (env BUILDLEDGER_HTTP_ADDR)")
 	fs.IntVar(&s.Parallelism, "parallelism", envInt("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
@@ -83,8 +88,11 @@ func (s settings) validate() error {
 	if _, err := handlers.NewNames(s.Prefix); err != nil {
 		errs = append(errs, err)
 	}
-	if s.LogFormat != "json" && s.LogFormat != "pretty" {
-		errs = append(errs, fmt.Errorf("--log-format %q: want json or pretty", s.LogFormat))
+	if s.LogFormat != logAuto && s.LogFormat != logJSON && s.LogFormat != logPretty {
+		errs = append(errs, fmt.Errorf("--log-format %q: want auto, json or pretty", s.LogFormat))
+	}
+	if _, err := termout.ParseFormat(s.Output); err != nil {
+		errs = append(errs, fmt.Errorf("--output %q: want auto, json or table", s.Output))
 	}
 	if _, err := zerolog.ParseLevel(s.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: %w", s.LogLevel, err))
@@ -103,11 +111,26 @@ func (s settings) names() handlers.Names {
 	return n
 }
 
-// logger builds the process logger; pretty output goes to a terminal-friendly console writer.
+// Values of --log-format.
+const (
+	logAuto   = "auto"   // pretty on a terminal, JSON otherwise
+	logJSON   = "json"   // a JSON object a line, for log collectors
+	logPretty = "pretty" // zerolog's console lines, for people
+)
+
+// logger builds the process logger, writing to w: JSON lines, or zerolog's console lines
+// when the format (see logStyle) says pretty.
 func (s settings) logger(w io.Writer) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(s.LogLevel)
-	if s.LogFormat == "pretty" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	if pretty, color := logStyle(s.LogFormat, termout.IsTerminal(w), os.Getenv("NO_COLOR")); pretty {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !color}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// logStyle decides whether logs in format go out pretty, and coloured: auto is pretty on a
+// terminal only; colour needs a terminal and no NO_COLOR.
+func logStyle(format string, terminal bool, noColor string) (pretty, color bool) {
+	pretty = format == logPretty || (format == logAuto && terminal)
+	return pretty, pretty && terminal && noColor == ""
 }

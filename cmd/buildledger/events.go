@@ -15,7 +15,7 @@ func newEventsCommand(s *settings) *cobra.Command {
 	)
 	list := &cobra.Command{
 		Use:   "list [--stream S] [--since KEY] [--limit N]",
-		Short: "List events as JSON: one stream in version order, or all in time order",
+		Short: "List events: one stream in version order, or all in time order",
 		Long: `List stored events as a JSON array.
 
 With --stream, the events of that stream (e.g. repo:api/foo, lock:production) in version
@@ -55,7 +55,7 @@ order. Without it, the events of every stream in timestamp-key order, starting a
 			if out == nil {
 				out = []eventstore.Record{}
 			}
-			return printJSON(cmd.OutOrStdout(), out)
+			return s.print(cmd, out)
 		}),
 	}
 	f := list.Flags()

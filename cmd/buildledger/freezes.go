@@ -51,7 +51,7 @@ whether a window is open now (until when) or when the next one opens.`,
 			}
 			for _, e := range events {
 				if e, ok := e.(domain.FreezeAdded); ok {
-					return printJSON(cmd.OutOrStdout(), freezeViewOf(domain.FreezeOf(e), time.Now()))
+					return s.print(cmd, freezeViewOf(domain.FreezeOf(e), time.Now()))
 				}
 			}
 			return fmt.Errorf("command %s was accepted but recorded no FreezeAdded event", o.CommandID)
@@ -88,7 +88,7 @@ rejected (exit 1, code unknown_freeze).`,
 			if err != nil || !ok {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), struct {
+			return s.print(cmd, struct {
 				Env       string `json:"env"`
 				ID        int    `json:"id"`
 				Removed   bool   `json:"removed"`
@@ -123,7 +123,7 @@ func newFreezesListCommand(s *settings) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
 		Use:   "list --env ENV",
-		Short: "List the freeze schedules of an environment as JSON, with the open or next window",
+		Short: "List the freeze schedules of an environment, with the open or next window",
 		Long: `List the freeze schedules of an environment as a JSON array, in the order they were added:
 id, cron, duration, tz, reason, who added it and when, and whether a window is open (until
 when) or when the next one opens. It reads the lock's events, so it is never behind.`,
@@ -133,7 +133,7 @@ when) or when the next one opens. It reads the lock's events, so it is never beh
 			if err != nil {
 				return lockLogError(err)
 			}
-			return printJSON(cmd.OutOrStdout(), views)
+			return s.print(cmd, views)
 		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment (required)")

@@ -43,10 +43,10 @@ func newJobsStartCommand(s *settings) *cobra.Command {
 			}
 			for _, r := range rows {
 				if r.Ended == nil {
-					return printJSON(cmd.OutOrStdout(), r)
+					return s.print(cmd, r)
 				}
 			}
-			return printJSON(cmd.OutOrStdout(), rows)
+			return s.print(cmd, rows)
 		}),
 	}
 	f := cmd.Flags()
@@ -64,7 +64,7 @@ func newJobsGetCommand(s *settings) *cobra.Command {
 	var jobname, version string
 	cmd := &cobra.Command{
 		Use:   "get --jobname JOB --gitversion VERSION",
-		Short: "Show the runs of a job at a git version as JSON",
+		Short: "Show the runs of a job at a git version",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			rows, err := b.app.Queries.Jobs(cmd.Context(), jobname, version)
@@ -74,7 +74,7 @@ func newJobsGetCommand(s *settings) *cobra.Command {
 			if len(rows) == 0 {
 				return &exitError{code: exitRejected, err: fmt.Errorf("job %s at %s not found", jobname, version)}
 			}
-			return printJSON(cmd.OutOrStdout(), rows)
+			return s.print(cmd, rows)
 		}),
 	}
 	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")
@@ -138,7 +138,7 @@ exits 1 when no run of that version is running.`,
 			if w.noWait {
 				return errors.Join(errs...)
 			}
-			if err := printJSON(cmd.OutOrStdout(), ended); err != nil {
+			if err := s.print(cmd, ended); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
@@ -178,7 +178,7 @@ func newJobsWindowCommand(s *settings, which, short string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), rows)
+			return s.print(cmd, rows)
 		}),
 	}
 	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")

@@ -41,7 +41,7 @@ It prints the renewed grant as JSON.`,
 				return fmt.Errorf("the renewal %s was accepted, but recorded no renewal of %s's lock", o.CommandID, c.User)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Renewed the lock on env %s of %s (%s)\n", c.Env, c.User, grantDetails(a))
-			return printJSON(cmd.OutOrStdout(), renewedLock{Env: c.Env, User: c.User, FencingToken: a.Token,
+			return s.print(cmd, renewedLock{Env: c.Env, User: c.User, FencingToken: a.Token,
 				Lease: durationText(a.Lease), ExpiresAt: optionalTime(a.ExpiresAt), CommandID: o.CommandID})
 		}),
 	}

@@ -39,10 +39,10 @@ func printActiveLock(ctx context.Context, cmd *cobra.Command, b *backend, env st
 	}
 	for _, r := range rows {
 		if r.Active {
-			return printJSON(cmd.OutOrStdout(), r)
+			return b.s.print(cmd, r)
 		}
 	}
-	return printJSON(cmd.OutOrStdout(), rows)
+	return b.s.print(cmd, rows)
 }
 
 func newLocksReleaseCommand(s *settings) *cobra.Command {
@@ -68,7 +68,7 @@ in the env's queue, if anyone waits.`,
 			if events, err := b.outcomeEvents(cmd.Context(), o); err == nil {
 				describeRelease(cmd.ErrOrStderr(), events)
 			}
-			return printJSON(cmd.OutOrStdout(), struct {
+			return s.print(cmd, struct {
 				Env       string `json:"env"`
 				User      string `json:"user"`
 				Released  bool   `json:"released"`

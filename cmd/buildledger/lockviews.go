@@ -83,7 +83,7 @@ func newLocksListCommand(s *settings) *cobra.Command {
 	at := instantFlag{now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "list --env ENV [--at TIME]",
-		Short: "List the locks of an environment, newest first, as JSON (history included)",
+		Short: "List the locks of an environment, newest first (history included)",
 		Long: `List the locks of an environment, newest first, as a JSON array of Da-Playa's lock rows
 (id, user, env, createdAt, updatedAt, active, uberlock, meta), released ones included.
 
@@ -98,13 +98,13 @@ The holder and the queue behind it are under 'locks queue'; every change under '
 				if err != nil {
 					return lockLogError(err)
 				}
-				return printJSON(cmd.OutOrStdout(), h)
+				return s.print(cmd, h)
 			}
 			rows, err := b.app.Queries.Locks(cmd.Context(), env)
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), rows)
+			return s.print(cmd, rows)
 		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment, e.g. production (required)")
@@ -117,7 +117,7 @@ func newLocksQueueCommand(s *settings) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
 		Use:   "queue --env ENV",
-		Short: "Show who holds an environment's lock and who waits in line, as JSON",
+		Short: "Show who holds an environment's lock and who waits in line",
 		Long: `Show an environment's lock holder (with the grant's fencing token and lease) and the
 waiters behind it, in the order the lock passes to them, as JSON. A waiter's place lasts 20
 seconds after its last attempt; places that lapsed are left out. It reads the lock's events,
@@ -128,7 +128,7 @@ so it is never behind.`,
 			if err != nil {
 				return lockLogError(err)
 			}
-			return printJSON(cmd.OutOrStdout(), q)
+			return s.print(cmd, q)
 		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment (required)")
@@ -141,7 +141,7 @@ func newLocksHistoryCommand(s *settings) *cobra.Command {
 	since := instantFlag{now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "history --env ENV [--since TIME]",
-		Short: "List every change of an environment's lock, oldest first, as JSON",
+		Short: "List every change of an environment's lock, oldest first",
 		Long: `List every change of an environment's lock as a JSON array, oldest first, from its events:
 grants (with their fencing tokens), refreshes, renewals, claims, releases, forced releases
 (by whom and why), lease expiries, places taken and left in the queue, and freeze schedules
@@ -155,7 +155,7 @@ waiter's attempts that kept its place are folded into one entry.
 			if err != nil {
 				return lockLogError(err)
 			}
-			return printJSON(cmd.OutOrStdout(), entries)
+			return s.print(cmd, entries)
 		}),
 	}
 	cmd.Flags().StringVar(&env, "env", "", "environment (required)")

@@ -138,7 +138,7 @@ func (w *lockWait) report(cmd *cobra.Command, g lockGrant, err error) error {
 		// Granted all the same: say so, from the outcome.
 		fmt.Fprintln(w.stderr, grantLine(w.lock.Env, w.lock.User, g.answer))
 		fmt.Fprintf(w.stderr, "buildledger: the lock on env %s is %s's, but the read models do not show it yet (%v)\n", w.lock.Env, w.lock.User, unprojected.err)
-		return printJSON(cmd.OutOrStdout(), grantedLock{Env: w.lock.Env, User: w.lock.User, Active: true, Uberlock: w.lock.Uberlock,
+		return w.b.s.print(cmd, grantedLock{Env: w.lock.Env, User: w.lock.User, Active: true, Uberlock: w.lock.Uberlock,
 			CommandID: g.outcome.CommandID, StreamVersion: g.outcome.Version, FencingToken: g.answer.Token})
 	case err != nil:
 		return err

@@ -83,6 +83,10 @@ AWS is configured the standard way (AWS_REGION, credentials, AWS_ENDPOINT_URL_DY
 AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS); everything else with flags or BUILDLEDGER_*
 variables, listed under each command's --help.
 
+Answers are tables (a list) or key/value blocks (one object) on a terminal, with local times
+and coloured statuses (unless NO_COLOR is set), and the same indented JSON as always when
+stdout is a pipe or a file; -o json or -o table (env BUILDLEDGER_OUTPUT) chooses.
+
 Exit codes: 0 accepted or done, 1 rejected or failed, 2 bad usage, 3 no answer in time, 130
 interrupted. A command whose wait ends unanswered is withdrawn, so what is reported is what
 happened.`,
@@ -101,6 +105,7 @@ happened.`,
 	root.AddGroup(
 		&cobra.Group{ID: groupService, Title: "Running the service:"},
 		&cobra.Group{ID: groupState, Title: "Changing and reading the state:"},
+		&cobra.Group{ID: groupAbout, Title: "About this binary:"},
 	)
 	for _, c := range []struct {
 		group string
@@ -118,6 +123,7 @@ happened.`,
 		{groupState, newFreezesCommand(s)},
 		{groupState, newJobsCommand(s)},
 		{groupState, newEventsCommand(s)},
+		{groupAbout, newVersionCommand(s)},
 	} {
 		c.cmd.GroupID = c.group
 		root.AddCommand(c.cmd)
@@ -173,4 +179,5 @@ func usageArgs(validate cobra.PositionalArgs) cobra.PositionalArgs {
 const (
 	groupService = "service" // installing, running and rebuilding the service
 	groupState   = "state"   // the command line of people and CI scripts
+	groupAbout   = "about"   // the binary itself: its version
 )

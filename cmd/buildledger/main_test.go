@@ -32,7 +32,8 @@ func TestRun_GivenBadUsage_ThenExit2WithAMessage(t *testing.T) {
 		{[]string{"locks", "lock", "--env", "production"}, `"user" not set`},
 		{[]string{"builds", "update", "--user", "api", "--repo", "foo", "--build", "x", "--browser", "A", "--status", "s"}, "invalid argument"},
 		{[]string{"--prefix", "bad prefix", "repos", "get", "--user", "a", "--repo", "b"}, "only letters"},
-		{[]string{"--log-format", "xml", "init"}, "want json or pretty"},
+		{[]string{"--log-format", "xml", "init"}, "want auto, json or pretty"},
+		{[]string{"--output", "yaml", "repos", "get", "--user", "a", "--repo", "b"}, "want auto, json or table"},
 		{[]string{"replay", "--projection", "nope"}, "want one of"},
 		{[]string{"replay", "--projection", "builds", "--stream", "repo:a/b"}, "not both"},
 		{[]string{"jobs", "active", "--jobname", "j", "--ttl", "-1h"}, "--ttl must be positive"},
@@ -65,7 +66,7 @@ func TestRun_GivenHelpOnEveryLevel_ThenExit0WithUsage(t *testing.T) {
 		{"builds", "create", "--help"}, {"status", "events", "--help"}, {"replay", "--help"}, {"serve", "--help"},
 		{"locks", "run", "--help"}, {"locks", "renew", "--help"}, {"locks", "check", "--help"}, {"locks", "queue", "--help"},
 		{"locks", "history", "--help"}, {"freezes", "--help"}, {"freezes", "add", "--help"}, {"freezes", "remove", "--help"},
-		{"freezes", "list", "--help"},
+		{"freezes", "list", "--help"}, {"version", "--help"},
 	} {
 		code, out := runCaptured(t, args...)
 		if code != exitOK || !strings.Contains(out, "Usage:") {
@@ -83,6 +84,7 @@ func TestHelp_GivenTheRootCommand_ThenCommandsAreListedInTheirGroupsInOrderAndNo
 	for _, want := range []string{
 		"Running the service:", "\n  init ", "\n  worker ", "\n  serve ", "\n  run ", "\n  replay ",
 		"Changing and reading the state:", "\n  builds ", "\n  repos ", "\n  status ", "\n  locks ", "\n  freezes ", "\n  jobs ", "\n  events ",
+		"About this binary:", "\n  version ",
 	} {
 		i := strings.Index(out[at:], want)
 		if i < 0 {

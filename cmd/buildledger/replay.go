@@ -67,7 +67,7 @@ progress line every --progress-every.`,
 			if res.Elapsed > 0 {
 				rate = float64(res.Events) / res.Elapsed.Seconds()
 			}
-			return printJSON(cmd.OutOrStdout(), map[string]any{
+			return s.print(cmd, map[string]any{
 				"generation":    res.Generation,
 				"events":        res.Events,
 				"caughtUp":      res.CaughtUp,

@@ -45,7 +45,7 @@ func changeStatus(s *settings, w *waitFlags, command func() domain.Command, pkg,
 		if err != nil {
 			return err
 		}
-		return printJSON(cmd.OutOrStdout(), st)
+		return s.print(cmd, st)
 	})
 }
 
@@ -119,14 +119,14 @@ func newStatusGetCommand(s *settings) *cobra.Command {
 	var pkg, env, version string
 	cmd := &cobra.Command{
 		Use:   "get --pkg P --env E --version V",
-		Short: "Show the status of a package version as JSON",
+		Short: "Show the status of a package version",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			st, err := b.app.Queries.Status(cmd.Context(), pkg, env, version)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("status of %s@%s in %s", pkg, version, env))
 			}
-			return printJSON(cmd.OutOrStdout(), st)
+			return s.print(cmd, st)
 		}),
 	}
 	statusKey(cmd.Flags(), cmd, &pkg, &env, &version)
@@ -144,7 +144,7 @@ func newStatusHeadCommand(s *settings) *cobra.Command {
 			if err != nil {
 				return notFound(err, fmt.Sprintf("status head of %s in %s", pkg, env))
 			}
-			return printJSON(cmd.OutOrStdout(), h)
+			return s.print(cmd, h)
 		}),
 	}
 	cmd.Flags().StringVar(&pkg, "pkg", "", "package name (required)")
@@ -161,7 +161,7 @@ func newStatusEventsCommand(s *settings) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "events --pkg P --env E --version V [--limit N]",
-		Short: "List the status events of a package version in time order as JSON",
+		Short: "List the status events of a package version in time order",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			if limit < 1 {
@@ -180,7 +180,7 @@ func newStatusEventsCommand(s *settings) *cobra.Command {
 				}
 				after = page.Next
 			}
-			return printJSON(cmd.OutOrStdout(), all)
+			return s.print(cmd, all)
 		}),
 	}
 	statusKey(cmd.Flags(), cmd, &pkg, &env, &version)
