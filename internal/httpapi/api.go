@@ -99,6 +99,12 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", fmt.Sprintf("no route %s %s; see GET /v1/ routes in `buildledger serve --help`", r.Method, r.URL.Path))
 	})
+	// Every route is GET: any other method is 405, in JSON like every other error (the
+	// mux alone would answer it in plain text).
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s is not allowed: the read API answers GET only", r.Method))
+	})
 	return withRequestID(mux)
 }
 

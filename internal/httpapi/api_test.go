@@ -318,15 +318,21 @@ func TestRoutes_GivenBadParameters_WhenQueried_ThenAnswer400NamingTheParameter(t
 	}
 }
 
-func TestRoutes_GivenWrongMethod_ThenNotAllowed(t *testing.T) {
+func TestRoutes_GivenWrongMethod_ThenNotAllowedInJSON(t *testing.T) {
 	f := newFixture(t)
-	resp, err := http.Post(f.srv.URL+"/v1/repo?user=a&repo=b", "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("POST /v1/repo = %d, want 405", resp.StatusCode)
+	for _, path := range []string{"/v1/repo?user=a&repo=b", "/v1/locks?env=prod", "/v1/nothing-here"} {
+		resp, err := http.Post(f.srv.URL+path, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || err != nil || !strings.Contains(body.Error, "GET only") ||
+			resp.Header.Get("Allow") != "GET, HEAD" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("POST %s = %d %q (%v), Allow %q, Content-Type %q; want a JSON 405 allowing GET", path, resp.StatusCode, body.Error, err,
+				resp.Header.Get("Allow"), resp.Header.Get("Content-Type"))
+		}
 	}
 }
 
