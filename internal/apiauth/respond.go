@@ -1,0 +1,55 @@
+package apiauth
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"buildledger/internal/httpapi"
+)
+
+// authError is the JSON body of a 401, 403, 503 or board 404.
+type authError struct {
+	Error string `json:"error"`
+	// Kind is the kind of route asked for (403, and 401 on a route).
+	Kind string `json:"kind,omitempty"`
+	// Caller names the authenticated caller a 403 refuses.
+	Caller string `json:"caller,omitempty"`
+	// RequestID is the id of the request's log line.
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// maxRequestIDBytes bounds a caller's request id, as the API does.
+const maxRequestIDBytes = 128
+
+// writeError answers body with status, with the request id the API would have given the
+// request (the caller's usable X-Request-Id, else a new UUID), which it returns.
+func writeError(w http.ResponseWriter, r *http.Request, status int, body authError) string {
+	id := r.Header.Get(httpapi.RequestIDHeader)
+	if !usableRequestID(id) {
+		id = uuid.NewString()
+	}
+	body.RequestID = id
+	w.Header().Set(httpapi.RequestIDHeader, id)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
+	return id
+}
+
+// usableRequestID is the API's rule: short, printable ASCII without spaces.
+func usableRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
