@@ -152,6 +152,9 @@ type Outcome struct {
 	// Identity is the verified identity of the command's sender; zero when the command
 	// carried no token, or its token was refused.
 	Identity Identity `json:"identity,omitzero"`
+	// Policy is the hash of the access policy the command was decided under (audit or
+	// enforce); empty when none was consulted, and for outcomes stored before policies.
+	Policy string `json:"policy,omitempty"`
 	// RecordedAt is when the outcome was stored.
 	RecordedAt time.Time `json:"recordedAt"`
 }
@@ -169,6 +172,7 @@ func AcceptedOutcome(cmd CommandRef, stream string, expectedVersion int64, recor
 		BodyHash:    cmd.BodyHash,
 		SenderID:    cmd.SenderID,
 		Identity:    cmd.Identity,
+		Policy:      cmd.Policy,
 		RecordedAt:  at,
 	}
 	if len(records) > 0 {
@@ -191,6 +195,9 @@ type CommandRef struct {
 	// Identity is the sender's verified identity (optional); the accepted outcome records
 	// it.
 	Identity Identity
+	// Policy is the hash of the access policy the command was decided under (optional);
+	// the accepted outcome records it.
+	Policy string
 }
 
 // Page is one page of a time-ordered read.

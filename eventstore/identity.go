@@ -5,6 +5,11 @@ package eventstore
 // sender's identity could not be established, so the command never takes effect.
 const RejectionUnauthenticated = "unauthenticated"
 
+// RejectionForbidden is the code of a command rejected because the worker's access
+// policy, enforced, allows no such command from its sender: the reason names the action,
+// the name, the sender and the missing rule.
+const RejectionForbidden = "forbidden"
+
 // Identity is who sent a command, as far as the worker could establish it: the verified
 // claims of the OIDC ID token the command carried. It is recorded with the command's
 // outcome and in the metadata of every event the command appended; the token itself is

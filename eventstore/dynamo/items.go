@@ -33,6 +33,7 @@ const (
 	attrBodyHash      = layout.BodyHash
 	attrSenderID      = layout.SenderID
 	attrIdentity      = layout.Identity
+	attrPolicy        = layout.Policy
 )
 
 // TimeIndex is the name of the events table's global secondary index that orders events by
@@ -85,6 +86,7 @@ func outcomeItem(o eventstore.Outcome) map[string]types.AttributeValue {
 	putOptional(item, attrReason, o.Reason)
 	putOptional(item, attrCode, o.Code)
 	putOptional(item, attrBodyHash, o.BodyHash)
+	putOptional(item, attrPolicy, o.Policy)
 	putSender(item, o.SenderID, o.Identity)
 	if o.FirstVersion != 0 {
 		item[attrFirstVersion] = num(o.FirstVersion)
@@ -229,6 +231,7 @@ func decodeOutcome(item map[string]types.AttributeValue) (eventstore.Outcome, er
 		BodyHash:     d.str(attrBodyHash, false),
 		SenderID:     d.str(attrSenderID, false),
 		Identity:     d.identity(attrIdentity),
+		Policy:       d.str(attrPolicy, false),
 		RecordedAt:   d.time(attrRecordedAt),
 	}
 	if d.err != nil {

@@ -9,7 +9,7 @@ import (
 	"buildledger/eventstore"
 )
 
-// testSenders checks that who sent a command round-trips: the sender principal and the
+// testSenders checks that who sent a command, and the policy it was decided under, round-trip: the sender principal and the
 // verified identity in every appended event's metadata, in the accepted outcome, and in a
 // recorded rejection; and that a command without them stores none.
 func testSenders(t *testing.T, st eventstore.Store) {
@@ -20,7 +20,7 @@ func testSenders(t *testing.T, st eventstore.Store) {
 	const sender = "AROAEXAMPLE:ci-role"
 	meta := eventstore.Metadata{CorrelationID: "c1", CausationID: "c1", SenderID: sender, Identity: who}
 	cmd := newCommand("Lock")
-	cmd.SenderID, cmd.Identity = sender, who
+	cmd.SenderID, cmd.Identity, cmd.Policy = sender, who, "sha256:0123456789abcdef"
 	events := []eventstore.Event{event("Locked", `{"n":1}`), event("Locked", `{"n":2}`)}
 	for i := range events {
 		events[i].Metadata = meta
@@ -31,19 +31,19 @@ func testSenders(t *testing.T, st eventstore.Store) {
 			t.Errorf("%s@%d metadata %+v, want %+v", r.Stream, r.Version, r.Metadata, meta)
 		}
 	}
-	if o := mustOutcome(t, st, cmd.ID); o.SenderID != sender || o.Identity != who {
-		t.Errorf("accepted outcome: sender %q identity %+v, want %q %+v", o.SenderID, o.Identity, sender, who)
+	if o := mustOutcome(t, st, cmd.ID); o.SenderID != sender || o.Identity != who || o.Policy != cmd.Policy {
+		t.Errorf("accepted outcome: sender %q identity %+v policy %q, want %q %+v %q", o.SenderID, o.Identity, o.Policy, sender, who, cmd.Policy)
 	}
 
 	partial := eventstore.Identity{Issuer: "https://gitlab.example", Subject: "project_path:g/p"}
 	rejected := eventstore.Outcome{CommandID: uuid.NewString(), CommandType: "Lock", Status: eventstore.OutcomeRejected,
 		Stream: "lock:sender", Version: 2, Reason: "r", Code: eventstore.RejectionUnauthenticated,
-		SenderID: "000000000000", Identity: partial, RecordedAt: time.Now().UTC()}
+		SenderID: "000000000000", Identity: partial, Policy: "sha256:fedcba9876543210", RecordedAt: time.Now().UTC()}
 	if err := st.RecordOutcome(testContext(t), rejected); err != nil {
 		t.Fatal(err)
 	}
-	if o := mustOutcome(t, st, rejected.CommandID); o.SenderID != rejected.SenderID || o.Identity != partial {
-		t.Errorf("rejected outcome: sender %q identity %+v, want %q %+v", o.SenderID, o.Identity, rejected.SenderID, partial)
+	if o := mustOutcome(t, st, rejected.CommandID); o.SenderID != rejected.SenderID || o.Identity != partial || o.Policy != rejected.Policy {
+		t.Errorf("rejected outcome: sender %q identity %+v policy %q, want %q %+v %q", o.SenderID, o.Identity, o.Policy, rejected.SenderID, partial, rejected.Policy)
 	}
 
 	anonymous := newCommand("Lock")
@@ -51,7 +51,7 @@ func testSenders(t *testing.T, st eventstore.Store) {
 	if r := mustLoad(t, st, "lock:anonymous", 1)[0]; r.Metadata.SenderID != "" || !r.Metadata.Identity.IsZero() {
 		t.Errorf("event of a command without a sender: metadata %+v", r.Metadata)
 	}
-	if o := mustOutcome(t, st, anonymous.ID); o.SenderID != "" || !o.Identity.IsZero() {
+	if o := mustOutcome(t, st, anonymous.ID); o.SenderID != "" || !o.Identity.IsZero() || o.Policy != "" {
 		t.Errorf("outcome of a command without a sender: %+v", o)
 	}
 }

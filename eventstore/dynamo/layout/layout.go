@@ -35,6 +35,9 @@ const (
 	Reason       = "reason"
 	Code         = "code"
 	BodyHash     = "bodyHash"
+	// Policy holds the hash of the access policy a command was decided under (a string),
+	// only when there was one.
+	Policy = "policy"
 )
 
 // TimeLayout is how items hold times: UTC, RFC 3339 with nanoseconds.
@@ -74,6 +77,7 @@ func OutcomeSize(o eventstore.Outcome) int {
 	n += optionalStringAttrSize(Reason, o.Reason)
 	n += optionalStringAttrSize(Code, o.Code)
 	n += optionalStringAttrSize(BodyHash, o.BodyHash)
+	n += optionalStringAttrSize(Policy, o.Policy)
 	n += senderSize(o.SenderID, o.Identity)
 	if o.FirstVersion != 0 {
 		n += numberAttrSize(FirstVersion, o.FirstVersion)
