@@ -41,6 +41,8 @@ type settings struct {
 	AWSDebug bool
 	// Identity says how commands prove who sends them and which tokens the worker trusts.
 	Identity identitySettings
+	// APIAuth says who may read the HTTP read API and /metrics.
+	APIAuth apiAuthSettings
 }
 
 func envString(name, def string) string {
@@ -81,6 +83,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
 	fs.DurationVar(&s.DefaultLease, "default-lease", envDuration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
 	s.Identity.bindFlags(fs)
+	s.APIAuth.bindFlags(fs)
 }
 
 func (s settings) validate() error {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"buildledger/handlers"
+	"buildledger/internal/apiauth"
 	"buildledger/internal/app"
 	"buildledger/internal/board"
 	"buildledger/internal/costmeter"
@@ -72,6 +73,10 @@ func newRunCommand(s *settings) *cobra.Command {
 
 func runService(ctx context.Context, s *settings, worker, serve bool, f serviceFlags) error {
 	log := s.logger(os.Stderr)
+	guard, err := s.APIAuth.guard(s.Identity, &log)
+	if err != nil {
+		return err
+	}
 	// The process's AWS requests and DynamoDB capacity units, on /metrics.
 	meter := costmeter.New()
 	b, err := openBackend(ctx, s, meter)
@@ -93,7 +98,7 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 			return err
 		}
 	}
-	srv := newHTTPServer(s.HTTPAddr, newServiceMux(b, w, reg, serve, &log), defaultHTTPTimeouts)
+	srv := newHTTPServer(s.HTTPAddr, newServiceMux(b, w, reg, serve, guard, &log), defaultHTTPTimeouts)
 	ln, err := net.Listen("tcp", s.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.HTTPAddr, err)
@@ -120,8 +125,9 @@ func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometh
 }
 
 // newServiceMux routes /healthz and /metrics, ready once w is (always, without a worker),
-// and with serve the read API under /v1/ and the status board at /.
-func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, serve bool, log *zerolog.Logger) *http.ServeMux {
+// and with serve the read API under /v1/ and the status board at /; guard (nil: off)
+// protects the API and, when configured, /metrics, and turns the board off.
+func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, serve bool, guard *apiauth.Guard, log *zerolog.Logger) *http.ServeMux {
 	ready := func() error {
 		if w != nil {
 			return w.Ready()
@@ -131,11 +137,11 @@ func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, ser
 	mux := http.NewServeMux()
 	health := handlers.HealthHandler(reg, ready)
 	mux.Handle("/healthz", health)
-	mux.Handle("/metrics", health)
+	mux.Handle("/metrics", guard.Metrics(health))
 	if serve {
-		mux.Handle("/v1/", httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log}))
+		mux.Handle("/v1/", guard.API(httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log})))
 		// The status board: / exactly and /board/...; every other path stays 404.
-		mux.Handle("/", board.New(board.Config{Reads: b.app.Queries, LockLog: b.app.LockLog, Logger: log}))
+		mux.Handle("/", guard.Board(board.New(board.Config{Reads: b.app.Queries, LockLog: b.app.LockLog, Logger: log})))
 	}
 	return mux
 }
