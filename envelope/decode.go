@@ -61,6 +61,9 @@ type Decoded struct {
 	// Identity is the sender's identity once the worker verified IDToken; zero before,
 	// and when the message carried no token.
 	Identity eventstore.Identity
+	// Policy is the hash of the access policy the worker decided the command under; empty
+	// when none was consulted.
+	Policy string
 }
 
 // InvalidError says why a command message cannot be decided at all. It matches

@@ -70,6 +70,9 @@ type CommandHandlerConfig struct {
 	// (rejected, code unauthenticated: no issuer is trusted). Commands without a token
 	// are decided as before, with the transport's sender recorded.
 	Identities IdentityVerifier
+	// Policy says which senders may carry out which commands (internal/policy's Guard,
+	// adapted, is the worker's); nil consults none, as before policies.
+	Policy AccessPolicy
 	// Timers schedules the lease timers of committed events; nil schedules none (leases
 	// then end only when a later decision on their lock settles it). The worker sets its
 	// own.
@@ -193,7 +196,10 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 	case err != nil:
 		return Result{}, err
 	case refused != nil:
-		return h.unauthenticated(ctx, d, refused)
+		return h.rejectUndecided(ctx, d, refused)
+	}
+	if forbidden := h.authorize(&d); forbidden != nil {
+		return h.rejectUndecided(ctx, d, forbidden)
 	}
 	return h.handle(ctx, d)
 }
@@ -215,7 +221,7 @@ func (h *CommandHandler) handle(ctx context.Context, d envelope.Decoded) (Result
 
 // appendCommand is what an append of d's events records about d.
 func appendCommand(d envelope.Decoded) eventstore.CommandRef {
-	return eventstore.CommandRef{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash, SenderID: d.SenderID, Identity: d.Identity}
+	return eventstore.CommandRef{ID: d.ID, Type: d.Type, BodyHash: d.BodyHash, SenderID: d.SenderID, Identity: d.Identity, Policy: d.Policy}
 }
 
 // undecodable handles a message that did not decode: its invalid outcome is stored, with

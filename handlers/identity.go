@@ -83,9 +83,10 @@ func (h *CommandHandler) authenticate(ctx context.Context, d *envelope.Decoded) 
 	return nil, fmt.Errorf("handlers: verify the ID token of %s %s: %w", d.Type, d.ID, err)
 }
 
-// unauthenticated records the rejection of a command whose token was refused; nothing is
-// appended. The outcome's version is the stream's, read without deciding.
-func (h *CommandHandler) unauthenticated(ctx context.Context, d envelope.Decoded, refused error) (Result, error) {
+// rejectUndecided records the rejection of a command refused before it came to be decided
+// (its token failed verification, or the policy forbids it); nothing is appended. The
+// outcome's version is the stream's, read without deciding.
+func (h *CommandHandler) rejectUndecided(ctx context.Context, d envelope.Decoded, refused error) (Result, error) {
 	log := h.commandLogger(d)
 	version, err := h.cfg.Events.Version(ctx, d.Command.StreamID())
 	if err != nil {

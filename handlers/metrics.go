@@ -51,6 +51,11 @@ type Metrics struct {
 	TimersResent prometheus.Counter
 	// TimersFired counts lease timers that were due and had their lock settled.
 	TimersFired prometheus.Counter
+	// PolicyWouldReject counts, by action, commands the access policy in audit mode would
+	// have rejected in enforce mode (they were decided as without a policy).
+	PolicyWouldReject *prometheus.CounterVec
+	// PolicyRejected counts, by action, commands the enforced access policy rejected.
+	PolicyRejected *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg; a nil reg registers nothing.
@@ -106,6 +111,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Name: "lease_timers_fired_total",
 			Help: "Lease timers that were due and had their lock settled.",
 		}),
+		PolicyWouldReject: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "policy_would_reject_total",
+			Help: "Commands the access policy, in audit mode, would have rejected in enforce mode, by action.",
+		}, []string{"action"}),
+		PolicyRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "policy_rejected_total",
+			Help: "Commands the enforced access policy rejected (code forbidden), by action.",
+		}, []string{"action"}),
 	}
 	// Every label value exists from the start, so that dashboards and rate() see zeros
 	// rather than missing series.
@@ -116,6 +129,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.DeadLettered.WithLabelValues(q, DeadLetterInvalid)
 	}
 	m.DeadLettered.WithLabelValues("commands", DeadLetterReusedID)
+	for _, a := range PolicyActions {
+		m.PolicyWouldReject.WithLabelValues(a)
+		m.PolicyRejected.WithLabelValues(a)
+	}
 	if reg == nil {
 		return m, nil
 	}
@@ -142,6 +159,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.TimersScheduled = register(m.TimersScheduled).(prometheus.Counter)
 	m.TimersResent = register(m.TimersResent).(prometheus.Counter)
 	m.TimersFired = register(m.TimersFired).(prometheus.Counter)
+	m.PolicyWouldReject = register(m.PolicyWouldReject).(*prometheus.CounterVec)
+	m.PolicyRejected = register(m.PolicyRejected).(*prometheus.CounterVec)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("handlers: register metrics: %w", errors.Join(errs...))
 	}

@@ -131,6 +131,7 @@ func (h *CommandHandler) reject(ctx context.Context, d envelope.Decoded, version
 		BodyHash:    d.BodyHash,
 		SenderID:    d.SenderID,
 		Identity:    d.Identity,
+		Policy:      d.Policy,
 		RecordedAt:  h.cfg.Clock().UTC(),
 	}
 	err := h.cfg.Events.RecordOutcome(ctx, o)
