@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,13 +23,21 @@ import (
 
 	"buildledger/domain"
 	"buildledger/eventstore"
+	"buildledger/internal/apiauth"
 	"buildledger/internal/httpapi"
+	"buildledger/internal/oidcauth"
+	"buildledger/internal/oidctest"
 	"buildledger/projections"
 )
 
-// uncheckable are the answers the document declares that no test can provoke: a 503 is
-// written only to a caller that has gone away.
-var uncheckable = map[int]string{http.StatusServiceUnavailable: "written only after the caller went away"}
+// uncheckable are the answers the document declares that the contract test cannot provoke:
+// a 503 is written only to a caller that has gone away, or with authentication on (see
+// TestOpenAPI_GivenAuthenticationOn_WhenRefused_ThenEvery401_403And503ValidatesAgainstTheDocument).
+var uncheckable = map[int]string{http.StatusServiceUnavailable: "written only after the caller went away, or when an ID token's issuer is down"}
+
+// checkedWithAuthentication are the answers only a server with authentication on gives;
+// the authentication test checks them on every operation.
+var checkedWithAuthentication = map[int]bool{http.StatusUnauthorized: true, http.StatusForbidden: true}
 
 // contract is the API's OpenAPI document, loaded and validated by kin-openapi, and the
 // answers (operation and status) that the test has checked against it.
@@ -68,9 +77,18 @@ type exchange struct {
 // when the document has no route for path or the answer does not validate.
 func (c *contract) send(t *testing.T, srv *httptest.Server, path string) exchange {
 	t.Helper()
+	return c.sendWith(t, srv, path, "")
+}
+
+// sendWith is send with an Authorization header, unless authorization is empty.
+func (c *contract) sendWith(t *testing.T, srv *httptest.Server, path, authorization string) exchange {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -88,7 +106,7 @@ func (c *contract) send(t *testing.T, srv *httptest.Server, path string) exchang
 	unescape(t, pathParams)
 	ctx := context.Background()
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, AuthenticationFunc: bearerPresent}}
 	ex := exchange{operation: route.Operation.OperationID, status: resp.StatusCode, body: body,
 		requestErr: openapi3filter.ValidateRequest(ctx, in)}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
@@ -101,6 +119,19 @@ func (c *contract) send(t *testing.T, srv *httptest.Server, path string) exchang
 	}
 	c.checked[ex.operation][resp.StatusCode] = true
 	return ex
+}
+
+// bearerPresent is the document's bearer scheme as a request can show it: an
+// Authorization: Bearer header (whether the token is good is the server's to say).
+func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if in.SecuritySchemeName != "bearer" {
+		return fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName)
+	}
+	scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return errors.New("no Authorization: Bearer header")
+	}
+	return nil
 }
 
 // unescape decodes path parameters in place: kin-openapi's gorillamux router matches the
@@ -310,7 +341,7 @@ func TestOpenAPI_GivenEveryRoute_WhenAnswering200_400And404_ThenEachAnswerValida
 						t.Errorf("%s %s declares response %q: want only numeric statuses", method, path, code)
 						continue
 					}
-					if _, ok := uncheckable[status]; !ok && status != http.StatusInternalServerError && !c.checked[op.OperationID][status] {
+					if _, ok := uncheckable[status]; !ok && status != http.StatusInternalServerError && !checkedWithAuthentication[status] && !c.checked[op.OperationID][status] {
 						t.Errorf("%s %s (%s) declares %d, but no case of this test answers it", method, path, op.OperationID, status)
 					}
 				}
@@ -383,11 +414,10 @@ func (brokenStores) Load(context.Context, string, int64) ([]eventstore.Record, e
 	return nil, errStoreDown
 }
 
-func TestOpenAPI_GivenStoresThatAreDown_WhenEveryRouteIsAsked_ThenThe500ValidatesAgainstTheDocument(t *testing.T) {
-	c := loadContract(t)
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Reads: brokenStores{}, Events: brokenStores{}}))
-	t.Cleanup(srv.Close)
-	paths := []string{
+// storeReadingPaths are a request to each operation that reads a store (every one but the
+// document), each accepted by the document.
+func storeReadingPaths() []string {
+	return []string{
 		"/v1/repo?user=api&repo=foo",
 		"/v1/build?user=api&repo=foo&build=1",
 		"/v1/status?pkg=p&env=prod&version=1",
@@ -405,6 +435,13 @@ func TestOpenAPI_GivenStoresThatAreDown_WhenEveryRouteIsAsked_ThenThe500Validate
 		"/v1/events",
 		"/v1/events?stream=repo:api/foo",
 	}
+}
+
+func TestOpenAPI_GivenStoresThatAreDown_WhenEveryRouteIsAsked_ThenThe500ValidatesAgainstTheDocument(t *testing.T) {
+	c := loadContract(t)
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Reads: brokenStores{}, Events: brokenStores{}}))
+	t.Cleanup(srv.Close)
+	paths := storeReadingPaths()
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
 			ex := c.send(t, srv, path)
@@ -510,4 +547,96 @@ func TestOpenAPI_GivenAnAnswerThatBreaksTheShape_ThenTheDocumentRefusesIt(t *tes
 			}
 		})
 	}
+}
+
+// Tokens of the authentication test; the read policy lets only the auditor read.
+const (
+	readerToken  = "reader-0123456789abcdef"
+	auditorToken = "auditor-0123456789abcdef"
+)
+
+func TestOpenAPI_GivenAuthenticationOn_WhenRefused_ThenEvery401_403And503ValidatesAgainstTheDocument(t *testing.T) {
+	c := loadContract(t)
+	f, _ := seeded(t)
+	issuer := oidctest.New(t)
+	toks, err := apiauth.ParseTokens(strings.NewReader("reader:" + readerToken + "\nauditor:" + auditorToken + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := apiauth.ParsePolicy(strings.NewReader(`{"rules": [{"kinds": ["*"], "allow": ["token:auditor", "actor:octocat"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := oidcauth.New(oidcauth.Config{Issuers: []string{issuer.URL()}, Audience: "buildledger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard, err := apiauth.New(apiauth.Config{Tokens: toks, IDTokens: ids, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(guard.API(httpapi.New(httpapi.Config{Reads: projections.NewQueries(f.reads), Events: f.events,
+		Now: func() time.Time { return now }})))
+	t.Cleanup(srv.Close)
+	octocat := "Bearer " + issuer.Mint(t, oidctest.Token{Claims: oidctest.GitHubClaims()})
+	mallory := "Bearer " + issuer.Mint(t, oidctest.Token{Claims: map[string]any{"actor": "mallory"}})
+	expired := "Bearer " + issuer.Mint(t, oidctest.Token{IssuedAt: now.Add(-time.Hour), Expiry: time.Now().Add(-time.Hour)})
+	tests := []struct {
+		name, authorization string
+		want                int
+	}{
+		{"given no token then 401", "", http.StatusUnauthorized},
+		{"given an unknown static token then 401", "Bearer wrong-0123456789abcdef", http.StatusUnauthorized},
+		{"given an expired ID token then 401", expired, http.StatusUnauthorized},
+		{"given a token outside the policy then 403", "Bearer " + readerToken, http.StatusForbidden},
+		{"given an ID token outside the policy then 403", mallory, http.StatusForbidden},
+		{"given the auditor token then the route's own answer", "Bearer " + auditorToken, 0},
+		{"given an ID token within the policy then the route's own answer", octocat, 0},
+	}
+	for _, path := range append(storeReadingPaths(), httpapi.OpenAPIPath) {
+		for _, tt := range tests {
+			t.Run(tt.name+" "+path, func(t *testing.T) {
+				ex := c.sendWith(t, srv, path, tt.authorization)
+				if ex.requestErr != nil {
+					t.Errorf("the document refuses the request: %v", ex.requestErr)
+				}
+				switch {
+				case tt.want != 0 && ex.status != tt.want:
+					t.Fatalf("GET %s = %d %s, want %d", path, ex.status, brief(string(ex.body)), tt.want)
+				case tt.want == 0 && (ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden):
+					t.Fatalf("GET %s = %d %s, want the route's own answer", path, ex.status, brief(string(ex.body)))
+				}
+			})
+		}
+	}
+	t.Run("given the issuer down then 503", func(t *testing.T) {
+		issuer.SetDown(true)
+		defer issuer.SetDown(false)
+		fresh, err := oidcauth.New(oidcauth.Config{Issuers: []string{issuer.URL()}, Audience: "buildledger"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		down, err := apiauth.New(apiauth.Config{IDTokens: fresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(down.API(httpapi.New(httpapi.Config{Reads: projections.NewQueries(f.reads), Events: f.events})))
+		defer srv.Close()
+		if ex := c.sendWith(t, srv, "/v1/events", octocat); ex.status != http.StatusServiceUnavailable {
+			t.Fatalf("GET /v1/events with the issuer down = %d %s, want 503", ex.status, brief(string(ex.body)))
+		}
+	})
+	t.Run("then every operation declares 401 and 403 and answered both", func(t *testing.T) {
+		for path, item := range c.doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				for status := range checkedWithAuthentication {
+					if op.Responses.Status(status) == nil {
+						t.Errorf("%s %s (%s) does not declare %d", method, path, op.OperationID, status)
+					} else if !c.checked[op.OperationID][status] {
+						t.Errorf("%s %s (%s) declares %d, but no case of this test answers it", method, path, op.OperationID, status)
+					}
+				}
+			}
+		}
+	})
 }
