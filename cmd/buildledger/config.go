@@ -43,6 +43,8 @@ type settings struct {
 	Identity identitySettings
 	// APIAuth says who may read the HTTP read API and /metrics.
 	APIAuth apiAuthSettings
+	// Policy says which access policy the worker applies, and how.
+	Policy policySettings
 }
 
 func envString(name, def string) string {
@@ -84,6 +86,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.DefaultLease, "default-lease", envDuration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
 	s.Identity.bindFlags(fs)
 	s.APIAuth.bindFlags(fs)
+	s.Policy.bindFlags(fs)
 }
 
 func (s settings) validate() error {
@@ -106,6 +109,7 @@ func (s settings) validate() error {
 	if s.SnapshotEvery < 0 {
 		errs = append(errs, fmt.Errorf("--snapshot-every %d: want 0 or more", s.SnapshotEvery))
 	}
+	errs = append(errs, s.Policy.validate())
 	return errors.Join(errs...)
 }
 

@@ -116,8 +116,12 @@ func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometh
 	if err != nil {
 		return nil, err
 	}
+	access, err := s.Policy.accessPolicy(log)
+	if err != nil {
+		return nil, err
+	}
 	return b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
-		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease, Identities: identities},
+		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease, Identities: identities, Policy: access},
 		Parallelism:     s.Parallelism,
 		Logger:          log,
 		MetricsRegistry: reg,
