@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/google/uuid"
-
 	"buildledger/internal/httpapi"
 )
 
@@ -20,16 +18,10 @@ type authError struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// maxRequestIDBytes bounds a caller's request id, as the API does.
-const maxRequestIDBytes = 128
-
 // writeError answers body with status, with the request id the API would have given the
 // request (the caller's usable X-Request-Id, else a new UUID), which it returns.
 func writeError(w http.ResponseWriter, r *http.Request, status int, body authError) string {
-	id := r.Header.Get(httpapi.RequestIDHeader)
-	if !usableRequestID(id) {
-		id = uuid.NewString()
-	}
+	id := httpapi.RequestID(r)
 	body.RequestID = id
 	w.Header().Set(httpapi.RequestIDHeader, id)
 	w.Header().Set("Content-Type", "application/json")
@@ -39,17 +31,4 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, body authErr
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(body)
 	return id
-}
-
-// usableRequestID is the API's rule: short, printable ASCII without spaces.
-func usableRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDBytes {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
 }

@@ -21,13 +21,20 @@ type requestIDKey struct{}
 // otherwise a new uuid. It answers with the id in X-Request-Id.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !usableRequestID(id) {
-			id = uuid.NewString()
-		}
+		id := RequestID(r)
 		w.Header().Set(RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
 	})
+}
+
+// RequestID returns the id a request gets: the caller's X-Request-Id when it is usable
+// (see usableRequestID), otherwise a new uuid. Middleware in front of the API answers with
+// the same rule.
+func RequestID(r *http.Request) string {
+	if id := r.Header.Get(RequestIDHeader); usableRequestID(id) {
+		return id
+	}
+	return uuid.NewString()
 }
 
 // usableRequestID reports whether a caller's id is short and printable ASCII without
