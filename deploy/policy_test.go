@@ -309,3 +309,42 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 		})
 	}
 }
+
+// TestInitPolicyIsExactlyWhatInitUses runs what `buildledger init` runs against the
+// emulators and checks the init policy both ways: it allows every request init made, on
+// the resource init made it on, and it grants no action init did not use.
+func TestInitPolicyIsExactlyWhatInitUses(t *testing.T) {
+	tpl := loadTemplate(t)
+	prefix, got := runInit(t, handlers.MessagingConfig{})
+	params := tpl.defaults()
+	params["Prefix"] = prefix
+	e := policyEval{t: t, tpl: tpl, params: params}
+	used := map[string]bool{}
+	for _, c := range got.calls {
+		var arn string
+		switch c.service {
+		case "dynamodb":
+			arn = e.tableArn(c.name)
+		case "sqs":
+			arn = e.queueArn(c.name)
+		case "sns":
+			arn = e.topicArn(c.name)
+		default:
+			t.Fatalf("init called %s, of a service the policy does not cover", c.action)
+		}
+		used[strings.ToLower(c.action)] = true
+		if !e.allows("InitPolicy", c.action, arn) {
+			t.Errorf("the init policy does not allow %s on %s, which init calls", c.action, arn)
+		}
+	}
+	if len(used) == 0 {
+		t.Fatal("init made no request")
+	}
+	for _, s := range e.statements("InitPolicy") {
+		for _, a := range oneOrMany(s["Action"]) {
+			if !used[strings.ToLower(fmt.Sprint(a))] {
+				t.Errorf("the init policy grants %v, which init never calls", a)
+			}
+		}
+	}
+}

@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -25,6 +28,14 @@ type provisioned struct {
 	subscriptions []*sns.SubscribeInput
 	// queuePolicies are the Policy attributes set on queues: queue URL → policy JSON.
 	queuePolicies map[string]string
+	// calls are every request init made, as IAM sees it: action and resource name.
+	calls []call
+}
+
+// call is one AWS request: its IAM action (service:Operation) and the name of the table,
+// queue or topic it acts on.
+type call struct {
+	service, action, name string
 }
 
 // record is a client option that notes every create request before it is sent.
@@ -32,6 +43,11 @@ func (p *provisioned) record(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("deploy-record-creates",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			p.mu.Lock()
+			p.calls = append(p.calls, call{
+				service: strings.ToLower(awsmiddleware.GetServiceID(ctx)),
+				action:  strings.ToLower(awsmiddleware.GetServiceID(ctx)) + ":" + middleware.GetOperationName(ctx),
+				name:    resourceName(in.Parameters),
+			})
 			switch x := in.Parameters.(type) {
 			case *dynamodb.CreateTableInput:
 				p.tables = append(p.tables, x)
@@ -97,4 +113,32 @@ func deleteMessaging(t *testing.T, sqsc *sqs.Client, snsc *sns.Client, ep handle
 	if ep.EventsTopicARN != "" {
 		_, _ = snsc.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(ep.EventsTopicARN)})
 	}
+}
+
+// resourceName returns the name of the table, queue or topic a request's input names:
+// TableName, QueueName or the last part of QueueUrl, Name or the last part of TopicArn.
+func resourceName(input any) string {
+	v := reflect.Indirect(reflect.ValueOf(input))
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	field := func(name string) string {
+		f := v.FieldByName(name)
+		if !f.IsValid() || f.Kind() != reflect.Pointer || f.IsNil() || f.Elem().Kind() != reflect.String {
+			return ""
+		}
+		return f.Elem().String()
+	}
+	for _, name := range []string{"TableName", "QueueName", "Name"} {
+		if s := field(name); s != "" {
+			return s
+		}
+	}
+	if url := field("QueueUrl"); url != "" {
+		return url[strings.LastIndex(url, "/")+1:]
+	}
+	if arn := field("TopicArn"); arn != "" {
+		return arnName(arn)
+	}
+	return ""
 }
