@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -51,119 +50,6 @@ type putCall struct {
 	// done receives the call's result exactly once; it is buffered so that the writer never
 	// waits for a caller that has given up.
 	done chan error
-}
-
-// batcher gathers concurrent calls into batches, as a database gathers commits: a call that
-// finds no batch being written is written at once, alone, so that a lone caller never waits;
-// calls that arrive while batches are being written gather behind them, and are written as
-// soon as a batch finishes, the window since the first of them passes, or they fill a
-// batch, whichever comes first, with at most maxInFlight batches written at once.
-type batcher struct {
-	window      time.Duration
-	size        int
-	maxInFlight int
-	// write stores calls and sends each call's result on its done channel.
-	write func(ctx context.Context, calls []*putCall)
-
-	mu       sync.Mutex
-	pending  []*putCall
-	inFlight int    // batches being written
-	gen      uint64 // counts batches taken, so that a stale timer flushes nothing
-	timer    bool   // a window timer runs for generation gen
-}
-
-// newBatcher returns a batcher that writes at most defaultPutMaxInFlight batches at once.
-func newBatcher(window time.Duration, size int, write func(context.Context, []*putCall)) *batcher {
-	return &batcher{window: window, size: size, maxInFlight: defaultPutMaxInFlight, write: write}
-}
-
-// submit queues c and waits for its result or for ctx to end.
-func (b *batcher) submit(ctx context.Context, c *putCall) error {
-	if b.window < 0 || b.size == 1 {
-		b.write(ctx, []*putCall{c})
-		return <-c.done
-	}
-	c.ctx = context.WithoutCancel(ctx)
-	b.mu.Lock()
-	b.pending = append(b.pending, c)
-	batches := b.dispatch(false)
-	b.mu.Unlock()
-	b.start(batches)
-	select {
-	case err := <-c.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("eventstore/dynamo: put %s: %w (the event may still be stored)", c.key, ctx.Err())
-	}
-}
-
-// dispatch takes the pending calls that may be written now, in batches of at most size, and
-// arms the window timer for those left waiting while a slot is free (when none is, the next
-// batch to finish takes them); b.mu must be held. Pending calls are written when no batch
-// is in flight, when they fill a batch, or, with due, whenever a slot is free.
-func (b *batcher) dispatch(due bool) [][]*putCall {
-	var batches [][]*putCall
-	for len(b.pending) > 0 && b.inFlight < b.maxInFlight &&
-		(due || b.inFlight == 0 || len(b.pending) >= b.size) {
-		n := min(len(b.pending), b.size)
-		batch := make([]*putCall, n)
-		copy(batch, b.pending)
-		b.pending = append(b.pending[:0], b.pending[n:]...)
-		batches = append(batches, batch)
-		b.inFlight++
-		b.gen++
-		b.timer = false
-	}
-	if len(b.pending) > 0 && !b.timer && b.inFlight < b.maxInFlight {
-		b.timer = true
-		gen := b.gen
-		time.AfterFunc(b.window, func() { b.flush(gen) })
-	}
-	return batches
-}
-
-// start writes each batch in its own goroutine; when one finishes, the calls that gathered
-// meanwhile are due. A batch's slot is freed before its callers hear their results, so that
-// a caller that puts again at once finds the slot free and is not made to wait.
-func (b *batcher) start(batches [][]*putCall) {
-	for _, batch := range batches {
-		go func() {
-			// The write answers copies of the calls; the answers are passed on once the
-			// slot is free.
-			copies := make([]*putCall, len(batch))
-			for i, c := range batch {
-				copies[i] = &putCall{key: c.key, item: c.item, ctx: c.ctx, done: make(chan error, 1)}
-			}
-			b.write(batch[0].ctx, copies)
-			b.mu.Lock()
-			b.inFlight--
-			next := b.dispatch(true)
-			b.mu.Unlock()
-			b.start(next)
-			for i, c := range batch {
-				select {
-				case err := <-copies[i].done:
-					c.done <- err
-				default:
-					c.done <- fmt.Errorf("eventstore/dynamo: put %s: the batch write gave no result", c.key)
-				}
-			}
-		}()
-	}
-}
-
-// flush writes the pending calls whose window has passed, if they are still generation gen
-// and a slot is free; otherwise the next batch to finish writes them.
-func (b *batcher) flush(gen uint64) {
-	b.mu.Lock()
-	if gen != b.gen || !b.timer {
-		b.mu.Unlock()
-		return
-	}
-	b.timer = false
-	batches := b.dispatch(true)
-	b.mu.Unlock()
-	b.start(batches)
 }
 
 var errUnprocessed = errors.New("still unprocessed")
