@@ -18,7 +18,8 @@
 //   - replay: events/s rebuilding every read model from the events table, vs a parallel
 //     Scan of that table; and the peak memory of a small vs a large replay.
 //   - put: events/s of the dynamodb-eventstore operation (Store.Put) at 1 and many callers,
-//     vs one PutItem per event.
+//     vs one PutItem per event, and vs the seed's npm package (dynamodb-eventstore@0.1.0)
+//     driven by Node (npmseed/driver.js) in the same run.
 //
 // Each run creates its tables, queues and topics under a unique prefix and deletes them at
 // the end. Run refuses to start unless the AWS endpoints point somewhere explicit
@@ -81,6 +82,10 @@ type Config struct {
 	PutEvents int
 	// PutCallers are the concurrency levels of the put figure.
 	PutCallers []int
+	// PutNPMSeed is the folder of the Node driver that puts the same events with the seed's
+	// npm package, dynamodb-eventstore@0.1.0, in the same run (installed there with `npm ci`
+	// on first use); default DefaultNPMSeed, "off" leaves that baseline out.
+	PutNPMSeed string
 	// E2ECommands is how many commands the end-to-end figure sends through each side.
 	E2ECommands int
 	// E2EStreams is how many streams those commands are spread over.
@@ -117,6 +122,7 @@ func DefaultConfig() Config {
 		LoadRepeats:       15,
 		PutEvents:         5000,
 		PutCallers:        []int{1, 16},
+		PutNPMSeed:        DefaultNPMSeed,
 		E2ECommands:       5000,
 		E2EStreams:        100,
 		E2EParallelism:    16,
@@ -156,6 +162,9 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.PutCallers) == 0 {
 		c.PutCallers = d.PutCallers
+	}
+	if c.PutNPMSeed == "" {
+		c.PutNPMSeed = d.PutNPMSeed
 	}
 	if c.Prefix == "" {
 		c.Prefix = fmt.Sprintf("bench-%d-", time.Now().Unix())
@@ -242,6 +251,10 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) {
 	if out == "" {
 		out = d.Output
 	}
+	npmSeed := cfg.PutNPMSeed
+	if npmSeed == "" {
+		npmSeed = d.PutNPMSeed
+	}
 	fs.StringSliceVar(&cfg.Figures, "figures", figures, "figures to run: "+strings.Join(AllFigures, ","))
 	fs.IntVar(&cfg.Rounds, "rounds", def(cfg.Rounds, d.Rounds), "alternating rounds each throughput comparison is split into")
 	fs.IntVar(&cfg.AppendEvents, "append-events", def(cfg.AppendEvents, d.AppendEvents), "events appended by each side at each stream count")
@@ -251,6 +264,7 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.LoadRepeats, "load-repeats", def(cfg.LoadRepeats, d.LoadRepeats), "timed loads per stream length and method (the median counts)")
 	fs.IntVar(&cfg.PutEvents, "put-events", def(cfg.PutEvents, d.PutEvents), "events put by each side at each caller count")
 	fs.IntSliceVar(&cfg.PutCallers, "put-callers", defList(cfg.PutCallers, d.PutCallers), "concurrent callers of the put figure")
+	fs.StringVar(&cfg.PutNPMSeed, "put-npm-seed", npmSeed, `folder of the Node driver of the put figure's npm baseline (dynamodb-eventstore@0.1.0, installed there with npm ci on first use); "off" leaves it out`)
 	fs.IntVar(&cfg.E2ECommands, "e2e-commands", def(cfg.E2ECommands, d.E2ECommands), "commands sent through each side of the end-to-end figure")
 	fs.IntVar(&cfg.E2EStreams, "e2e-streams", def(cfg.E2EStreams, d.E2EStreams), "streams the end-to-end commands are spread over")
 	fs.IntVar(&cfg.E2EParallelism, "e2e-parallelism", def(cfg.E2EParallelism, d.E2EParallelism), "messages the worker and the raw consumer handle at once")

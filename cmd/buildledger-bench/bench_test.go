@@ -150,8 +150,8 @@ func TestPercentile_given_values_then_nearest_rank(t *testing.T) {
 	}
 }
 
-// TestRun_Small runs the append, load and put figures with tiny sizes against the
-// emulators and checks that each reports positive figures.
+// TestRun_Small runs the append, load and put figures (the npm baseline included) with tiny
+// sizes against the emulators and checks that each reports positive figures.
 func TestRun_Small(t *testing.T) {
 	cfg := Config{
 		Figures:       []string{FigureAppend, FigureLoad, FigurePut},
@@ -162,12 +162,14 @@ func TestRun_Small(t *testing.T) {
 		LoadRepeats:   3,
 		PutEvents:     40,
 		PutCallers:    []int{1, 4},
+		PutNPMSeed:    "npmseed", // the test runs in the package's folder
 	}
 	rep, progress := runSmall(t, cfg)
 	want := map[string]bool{
 		"Append, 1 stream": false, "Append, 4 streams": false,
 		"Aggregate load, 10 events": false, "Aggregate load, 250 events": false, "Aggregate load with snapshots, 250 vs 10 events": false,
 		"Event put, 1 caller": false, "Event put, 4 callers": false,
+		"Event put vs npm dynamodb-eventstore@0.1.0, 1 caller": false, "Event put vs npm dynamodb-eventstore@0.1.0, 4 callers": false,
 	}
 	for _, f := range rep.Figures {
 		if _, ok := want[f.Name]; !ok {
@@ -176,7 +178,7 @@ func TestRun_Small(t *testing.T) {
 		}
 		want[f.Name] = true
 		if !(f.Ours > 0) || !(f.Raw > 0) || !(f.Ratio > 0) {
-			t.Errorf("%s: ours %v, raw %v, ratio %v; want positive", f.Name, f.Ours, f.Raw, f.Ratio)
+			t.Errorf("%s: ours %v, raw %v, ratio %v; want positive (%s)", f.Name, f.Ours, f.Raw, f.Ratio, f.Notes)
 		}
 	}
 	for name, seen := range want {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo"
+	"buildledger/internal/costmeter"
 )
 
 // putGoal is the share of the raw PutItem rate Store.Put should reach with many callers,
@@ -24,15 +26,32 @@ func putBody(w, i int) string {
 	return `{"my":"event","w":` + strconv.Itoa(w) + `,"i":` + strconv.Itoa(i) + `}`
 }
 
+// npmSeedGoal is the share of the seed's npm package's rate Store.Put should reach with
+// many callers, on the same emulator in the same run.
+const npmSeedGoal = 3.0
+
 // measurePut compares Store.Put, dynamodb-eventstore's operation, with one PutItem of the
-// same item per event, at each number of concurrent callers. Only the figure with more than
-// one caller has a goal: a lone caller has nothing to batch with.
+// same item per event, at each number of concurrent callers, and then with the seed's own npm
+// package driven by Node (npmseed/driver.js). Only the figures with more than one caller have
+// a goal: a lone caller has nothing to batch with. Each side's client reports to a cost meter
+// of its own, so that the notes say how many BatchWriteItem requests an event took.
 func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
-	st, rawEvents, _, drop, err := e.storeAndRaw(ctx, "put")
+	events, commands, err := e.eventTables(ctx, "put")
 	if err != nil {
 		return nil, err
 	}
-	defer drop()
+	defer e.dropTables(context.WithoutCancel(ctx), events, commands)
+	rawEvents, rawCommands, err := e.eventTables(ctx, "put-raw")
+	if err != nil {
+		return nil, err
+	}
+	defer e.dropTables(context.WithoutCancel(ctx), rawEvents, rawCommands)
+	oursMeter, rawMeter := costmeter.New(), costmeter.New()
+	st, err := dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(oursMeter.Attach(e.aws)), EventsTable: events, CommandsTable: commands})
+	if err != nil {
+		return nil, err
+	}
+	rawDB := dynamodb.NewFromConfig(rawMeter.Attach(e.aws))
 	keys := eventstore.NewKeyGenerator(nil)
 	ours := func(ctx context.Context, w, i int) error {
 		_, err := st.Put(ctx, json.RawMessage(putBody(w, i)))
@@ -40,7 +59,7 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 	}
 	raw := func(ctx context.Context, w, i int) error {
 		key := keys.Next()
-		_, err := e.db.PutItem(ctx, &dynamodb.PutItemInput{
+		_, err := rawDB.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(rawEvents),
 			Item:      rawEvent(eventstore.PutStreamPrefix+key, 1, key, eventstore.PutEventType, putBody(w, i), "", time.Now()),
 		})
@@ -49,6 +68,7 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 	var figs []Figure
 	for _, callers := range e.cfg.PutCallers {
 		n := max(e.cfg.PutEvents, callers)
+		oursBefore, rawBefore := oursMeter.Snapshot(), rawMeter.Snapshot()
 		cmp, err := e.compareRates(ctx, fmt.Sprintf("put, %d caller%s", callers, plural(callers)), n, callers, ours, raw)
 		if err != nil {
 			return figs, fmt.Errorf("%d callers: %w", callers, err)
@@ -56,9 +76,18 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 		goal := 0.0
 		notes := fmt.Sprintf("%s events per side; raw: one PutItem per event", thousands(int64(n)))
 		extra := map[string]float64{}
+		oursWork, rawWork := oursMeter.Snapshot().Sub(oursBefore), rawMeter.Snapshot().Sub(rawBefore)
+		perEvent, perRequest, requests := putRequests(oursWork)
+		extra["ours_batchwriteitem_requests_per_event"] = perEvent
+		extra["ours_events_per_batchwriteitem"] = perRequest
+		extra["ours_dynamodb_requests_per_event"] = requests
+		if put := rawWork.Of(costmeter.Op{Service: costmeter.ServiceDynamoDB, Operation: "PutItem"}); put.Entries > 0 {
+			extra["raw_dynamodb_requests_per_event"] = float64(rawWork.Service(costmeter.ServiceDynamoDB).Requests) / float64(put.Entries)
+		}
 		if callers > 1 {
 			goal = putGoal
-			notes += "; ours batches concurrent puts into BatchWriteItem"
+			notes += fmt.Sprintf("; ours batches concurrent puts into BatchWriteItem: %s requests per event (%s events per request)",
+				formatValue(perEvent, ""), formatValue(perRequest, ""))
 			ceiling, writers, size, err := handBatched(ctx, e, rawEvents, keys, n, callers)
 			if err != nil {
 				return figs, fmt.Errorf("%d callers, hand-batched: %w", callers, err)
@@ -77,8 +106,49 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 		extra["raw_round_noise"] = spread(cmp.rawRounds)
 		f.Extra = extra
 		figs = append(figs, f)
+		if e.cfg.PutNPMSeed != npmSeedOff {
+			figs = append(figs, npmSeedFigure(ctx, e, cmp.ours, n, callers))
+		}
 	}
 	return figs, nil
+}
+
+// putRequests returns, of the work of Store.Put counted in c, the BatchWriteItem requests
+// per event stored, the events per BatchWriteItem request, and the DynamoDB requests of any
+// kind per event stored; zeros when no event was stored.
+func putRequests(c costmeter.Counts) (perEvent, perRequest, requests float64) {
+	batch := c.Of(costmeter.Op{Service: costmeter.ServiceDynamoDB, Operation: "BatchWriteItem"})
+	if batch.Entries == 0 || batch.Requests == 0 {
+		return 0, 0, 0
+	}
+	events := float64(batch.Entries)
+	return float64(batch.Requests) / events, events / float64(batch.Requests),
+		float64(c.Service(costmeter.ServiceDynamoDB).Requests) / events
+}
+
+// npmSeedFigure compares ours, the rate Store.Put reached with callers, with the seed's npm
+// package putting n events with as many callers right after; when the package could not be
+// measured, the figure has no baseline and its notes say why.
+func npmSeedFigure(ctx context.Context, e *environment, ours float64, n, callers int) Figure {
+	goal := 0.0
+	if callers > 1 {
+		goal = npmSeedGoal
+	}
+	name := fmt.Sprintf("Event put vs npm %s, %d caller%s", npmSeedPackage, callers, plural(callers))
+	rate, err := npmSeedRate(ctx, e, n, callers)
+	if err != nil {
+		e.logf("put, %d caller%s, npm: not measured: %v", callers, plural(callers), err)
+		f := newFigure(name, "events/s", ours, 0, goal, false)
+		f.Notes = "npm baseline not measured: " + err.Error()
+		return f
+	}
+	e.logf("put, %d caller%s: ours %.0f/s, npm %.0f/s (%.2fx)", callers, plural(callers), ours, rate, ours/rate)
+	f := newFigure(name, "events/s", ours, rate, goal, false)
+	f.Notes = fmt.Sprintf("ours: the Event put figure above; raw here: the seed's npm package (aws-sdk 1.6.0, one BatchWriteItem "+
+		"of one item per put) in Node, %s events after a warm-up, %d at a time, on a table of the key schema it documents, measured right after ours",
+		thousands(int64(n)), callers)
+	f.Extra = map[string]float64{"events": float64(n), "callers": float64(callers), "npm_events_per_s": rate}
+	return f
 }
 
 // handBatched writes n events with hand-built BatchWriteItem calls, keeping as many events
