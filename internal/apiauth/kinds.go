@@ -23,7 +23,7 @@ const (
 	KindJobs Kind = "jobs"
 	// KindCommands is GET /v1/commands/{id}.
 	KindCommands Kind = "commands"
-	// KindEvents is GET /v1/events: the events of every stream, whatever their kind.
+	// KindEvents is GET /v1/events and /v1/feed: the events of every stream, whatever their kind.
 	KindEvents Kind = "events"
 	// KindOpenAPI is GET /v1/openapi.json.
 	KindOpenAPI Kind = "openapi"
@@ -53,7 +53,7 @@ func KindOf(path string) Kind {
 		return KindJobs
 	case strings.HasPrefix(path, "/v1/commands/"):
 		return KindCommands
-	case path == "/v1/events":
+	case path == "/v1/events", path == "/v1/feed":
 		return KindEvents
 	}
 	return ""

@@ -73,7 +73,11 @@ func (fl *follower) pass(covered time.Time, fn func(Item) error) error {
 		if !at.Add(fl.cfg.Reorder).Before(covered) {
 			return nil
 		}
+		fl.held[0] = eventstore.Record{} // let the passed event go
 		fl.held = fl.held[1:]
+		if len(fl.held) == 0 {
+			fl.held = nil
+		}
 		if fl.cur.sent(head.Key) || !fl.filter.Matches(head.Stream) {
 			fl.cur = fl.cur.advance(head.Key)
 			continue

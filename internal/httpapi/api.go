@@ -36,6 +36,7 @@ const RoutesHelp = `  GET /v1/repo?user=U&repo=R                       repositor
   GET /v1/commands/{id}                            outcome of a command
   GET /v1/events[?after=KEY][&limit=N]             events of every stream in time order
   GET /v1/events?stream=S[&from=VERSION][&limit=N] events of one stream in version order
+  GET /v1/feed[?kinds=K,K][&stream=S][&after=ID]   server-sent events of every stream, resumable with Last-Event-ID
   GET /v1/openapi.json                             this API's OpenAPI 3 document`
 
 // Reads is what the API reads from the read models.
@@ -73,6 +74,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives every 500 with its request id; nil is silent.
 	Logger *zerolog.Logger
+	// Feed configures the server-sent events of GET /v1/feed.
+	Feed FeedConfig
 }
 
 // Limits of the paginated routes.
@@ -93,7 +96,8 @@ func New(cfg Config) http.Handler {
 	if cfg.LockLog == nil {
 		cfg.LockLog = projections.NewLockLog(cfg.Events)
 	}
-	a := &server{cfg: cfg}
+	cfg.Feed.setDefaults(cfg.Events, cfg.Now)
+	a := &server{cfg: cfg, feedSlots: make(chan struct{}, cfg.Feed.MaxClients)}
 	mux := http.NewServeMux()
 	a.register(mux.HandleFunc)
 	mux.HandleFunc("GET /v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +112,11 @@ func New(cfg Config) http.Handler {
 	return withRequestID(mux)
 }
 
-type server struct{ cfg Config }
+type server struct {
+	cfg Config
+	// feedSlots holds a token for each feed stream served.
+	feedSlots chan struct{}
+}
 
 // register hands every route of the API to handle: New's mux, or Routes' list.
 func (a *server) register(handle func(pattern string, h func(http.ResponseWriter, *http.Request))) {
@@ -126,6 +134,7 @@ func (a *server) register(handle func(pattern string, h func(http.ResponseWriter
 	handle("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
 	handle("GET /v1/commands/{id}", a.command)
 	handle("GET /v1/events", a.events)
+	handle("GET /v1/feed", a.feed)
 	handle("GET "+OpenAPIPath, a.openAPI)
 }
 

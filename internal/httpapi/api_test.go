@@ -55,6 +55,7 @@ func newFixture(t *testing.T) *fixture {
 		Reads:  projections.NewQueries(f.reads),
 		Events: f.events,
 		Now:    func() time.Time { return now },
+		Feed:   streamingFeed(t, f.events, 200*time.Millisecond),
 	}))
 	t.Cleanup(f.srv.Close)
 	return f

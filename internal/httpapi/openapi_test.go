@@ -236,6 +236,9 @@ func contractCases(ids map[string]string) []contractCase {
 		{"events of a job stream", "/v1/events?stream=job:deploy-prod/abc123", 200, ""},
 		{"events of a put stream", "/v1/events?stream=" + eventstore.PutStreamPrefix + ids["put"], 200, ""},
 		{"events of an unknown stream", "/v1/events?stream=repo:api/nope", 200, ""},
+		{"feed", "/v1/feed", 200, ""},
+		{"feed of lock and status streams", "/v1/feed?kinds=lock,status", 200, ""},
+		{"feed of a stream after a key", "/v1/feed?stream=repo:api/foo&after=" + ids["firstKey"], 200, ""},
 		{"the document", httpapi.OpenAPIPath, 200, ""},
 
 		// 404
@@ -310,6 +313,10 @@ func contractCases(ids map[string]string) []contractCase {
 		{"events of a put stream on the 13th month", "/v1/events?stream=put:20261321T101500123000420042", 400, "the key's date is checked by the API, only its digits by the pattern"},
 		{"events after a 3000-byte key", "/v1/events?after=20261121" + long, 400, ""},
 		{"events after no key", "/v1/events?after=yesterday", 400, ""},
+		{"feed of an unknown kind", "/v1/feed?kinds=lock,branch", 400, ""},
+		{"feed after no cursor", "/v1/feed?after=yesterday", 400, ""},
+		{"feed after a cursor whose keys do not increase", "/v1/feed?after=20261121T120000000000000000.20261121T110000000000000000", 400, "that a cursor's keys increase is beyond a pattern"},
+		{"feed of a stream of an unknown kind", "/v1/feed?stream=branch:api/foo", 400, ""},
 	}
 }
 
@@ -434,12 +441,13 @@ func storeReadingPaths() []string {
 		"/v1/commands/cmd-1",
 		"/v1/events",
 		"/v1/events?stream=repo:api/foo",
+		"/v1/feed",
 	}
 }
 
 func TestOpenAPI_GivenStoresThatAreDown_WhenEveryRouteIsAsked_ThenThe500ValidatesAgainstTheDocument(t *testing.T) {
 	c := loadContract(t)
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Reads: brokenStores{}, Events: brokenStores{}}))
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Reads: brokenStores{}, Events: brokenStores{}, Feed: streamingFeed(t, brokenStores{}, 200*time.Millisecond)}))
 	t.Cleanup(srv.Close)
 	paths := storeReadingPaths()
 	for _, path := range paths {
@@ -576,7 +584,7 @@ func TestOpenAPI_GivenAuthenticationOn_WhenRefused_ThenEvery401_403And503Validat
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(guard.API(httpapi.New(httpapi.Config{Reads: projections.NewQueries(f.reads), Events: f.events,
-		Now: func() time.Time { return now }})))
+		Now: func() time.Time { return now }, Feed: streamingFeed(t, f.events, 200*time.Millisecond)})))
 	t.Cleanup(srv.Close)
 	octocat := "Bearer " + issuer.Mint(t, oidctest.Token{Claims: oidctest.GitHubClaims()})
 	mallory := "Bearer " + issuer.Mint(t, oidctest.Token{Claims: map[string]any{"actor": "mallory"}})
