@@ -229,7 +229,9 @@ func TestFollow_GivenEventsAppendedWhileFollowing_ThenEachArrivesOnceInOrder(t *
 	defer cancel()
 	got := make(chan feed.Item, 100)
 	done := make(chan error, 1)
-	go func() { done <- r.Follow(ctx, feed.Cursor{}, feed.Filter{}, func(it feed.Item) error { got <- it; return nil }) }()
+	go func() {
+		done <- r.Follow(ctx, feed.Cursor{}, feed.Filter{}, func(it feed.Item) error { got <- it; return nil })
+	}()
 	var want []eventstore.Record
 	for i := range 20 {
 		mu.Lock()
