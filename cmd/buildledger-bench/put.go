@@ -76,6 +76,7 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 		goal := 0.0
 		notes := fmt.Sprintf("%s events per side; raw: one PutItem per event", thousands(int64(n)))
 		extra := map[string]float64{}
+		ceiling := 0.0
 		oursWork, rawWork := oursMeter.Snapshot().Sub(oursBefore), rawMeter.Snapshot().Sub(rawBefore)
 		perEvent, perRequest, requests := putRequests(oursWork)
 		extra["ours_batchwriteitem_requests_per_event"] = perEvent
@@ -88,7 +89,8 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 			goal = putGoal
 			notes += fmt.Sprintf("; ours batches concurrent puts into BatchWriteItem: %s requests per event (%s events per request)",
 				formatValue(perEvent, ""), formatValue(perRequest, ""))
-			ceiling, writers, size, err := handBatched(ctx, e, rawEvents, keys, n, callers)
+			var writers, size int
+			ceiling, writers, size, err = handBatched(ctx, e, rawEvents, keys, n, callers)
 			if err != nil {
 				return figs, fmt.Errorf("%d callers, hand-batched: %w", callers, err)
 			}
@@ -107,7 +109,7 @@ func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
 		f.Extra = extra
 		figs = append(figs, f)
 		if e.cfg.PutNPMSeed != npmSeedOff {
-			figs = append(figs, npmSeedFigure(ctx, e, cmp.ours, n, callers))
+			figs = append(figs, npmSeedFigure(ctx, e, cmp.ours, ceiling, n, callers))
 		}
 	}
 	return figs, nil
@@ -127,9 +129,11 @@ func putRequests(c costmeter.Counts) (perEvent, perRequest, requests float64) {
 }
 
 // npmSeedFigure compares ours, the rate Store.Put reached with callers, with the seed's npm
-// package putting n events with as many callers right after; when the package could not be
-// measured, the figure has no baseline and its notes say why.
-func npmSeedFigure(ctx context.Context, e *environment, ours float64, n, callers int) Figure {
+// package putting n events with as many callers right after; ceiling, when known, is the rate
+// of hand-built batches with as many events outstanding, which the notes compare with the
+// package too. When the package could not be measured, the figure has no baseline and its
+// notes say why.
+func npmSeedFigure(ctx context.Context, e *environment, ours, ceiling float64, n, callers int) Figure {
 	goal := 0.0
 	if callers > 1 {
 		goal = npmSeedGoal
@@ -148,6 +152,10 @@ func npmSeedFigure(ctx context.Context, e *environment, ours float64, n, callers
 		"of one item per put) in Node, %s events after a warm-up, %d at a time, on a table of the key schema it documents, measured right after ours",
 		thousands(int64(n)), callers)
 	f.Extra = map[string]float64{"events": float64(n), "callers": float64(callers), "npm_events_per_s": rate}
+	if ceiling > 0 {
+		f.Notes += fmt.Sprintf("; BatchWriteItem by hand with as many events outstanding: %s the package's rate", formatRatio(ceiling/rate))
+		f.Extra["hand_batched_over_npm"] = ceiling / rate
+	}
 	return f
 }
 
