@@ -29,10 +29,10 @@ type Config struct {
 	CommandsTable string
 	// Now is the clock for timestamp keys and recordedAt; default time.Now.
 	Now func() time.Time
-	// PutBatchWindow is the longest a Put that finds other batches being written waits for
-	// more Put calls to share its BatchWriteItem; default 2 ms. A Put that finds no batch
-	// being written is written at once, and waiting calls are written as soon as a batch
-	// finishes. A negative value writes every Put at once, alone.
+	// PutBatchWindow is the longest a free slot waits for its share of the current load
+	// (calls waiting, being written and just answered) before writing the calls it has;
+	// default 2 ms. A lone caller is written at once. A negative value writes every Put at
+	// once, alone.
 	PutBatchWindow time.Duration
 	// PutBatchSize is the most Put calls one BatchWriteItem carries, 1 to 25; default 25. A
 	// batch is written as soon as it is full and a slot is free.
