@@ -79,6 +79,9 @@ type CommandHandlerConfig struct {
 	Timers TimerScheduler
 	// Clock is the time given to decisions; default time.Now.
 	Clock func() time.Time
+	// ClockCheck, when set, is asked before every decision; while it refuses, the worker
+	// decides nothing (a transient error). Nil decides whatever the clock says.
+	ClockCheck ClockCheck
 	// NewID returns random ids for decisions (lock ids, job run ids); default uuid.New.
 	NewID func() uuid.UUID
 	// NewTimeID returns time-ordered ids (status event ids); default version 1 UUIDs, the
@@ -206,6 +209,9 @@ func (h *CommandHandler) Handle(ctx context.Context, env Envelope) (Result, erro
 
 // handle carries out a decoded command and records what became of it.
 func (h *CommandHandler) handle(ctx context.Context, d envelope.Decoded) (Result, error) {
+	if err := h.admitClock(); err != nil {
+		return Result{}, err
+	}
 	log := h.commandLogger(d)
 	// No outcome is read first: the outcome item's condition, in the append or in
 	// RecordOutcome, turns a command id that was used before into ErrDuplicateCommand, and

@@ -40,6 +40,9 @@ func openBackend(ctx context.Context, s *settings, meter *costmeter.Meter) (*bac
 	if meter != nil {
 		cfg = meter.Attach(cfg)
 	}
+	if cfg, err = s.Clock.attach(cfg); err != nil {
+		return nil, err
+	}
 	a, err := app.New(app.Config{AWS: cfg, Names: s.names()})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,8 @@ type settings struct {
 	APIAuth apiAuthSettings
 	// Policy says which access policy the worker applies, and how.
 	Policy policySettings
+	// Clock says how far off the worker's clock may be, and so how far behind the feed stays.
+	Clock clockSettings
 }
 
 func envString(name, def string) string {
@@ -87,6 +89,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	s.Identity.bindFlags(fs)
 	s.APIAuth.bindFlags(fs)
 	s.Policy.bindFlags(fs)
+	s.Clock.bindFlags(fs)
 }
 
 func (s settings) validate() error {

@@ -120,8 +120,13 @@ func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometh
 	if err != nil {
 		return nil, err
 	}
+	clock, err := s.Clock.checker()
+	if err != nil {
+		return nil, err
+	}
+	reg.MustRegister(clock.Collector())
 	return b.app.Worker(app.WorkerConfig{WorkerConfig: handlers.WorkerConfig{
-		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease, Identities: identities, Policy: access},
+		Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(s.SnapshotEvery), DefaultLease: s.DefaultLease, Identities: identities, Policy: access, ClockCheck: clock},
 		Parallelism:     s.Parallelism,
 		Logger:          log,
 		MetricsRegistry: reg,
@@ -143,7 +148,9 @@ func newServiceMux(b *backend, w *handlers.Worker, reg *prometheus.Registry, ser
 	mux.Handle("/healthz", health)
 	mux.Handle("/metrics", guard.Metrics(health))
 	if serve {
-		mux.Handle("/v1/", guard.API(httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log})))
+		feed, _ := b.s.Clock.feedReader(b.app.Events) // the clock check was made by openBackend
+		mux.Handle("/v1/", guard.API(httpapi.New(httpapi.Config{Reads: b.app.Queries, Events: b.app.Events, LockLog: b.app.LockLog, Logger: log,
+			Feed: httpapi.FeedConfig{Reader: feed}})))
 		// The status board: / exactly and /board/...; every other path stays 404.
 		mux.Handle("/", guard.Board(board.New(board.Config{Reads: b.app.Queries, LockLog: b.app.LockLog, Logger: log})))
 	}

@@ -195,3 +195,10 @@ func (c *Check) Admit() error {
 
 // Refusals returns how many decisions Admit refused.
 func (c *Check) Refusals() int64 { return c.refused.Load() }
+
+// Collector returns the check's metrics, for a registry chosen after New.
+func (c *Check) Collector() prometheus.Collector { return c.refusals }
+
+// Skew is the largest offset a clock the check admits may have: the tolerance plus the
+// Date header's second (round trips aside). Readers of the feed size their windows on it.
+func (c *Check) Skew() time.Duration { return c.cfg.Tolerance + dateResolution }
