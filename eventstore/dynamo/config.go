@@ -1,7 +1,8 @@
 // Package dynamo is the DynamoDB adapter of the event store port (eventstore.Store).
 //
 // Events live in one table keyed by stream and version; a global secondary index (TimeIndex)
-// orders them by timestamp key within day buckets. Command outcomes live in a second table
+// orders them by timestamp key within time buckets, a day split into Config.TimeShards
+// shards by stream, which ReadAll merges in key order. Command outcomes live in a second table
 // keyed by command id. An Append writes its events and the command's outcome in one
 // TransactWriteItems whose conditions make each version slot and each command id take one
 // write only. ScanSegments reads the whole events table in parallel segments, for replays.
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"buildledger/eventstore"
+	"buildledger/eventstore/dynamo/layout"
 )
 
 // Config configures a Store. Zero values of the optional fields take the defaults below.
@@ -45,6 +47,16 @@ type Config struct {
 	PutMaxAttempts int
 	// ScanPageSize is the most items one Scan call of ScanSegments returns; default 1000.
 	ScanPageSize int
+	// TimeShards is how many time index partitions a day's events of Append are spread over,
+	// by their stream (see layout.Shard), 1 to layout.MaxTimeShards; default
+	// layout.DefaultTimeShards. 1 writes the unsharded day bucket of earlier versions. It may
+	// change between runs or differ between workers: each count used on a day is recorded,
+	// and readers read every shard of the largest. Put events always use
+	// layout.PutTimeShards.
+	TimeShards int
+	// ReadAllParallelism is the most Queries ReadAll runs at once, one per shard of a day;
+	// default 8.
+	ReadAllParallelism int
 }
 
 const (
@@ -53,6 +65,7 @@ const (
 	defaultPutMaxAttempts = 8
 	defaultPutMaxInFlight = 4
 	defaultScanPageSize   = 1000
+	defaultReadAllQueries = 8
 )
 
 func (c *Config) setDefaults() {
@@ -73,6 +86,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.ScanPageSize == 0 {
 		c.ScanPageSize = defaultScanPageSize
+	}
+	if c.TimeShards == 0 {
+		c.TimeShards = layout.DefaultTimeShards
+	}
+	if c.ReadAllParallelism == 0 {
+		c.ReadAllParallelism = defaultReadAllQueries
 	}
 }
 
@@ -103,6 +122,12 @@ func (c Config) Validate() error {
 	if c.ScanPageSize < 1 {
 		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: ScanPageSize %d is below 1", c.ScanPageSize))
 	}
+	if c.TimeShards < 1 || c.TimeShards > layout.MaxTimeShards {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: TimeShards %d is outside 1..%d", c.TimeShards, layout.MaxTimeShards))
+	}
+	if c.ReadAllParallelism < 1 {
+		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: ReadAllParallelism %d is below 1", c.ReadAllParallelism))
+	}
 	return errors.Join(errs...)
 }
 
@@ -113,6 +138,7 @@ type Store struct {
 	db      *dynamodb.Client
 	keys    *eventstore.KeyGenerator
 	buckets sync.Map // day bucket "YYYYMMDD" → struct{}: recorded in the buckets list
+	shards  sync.Map // "YYYYMMDD/n" → struct{}: shard count n recorded for the day
 	puts    *batcher
 }
 

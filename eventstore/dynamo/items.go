@@ -37,13 +37,20 @@ const (
 )
 
 // TimeIndex is the name of the events table's global secondary index that orders events by
-// timestamp key within a day bucket.
+// timestamp key within a time bucket (a day, or a shard of a day: see layout.TimeBucket).
 const TimeIndex = "byTime"
 
 // bucketsStream is the partition where the adapter lists the day buckets that hold events,
 // one item per day (version = YYYYMMDD), so that ReadAll finds them without a scan. Its
 // items have no "tb" attribute and so stay out of the time index.
 const bucketsStream = eventstore.ReservedStreamPrefix + "buckets"
+
+// timeShardsStream is the partition where the adapter records the shard counts written on
+// each day, one item per day (version = YYYYMMDD) with the set of counts in layout.Shards,
+// so that ReadAll knows which shards to read. It is apart from bucketsStream because
+// earlier versions write a day's bucketsStream item whole, which would erase the set.
+// Days written only unsharded have no item here.
+const timeShardsStream = eventstore.ReservedStreamPrefix + "timeshards"
 
 const timeLayout = layout.TimeLayout
 
@@ -57,12 +64,19 @@ func eventKey(stream string, version int64) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrStream: str(stream), attrVersion: num(version)}
 }
 
+// eventItem is the item of r in a store of the default shard count (see eventItemSharded).
 func eventItem(r eventstore.Record) map[string]types.AttributeValue {
+	return eventItemSharded(r, layout.DefaultTimeShards)
+}
+
+// eventItemSharded is the item of r in a store configured with shards time shards: its
+// time bucket is layout.TimeBucket of the count layout.ShardsFor gives.
+func eventItemSharded(r eventstore.Record, shards int) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		attrStream:     str(r.Stream),
 		attrVersion:    num(r.Version),
 		attrKey:        str(r.Key),
-		attrBucket:     str(eventstore.Bucket(r.Key)),
+		attrBucket:     str(layout.TimeBucket(r.Stream, r.Key, layout.ShardsFor(r.Stream, shards))),
 		attrType:       str(r.Type),
 		attrBody:       str(string(r.Body)),
 		attrRecordedAt: str(layout.FormatTime(r.RecordedAt)),

@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,7 +30,7 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	roles := make([]itemRole, 0, len(events)+2)
 	sizes := make([]int, len(records))
 	for i, r := range records {
-		item := eventItem(r)
+		item := eventItemSharded(r, s.cfg.TimeShards)
 		sizes[i] = itemSize(item)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(s.cfg.EventsTable),
@@ -114,36 +113,6 @@ func (s *Store) checkVersionExists(ctx context.Context, t writeTarget) error {
 	return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
 }
 
-// recordBuckets lists the day buckets of records in the buckets partition, once per bucket
-// and process, before the records are written: ReadAll must never miss a bucket that holds
-// events. The write is idempotent, so concurrent first writers are harmless.
-func (s *Store) recordBuckets(ctx context.Context, records []eventstore.Record) error {
-	last := ""
-	for _, r := range records {
-		b := eventstore.Bucket(r.Key)
-		if b == last {
-			continue
-		}
-		last = b
-		if _, ok := s.buckets.Load(b); ok {
-			continue
-		}
-		day, err := strconv.ParseInt(b, 10, 64)
-		if err != nil {
-			return fmt.Errorf("eventstore/dynamo: key %s has no day bucket: %w", r.Key, err)
-		}
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.cfg.EventsTable),
-			Item:      eventKey(bucketsStream, day),
-		})
-		if err != nil {
-			return fmt.Errorf("eventstore/dynamo: record day bucket %s: %w", b, err)
-		}
-		s.buckets.Store(b, struct{}{})
-	}
-	return nil
-}
-
 // Load implements eventstore.Store.
 func (s *Store) Load(ctx context.Context, stream string, fromVersion int64) ([]eventstore.Record, error) {
 	if stream == "" {
@@ -224,101 +193,6 @@ func (s *Store) Version(ctx context.Context, stream string) (int64, error) {
 		return 0, fmt.Errorf("eventstore/dynamo: version of %s: %w", stream, d.err)
 	}
 	return v, nil
-}
-
-// ReadAll implements eventstore.Store. It lists the day buckets from the one of after on,
-// then reads the time index bucket by bucket in key order.
-//
-// Warning: keys come from the writers' clocks and the index is eventually consistent, so an
-// event can become visible after a reader has paged past its key. Readers that follow the
-// store as it grows should stay a few seconds behind the present.
-func (s *Store) ReadAll(ctx context.Context, after string, limit int) (eventstore.Page, error) {
-	if limit <= 0 {
-		return eventstore.Page{}, fmt.Errorf("%w: limit %d is not positive", eventstore.ErrInvalidInput, limit)
-	}
-	var first int64
-	if after != "" {
-		day, err := strconv.ParseInt(eventstore.Bucket(after), 10, 64)
-		if err != nil || len(after) < 8 {
-			return eventstore.Page{}, fmt.Errorf("%w: after %q does not start with a day YYYYMMDD", eventstore.ErrInvalidInput, after)
-		}
-		first = day
-	}
-	days, err := s.listBuckets(ctx, first)
-	if err != nil {
-		return eventstore.Page{}, err
-	}
-	page := eventstore.Page{Records: []eventstore.Record{}}
-	for i, day := range days {
-		bucket := strconv.FormatInt(day, 10)
-		in := &dynamodb.QueryInput{
-			TableName:                 aws.String(s.cfg.EventsTable),
-			IndexName:                 aws.String(TimeIndex),
-			KeyConditionExpression:    aws.String("#tb = :tb"),
-			ExpressionAttributeNames:  map[string]string{"#tb": attrBucket},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":tb": str(bucket)},
-			ScanIndexForward:          aws.Bool(true),
-		}
-		if after != "" && bucket == eventstore.Bucket(after) {
-			in.KeyConditionExpression = aws.String("#tb = :tb AND #key > :after")
-			in.ExpressionAttributeNames["#key"] = attrKey
-			in.ExpressionAttributeValues[":after"] = str(after)
-		}
-		for {
-			in.Limit = aws.Int32(int32(min(limit-len(page.Records), 1000)))
-			out, err := s.db.Query(ctx, in)
-			if err != nil {
-				return eventstore.Page{}, fmt.Errorf("eventstore/dynamo: read all in bucket %s: %w", bucket, err)
-			}
-			if page.Records, err = decodeRecords(out.Items, page.Records); err != nil {
-				return eventstore.Page{}, err
-			}
-			more := len(out.LastEvaluatedKey) > 0
-			if len(page.Records) >= limit {
-				if more || i < len(days)-1 {
-					page.Next = page.Records[len(page.Records)-1].Key
-				}
-				return page, nil
-			}
-			if !more {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-	}
-	return page, nil
-}
-
-// listBuckets returns the recorded day buckets from first on, in order.
-func (s *Store) listBuckets(ctx context.Context, first int64) ([]int64, error) {
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(s.cfg.EventsTable),
-		ConsistentRead:           aws.Bool(true),
-		KeyConditionExpression:   aws.String("#stream = :stream AND #version >= :first"),
-		ExpressionAttributeNames: map[string]string{"#stream": attrStream, "#version": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":stream": str(bucketsStream), ":first": num(first),
-		},
-		ProjectionExpression: aws.String("#version"),
-	}
-	var days []int64
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("eventstore/dynamo: list day buckets: %w", err)
-		}
-		for _, item := range out.Items {
-			d := itemDecoder{item: item}
-			days = append(days, d.num(attrVersion, true))
-			if d.err != nil {
-				return nil, fmt.Errorf("eventstore/dynamo: list day buckets: %w", d.err)
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return days, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
 }
 
 // RecordOutcome implements eventstore.Store.

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		{"given 99 events when appended after the start then the expected version is still checked", testFullAppend},
 		{"given a stream over 1 MB when loaded then it loads whole and in order", testLargeStream},
 		{"given several streams and puts when read all in pages then time order and every event once", testReadAll},
+		{"given 24 streams interleaved when read all in pages of every size then each event once in key order", testReadAllManyStreams},
 		{"given 200 concurrent puts then keys are unique, in the seed format, and bodies read back", testConcurrentPuts},
 		{"given over-limit or invalid input when appended or put then a clear error and nothing written", testLimits},
 		{"given recorded outcomes when read then they round-trip and unknown ids are not found", testOutcomes},

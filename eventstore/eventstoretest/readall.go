@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"buildledger/eventstore"
@@ -59,5 +60,40 @@ func testReadAll(t *testing.T, st eventstore.Store) {
 	}
 	if _, err := st.ReadAll(testContext(t), "", 0); !errors.Is(err, eventstore.ErrInvalidInput) {
 		t.Errorf("limit 0: got %v, want ErrInvalidInput", err)
+	}
+}
+
+// testReadAllManyStreams interleaves more streams than a store may have index partitions
+// per day (the DynamoDB adapter spreads streams over shards and merges them), so that every
+// page boundary falls between events of different partitions.
+func testReadAllManyStreams(t *testing.T, st eventstore.Store) {
+	var want []string
+	for round := range 3 {
+		for i := range 24 {
+			recs := mustAppend(t, st, fmt.Sprintf("repo:many/s%02d", i), int64(round), []eventstore.Event{event("E", `{}`)}, newCommand("X"))
+			want = append(want, recs[0].Key)
+		}
+	}
+	for _, limit := range []int{1, 2, 7, 24, 1000} {
+		var got []string
+		for after := ""; ; {
+			page, err := st.ReadAll(testContext(t), after, limit)
+			if err != nil {
+				t.Fatalf("limit %d: read all after %q: %v", limit, after, err)
+			}
+			if len(page.Records) > limit || (page.Next != "" && len(page.Records) != limit) {
+				t.Fatalf("limit %d: after %q: %d records and next %q", limit, after, len(page.Records), page.Next)
+			}
+			for _, r := range page.Records {
+				got = append(got, r.Key)
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("limit %d: read keys\n  %v\nwant, in append order,\n  %v", limit, got, want)
+		}
 	}
 }

@@ -48,13 +48,19 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
 // RecordSize is the size of r once stored in the events table, counted the way DynamoDB
 // counts an item toward its 400 KB limit: each attribute's name plus its value, strings in
-// UTF-8 bytes, numbers one byte per two significant digits plus one. It includes the day
-// bucket the time index needs and leaves out empty optional attributes.
+// UTF-8 bytes, numbers one byte per two significant digits plus one. It includes the time
+// bucket the time index needs, sharded by DefaultTimeShards, and leaves out empty optional
+// attributes.
 func RecordSize(r eventstore.Record) int {
+	return RecordSizeSharded(r, DefaultTimeShards)
+}
+
+// RecordSizeSharded is RecordSize for a store configured with shards time shards.
+func RecordSizeSharded(r eventstore.Record, shards int) int {
 	n := stringAttrSize(Stream, r.Stream) +
 		numberAttrSize(Version, r.Version) +
 		stringAttrSize(Key, r.Key) +
-		stringAttrSize(Bucket, eventstore.Bucket(r.Key)) +
+		stringAttrSize(Bucket, TimeBucket(r.Stream, r.Key, ShardsFor(r.Stream, shards))) +
 		stringAttrSize(Type, r.Type) +
 		stringAttrSize(Body, string(r.Body)) +
 		stringAttrSize(RecordedAt, FormatTime(r.RecordedAt))
