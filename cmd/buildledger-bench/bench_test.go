@@ -214,3 +214,20 @@ func runSmall(t *testing.T, cfg Config) (Report, string) {
 	}
 	return rep, progress.String()
 }
+
+func TestMeasureIndexLoad_given_writes_then_hottest_share_and_peak_per_second(t *testing.T) {
+	ws := []indexWrite{
+		{stream: "a", key: "20261207T000000000000000001", bucket: "20261207#1"},
+		{stream: "a", key: "20261207T000000500000000001", bucket: "20261207#1"},
+		{stream: "b", key: "20261207T000000600000000001", bucket: "20261207#2"},
+		{stream: "c", key: "20261207T000001000000000001", bucket: "20261207#3"},
+	}
+	got := measureIndexLoad(ws, func(w indexWrite) string { return w.bucket })
+	if got.hottest != "20261207#1" || got.share() != 0.5 || got.partitions != 3 || got.peakHot != 2 || got.peakTotal != 3 {
+		t.Errorf("sharded: %+v, share %v", got, got.share())
+	}
+	one := measureIndexLoad(ws, func(w indexWrite) string { return w.key[:8] })
+	if one.share() != 1 || one.partitions != 1 || one.peakHot != 3 {
+		t.Errorf("one bucket: %+v", one)
+	}
+}

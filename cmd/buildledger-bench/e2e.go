@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"buildledger/client"
+	"buildledger/eventstore/dynamo/layout"
 	"buildledger/handlers"
 	"buildledger/internal/app"
 	"buildledger/internal/costmeter"
@@ -86,7 +87,17 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 		return nil, err
 	}
 	e.recordWork(Work{Figure: "end to end", Ours: newCommandWork(ours.work, ours.done), Raw: newCommandWork(raw.work, raw.done)})
-	return endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw), nil
+	figures := endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw)
+	names, err := handlers.NewNames(e.name("e2e-"))
+	if err != nil {
+		return nil, err
+	}
+	// The composition root leaves the event store's shard count at its default.
+	index, err := timeIndexFigure(ctx, e, names.EventsTable, layout.DefaultTimeShards)
+	if err != nil {
+		return nil, err
+	}
+	return append(figures, index), nil
 }
 
 // provisionEndToEnd builds the installation the worker runs in, through the composition root
