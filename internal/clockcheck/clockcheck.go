@@ -202,3 +202,15 @@ func (c *Check) Collector() prometheus.Collector { return c.refusals }
 // Skew is the largest offset a clock the check admits may have: the tolerance plus the
 // Date header's second (round trips aside). Readers of the feed size their windows on it.
 func (c *Check) Skew() time.Duration { return c.cfg.Tolerance + dateResolution }
+
+// Earliest returns the earliest AWS's clock can read now: the local time minus the largest
+// offset the observations allow (the local time itself when nothing was observed). A
+// reader that must not run ahead of the writers' present, such as the feed's high-water
+// mark, reads it instead of its own clock.
+func (c *Check) Earliest() time.Time {
+	now := c.cfg.Now()
+	if in, ok := c.Offset(); ok && in.High > 0 {
+		return now.Add(-in.High)
+	}
+	return now
+}

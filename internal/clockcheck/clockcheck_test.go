@@ -97,3 +97,31 @@ func TestRegister_GivenAnAWSAnswerFromAClock5sBehindThisOne_ThenTheCheckRefuses(
 		t.Errorf("Admit() = %v, want ErrClockOff", err)
 	}
 }
+
+func TestEarliest(t *testing.T) {
+	local := aws0.Add(time.Hour)
+	tests := []struct {
+		name   string
+		offset time.Duration // of the local clock; 0 with observe false
+		want   time.Time
+	}{
+		{"given nothing observed then the local time", 0, local},
+		{"given a clock 3 s fast then 3 s and at most the Date's second before it", 3 * time.Second, local.Add(-3 * time.Second)},
+		{"given a clock 3 s slow then the local time", -3 * time.Second, local},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := clockcheck.New(clockcheck.Config{Now: func() time.Time { return local }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				c.Observe(local.Add(-10*time.Millisecond), local, local.Add(-tt.offset).Truncate(time.Second))
+			}
+			got := c.Earliest()
+			if got.After(tt.want) || got.Before(tt.want.Add(-time.Second)) {
+				t.Errorf("Earliest() = %v, want within a second before %v", got, tt.want)
+			}
+		})
+	}
+}
