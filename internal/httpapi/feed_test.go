@@ -336,3 +336,22 @@ func TestFeed_Given50ClientsAndOneThatNeverReads_ThenThe50GetEverythingTheStuckO
 		t.Errorf("the stuck client received all %d bytes: it was buffered, not dropped", n)
 	}
 }
+
+func TestFeed_GivenAServerWriteTimeoutShorterThanTheStream_ThenTheStreamOutlivesIt(t *testing.T) {
+	store := esmemory.New()
+	fc := streamingFeed(t, store, 0)
+	fc.Heartbeat = 20 * time.Millisecond
+	srv := httptest.NewUnstartedServer(httpapi.New(httpapi.Config{Reads: projections.NewQueries(projmemory.New()), Events: store, Feed: fc}))
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	resp := openFeed(t, context.Background(), srv.URL+"/v1/feed", "")
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	started := time.Now()
+	for time.Since(started) < time.Second {
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("the stream ended %v after it started, past the server's write timeout of 200ms: %v", time.Since(started).Round(time.Millisecond), err)
+		}
+	}
+}
