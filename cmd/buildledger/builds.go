@@ -17,7 +17,7 @@ func newBuildsCommand(s *settings) *cobra.Command {
 a pending flag until it finishes. When the last browser finishes, the build becomes the
 repository's latest build.`,
 	}
-	builds.AddCommand(newBuildsCreateCommand(s), newBuildsUpdateCommand(s), newBuildsGetCommand(s))
+	builds.AddCommand(newBuildsCreateCommand(s), newBuildsUpdateCommand(s), newBuildsGetCommand(s), newBuildsWatchCommand(s))
 	return builds
 }
 

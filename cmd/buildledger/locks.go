@@ -28,7 +28,7 @@ lease runs out unless renewed. 'run' holds the lock around a command, renewing i
 	}
 	locks.AddCommand(newLocksListCommand(s), newLocksLockCommand(s), newLocksReleaseCommand(s),
 		newLocksRenewCommand(s), newLocksCheckCommand(s), newLocksRunCommand(s),
-		newLocksQueueCommand(s), newLocksHistoryCommand(s))
+		newLocksQueueCommand(s), newLocksHistoryCommand(s), newLocksWatchCommand(s))
 	return locks
 }
 

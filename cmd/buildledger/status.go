@@ -19,7 +19,7 @@ Completing every locale makes it complete; an error event marks it errored; the 
 package and environment follows the newest version started.`,
 	}
 	status.AddCommand(newStatusStartCommand(s), newStatusEventCommand(s), newStatusCompleteCommand(s),
-		newStatusGetCommand(s), newStatusHeadCommand(s), newStatusEventsCommand(s))
+		newStatusGetCommand(s), newStatusHeadCommand(s), newStatusEventsCommand(s), newStatusWatchCommand(s))
 	return status
 }
 
