@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -100,6 +101,63 @@ func TestWatch_GivenAStartedPackageBuild_WhenPiped(t *testing.T) {
 		var last watchedStatus
 		if err := json.Unmarshal([]byte(lastLine(r.stdout)), &last); err != nil || !last.Error {
 			t.Errorf("want the last JSON line to show the error, got %v:\n%s", err, r.stdout)
+		}
+	})
+}
+
+func TestWatch_GivenABuildAndALock_WhenPiped(t *testing.T) {
+	t.Parallel()
+	in := newInstallation(t, "e2e-watch-views")
+	in.startWorker(t)
+
+	t.Run("given a build of two browsers, when both finish, then a JSON line per change with pending falling to 0 and exit 0", func(t *testing.T) {
+		repo := []string{"--user", "api", "--repo", "web"}
+		in.ok(t, append([]string{"builds", "create", "--tag", "master", "--browsers", "chrome,firefox"}, repo...)...)
+		watch := in.start(t, append([]string{"builds", "watch", "--build", "1"}, repo...)...)
+		watch.waitOutput(t, `"pending":2`, 30*time.Second)
+		in.ok(t, append([]string{"builds", "update", "--build", "1", "--browser", "chrome", "--status", "passed", "--finished"}, repo...)...)
+		watch.waitOutput(t, `"pending":1`, 30*time.Second)
+		in.ok(t, append([]string{"builds", "update", "--build", "1", "--browser", "firefox", "--status", "failed", "--finished"}, repo...)...)
+		r := watch.wait()
+		if r.code != 0 {
+			t.Fatalf("want exit 0 once no browser is pending, got:\n%s", r)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		var last map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+			t.Fatalf("the last line is not one JSON object: %v\n%s", err, r.stdout)
+		}
+		if len(lines) != 3 || last["pending"] != float64(0) || last["chrome"] != "passed" || last["firefox"] != "failed" {
+			t.Errorf("want three lines (pending 2, 1, 0), the last with both statuses, got:\n%s", r.stdout)
+		}
+	})
+
+	t.Run("given an env, when it is locked, then a JSON line shows the holder and token, and an interrupt ends the watch with 130", func(t *testing.T) {
+		watch := in.start(t, "locks", "watch", "--env", "staging")
+		watch.waitOutput(t, `"held":false`, 30*time.Second)
+		in.ok(t, "locks", "lock", "--env", "staging", "--user", "alice", "--lease", "30m")
+		watch.waitOutput(t, `"user":"alice"`, 30*time.Second)
+		if err := watch.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		r := watch.wait()
+		if r.code != 130 {
+			t.Fatalf("want exit 130 when interrupted, got:\n%s", r)
+		}
+		var held struct {
+			Holder struct {
+				User      string  `json:"user"`
+				Token     int64   `json:"token"`
+				ExpiresAt *string `json:"expiresAt"`
+			} `json:"holder"`
+			Waiting []any `json:"waiting"`
+			Freezes []any `json:"freezes"`
+		}
+		if err := json.Unmarshal([]byte(lastLine(r.stdout)), &held); err != nil {
+			t.Fatalf("the last line is not one JSON object: %v\n%s", err, r.stdout)
+		}
+		if held.Holder.User != "alice" || held.Holder.Token < 1 || held.Holder.ExpiresAt == nil || held.Waiting == nil || held.Freezes == nil {
+			t.Errorf("want alice holding with a token and a lease, an empty queue and no freezes, got %+v from:\n%s", held, r.stdout)
 		}
 	})
 }

@@ -118,6 +118,9 @@ type watchOutput struct {
 	redraw bool
 	// color allows ANSI colours (a terminal, without NO_COLOR).
 	color bool
+	// width is the terminal's number of columns (0 when unknown): longer lines are cut, so
+	// that none wraps and the redraw goes back over exactly the frame's lines.
+	width int
 	// drawn is the number of lines of the frame on screen.
 	drawn int
 	// last is the last state written, so that an unchanged one is not written again.
@@ -128,7 +131,8 @@ type watchOutput struct {
 func (s *settings) watchOutput(w io.Writer) *watchOutput {
 	p := s.printerFor(w)
 	terminal := termout.IsTerminal(w)
-	return &watchOutput{w: w, json: p.Format == termout.FormatJSON, redraw: terminal && p.Format == termout.FormatTable, color: p.Color}
+	return &watchOutput{w: w, json: p.Format == termout.FormatJSON, redraw: terminal && p.Format == termout.FormatTable, color: p.Color,
+		width: termout.Width(w)}
 }
 
 // printerFor is the printer of w, as printer is of a command's standard output.
@@ -154,6 +158,9 @@ func (o *watchOutput) show(v any, frame func(color bool) string) error {
 		return err
 	}
 	text := frame(o.color)
+	if o.redraw && o.width > 0 {
+		text = cutLines(text, o.width-1)
+	}
 	if text == o.last {
 		return nil
 	}
@@ -175,6 +182,43 @@ func (o *watchOutput) show(v any, frame func(color bool) string) error {
 	}
 	_, err := io.WriteString(o.w, b.String())
 	return err
+}
+
+// cutLines cuts every line of text to width visible characters; ANSI colour sequences take
+// no room, and a cut line ends with a colour reset.
+func cutLines(text string, width int) string {
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		var (
+			b       strings.Builder
+			visible int
+			escape  bool
+			cut     bool
+		)
+		for _, r := range line {
+			switch {
+			case escape:
+				escape = r != 'm'
+			case r == '\x1b':
+				escape = true
+			case visible == width:
+				cut = true
+			default:
+				visible++
+			}
+			if cut {
+				break
+			}
+			b.WriteRune(r)
+		}
+		if cut {
+			if strings.Contains(line, "\x1b[") {
+				b.WriteString("\x1b[0m")
+			}
+			lines[i] = b.String()
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // bar draws a progress bar of width cells, filled for fraction (0 to 1).

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"buildledger/domain"
+)
+
+func TestStatusWatch_GivenTheEventsOfABuild_WhenFolded_ThenLocalesTotalAndEndAreShown(t *testing.T) {
+	tests := []struct {
+		name         string
+		events       []domain.Event
+		wantFrame    []string
+		wantComplete bool
+		wantError    string
+	}{
+		{
+			name: "given one of two locales completed, when folded, then half the total and the message beside its locale",
+			events: []domain.Event{
+				domain.StatusStarted{Locales: []string{"en-US", "fr-FR"}},
+				domain.StatusEventRecorded{Locale: "fr-FR", Message: "compiling"},
+				domain.LocaleCompleted{Locale: "en-US", Count: 1, Total: 50},
+			},
+			wantFrame: []string{"en-US [" + strings.Repeat("█", statusBarWidth) + "] done", "fr-FR [" + strings.Repeat("░", statusBarWidth) + "]        compiling", " 50% 1/2"},
+		},
+		{
+			name: "given every locale completed, when folded, then complete",
+			events: []domain.Event{
+				domain.StatusStarted{LocaleCount: 1},
+				domain.LocaleCompleted{Locale: "en-US", Count: 1, Total: 100},
+				domain.StatusCompleted{},
+			},
+			wantFrame:    []string{"100% 1/1 complete"},
+			wantComplete: true,
+		},
+		{
+			name: "given an error event, when folded, then the error with its locale",
+			events: []domain.Event{
+				domain.StatusStarted{Locales: []string{"en-US"}},
+				domain.StatusEventRecorded{Locale: "en-US", Message: "boom", Error: true},
+				domain.StatusErrored{},
+			},
+			wantFrame: []string{"en-US [" + strings.Repeat("░", statusBarWidth) + "] error  boom", "error: en-US: boom"},
+			wantError: "en-US: boom",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &statusWatch{Pkg: "ui", Env: "dev", Version: "1.0.0"}
+			for _, e := range tt.events {
+				v.apply(e)
+			}
+			frame := v.frame(false)
+			for _, want := range tt.wantFrame {
+				if !strings.Contains(frame, want) {
+					t.Errorf("frame lacks %q:\n%s", want, frame)
+				}
+			}
+			if v.Complete != tt.wantComplete || v.ErrorMessage != tt.wantError || v.Error != (tt.wantError != "") {
+				t.Errorf("got complete %v, error %v %q; want complete %v, error %q", v.Complete, v.Error, v.ErrorMessage, tt.wantComplete, tt.wantError)
+			}
+		})
+	}
+}
+
+func TestWatchOutput_GivenSuccessiveStates_WhenShown_ThenEachChangeOnceRedrawnOrOneJSONLine(t *testing.T) {
+	frame := func(text string) func(bool) string { return func(bool) string { return text } }
+	t.Run("given a terminal, when a second frame is shown, then the cursor goes back over the first", func(t *testing.T) {
+		var buf bytes.Buffer
+		o := &watchOutput{w: &buf, redraw: true}
+		_ = o.show(nil, frame("a\nb\n"))
+		_ = o.show(nil, frame("a\nb\n"))
+		_ = o.show(nil, frame("a\nc\n"))
+		if got, want := buf.String(), "a\nb\n\x1b[2A\r\x1b[Ja\nc\n"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("given JSON, when states are shown, then one line per change", func(t *testing.T) {
+		var buf bytes.Buffer
+		o := &watchOutput{w: &buf, json: true}
+		for _, v := range []int{1, 1, 2} {
+			_ = o.show(map[string]int{"v": v}, frame(""))
+		}
+		if got, want := buf.String(), "{\"v\":1}\n{\"v\":2}\n"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+}
+
+func TestCutLines_GivenLinesWiderThanTheTerminal_WhenCut_ThenColoursTakeNoRoom(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"given a short line, when cut, then unchanged", "abc\n", "abc\n"},
+		{"given a long line, when cut, then width characters", "abcdef\nxy\n", "abcd\nxy\n"},
+		{"given a coloured long line, when cut, then the colour is reset", "\x1b[32mabcdef\x1b[0m", "\x1b[32mabcd\x1b[0m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cutLines(tt.in, 4); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
