@@ -89,7 +89,9 @@ func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-func num(n int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 
 func (d *DynamoStore) key(name string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrName: str(name)}
