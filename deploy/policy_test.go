@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"buildledger/handlers"
+	"buildledger/internal/webhooks"
 	"buildledger/projections"
 )
 
@@ -187,13 +188,14 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	}
 	readModel := table(projections.PhysicalName(prefix, projections.Table{Name: projections.TableReadModel}))
 	events, commands, snapshots := table(n.EventsTable), table(n.CommandsTable), table(n.SnapshotsTable)
+	subscriptions := table(webhooks.TableName(prefix))
 	timeIndex := events + "/index/byTime"
 	q := e.queueArn
 	consumed := []string{q(n.CommandsQueue), q(n.ProjectorQueue), q(n.TimersQueue)}
 	dlqs := []string{q(n.CommandsDLQ), q(n.ProjectorDLQ), q(n.TimersDLQ)}
 	allQueues := append(append([]string{}, consumed...), dlqs...)
 	topic := e.topicArn(n.EventsTopic)
-	all := append(append(append([]string{events, commands, snapshots, readModel, timeIndex}, readTables...), readIndexes...), allQueues...)
+	all := append(append(append([]string{events, commands, snapshots, subscriptions, readModel, timeIndex}, readTables...), readIndexes...), allQueues...)
 	all = append(all, topic)
 	writes := []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
 		"dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:UpdateTable", "sqs:SendMessage", "sqs:DeleteMessage", "sqs:PurgeQueue", "sns:Publish", "sns:CreateTopic"}
@@ -217,11 +219,13 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				{[]string{"sqs:ReceiveMessage", "sqs:DeleteMessage"}, consumed},
 				{[]string{"sqs:SendMessage"}, append([]string{q(n.TimersQueue)}, dlqs...)},
 				{[]string{"sns:Publish", "sns:CreateTopic"}, []string{topic}},
+				{[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"}, []string{subscriptions}},
 			},
 			mayNot: []grant{
 				{[]string{"dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:CreateTable", "dynamodb:DeleteTable"}, []string{events, commands}},
 				{[]string{"dynamodb:CreateTable", "dynamodb:DeleteTable"}, readTables},
 				{[]string{"sqs:SendMessage"}, []string{q(n.CommandsQueue), q(n.ProjectorQueue)}},
+				{[]string{"dynamodb:DeleteItem", "dynamodb:DeleteTable"}, []string{subscriptions}},
 			},
 		},
 		{
@@ -233,6 +237,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 				{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []string{commands}},
 				{[]string{"dynamodb:Query"}, []string{events}},
 				{[]string{"dynamodb:GetItem"}, append([]string{readModel}, positions...)},
+				{[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan"}, []string{subscriptions}},
 			},
 			mayNot: []grant{
 				{[]string{"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"}, append(append([]string{}, dlqs...), q(n.ProjectorQueue), q(n.TimersQueue))},
@@ -268,7 +273,7 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	others := []string{table(other.EventsTable), table(other.CommandsTable), table(other.SnapshotsTable), q(other.CommandsQueue), e.topicArn(other.EventsTopic)}
+	others := []string{table(other.EventsTable), table(other.CommandsTable), table(other.SnapshotsTable), table(webhooks.TableName(prefix + "staging-")), q(other.CommandsQueue), e.topicArn(other.EventsTopic)}
 	for _, s := range projections.Schemas() {
 		others = append(others, table(projections.PhysicalName(prefix+"staging-", projections.Table{Name: s.Name})))
 	}

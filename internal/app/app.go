@@ -16,6 +16,7 @@ import (
 	"buildledger/client"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/webhooks"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 	snapdynamo "buildledger/snapshots/dynamo"
@@ -84,6 +85,8 @@ type App struct {
 	// LockLog answers the lock questions only the events answer: history, as-of, queue
 	// and freezes.
 	LockLog *projections.LockLog
+	// Subscriptions are the webhook subscriptions, their checkpoints and leases.
+	Subscriptions *webhooks.DynamoStore
 
 	readPrefix string
 }
@@ -107,24 +110,29 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	subs, err := webhooks.NewDynamoStore(webhooks.DynamoConfig{Client: cfg.DynamoDB, Table: webhooks.TableName(n.Prefix)})
+	if err != nil {
+		return nil, err
+	}
 	return &App{
-		AWS:        cfg.AWS,
-		Names:      n,
-		DynamoDB:   cfg.DynamoDB,
-		SQS:        cfg.SQS,
-		SNS:        cfg.SNS,
-		Events:     events,
-		Snapshots:  snaps,
-		Reads:      reads,
-		Queries:    projections.NewQueries(reads),
-		LockLog:    projections.NewLockLog(events),
-		readPrefix: cfg.ReadPrefix,
+		AWS:           cfg.AWS,
+		Names:         n,
+		DynamoDB:      cfg.DynamoDB,
+		SQS:           cfg.SQS,
+		SNS:           cfg.SNS,
+		Events:        events,
+		Snapshots:     snaps,
+		Reads:         reads,
+		Queries:       projections.NewQueries(reads),
+		LockLog:       projections.NewLockLog(events),
+		Subscriptions: subs,
+		readPrefix:    cfg.ReadPrefix,
 	}, nil
 }
 
 // CreateTables creates the installation's tables that do not exist yet — events (with its
 // time index) and commands, snapshots, and the read model's current generation with its
-// pointer — waits until they are active, and returns the names of those it created.
+// pointer, and the webhook subscriptions — waits until they are active, and returns the names of those it created.
 func (a *App) CreateTables(ctx context.Context) ([]string, error) {
 	created, err := esdynamo.CreateTables(ctx, a.DynamoDB, a.Names.EventsTable, a.Names.CommandsTable)
 	if err != nil {
@@ -138,7 +146,25 @@ func (a *App) CreateTables(ctx context.Context) ([]string, error) {
 		return created, err
 	}
 	reads, err := projdynamo.CreateTables(ctx, a.DynamoDB, a.readPrefix)
-	return append(created, reads...), err
+	created = append(created, reads...)
+	if err != nil {
+		return created, err
+	}
+	subs := webhooks.TableName(a.Names.Prefix)
+	made, err = webhooks.CreateTable(ctx, a.DynamoDB, subs)
+	if made {
+		created = append(created, subs)
+	}
+	return created, err
+}
+
+// Webhooks returns the webhook dispatcher of a worker: it delivers the installation's
+// subscriptions from feed (cfg.Store is the App's subscriptions unless set).
+func (a *App) Webhooks(cfg webhooks.DispatcherConfig) (*webhooks.Dispatcher, error) {
+	if cfg.Store == nil {
+		cfg.Store = a.Subscriptions
+	}
+	return webhooks.NewDispatcher(cfg)
 }
 
 // ProvisionMessaging creates the installation's queues and topic that do not exist yet (see

@@ -38,7 +38,7 @@ func TestCreateTables_GivenANewPrefix_WhenRunTwice_ThenEveryTableOnceAndTheWorke
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{names.EventsTable, names.CommandsTable, names.SnapshotsTable, names.Prefix + "locks"} {
+	for _, want := range []string{names.EventsTable, names.CommandsTable, names.SnapshotsTable, names.Prefix + "locks", names.Prefix + "subscriptions"} {
 		if !slices.Contains(created, want) {
 			t.Errorf("created %v, missing %s", created, want)
 		}
