@@ -26,10 +26,12 @@ import (
 // serviceFlags are the flags of the long-running commands.
 type serviceFlags struct {
 	withInit bool
+	webhooks webhookFlags
 }
 
 func newWorkerCommand(s *settings) *cobra.Command {
-	return &cobra.Command{
+	var f serviceFlags
+	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Turn commands from SQS into events and keep the read models (runs until SIGINT/SIGTERM)",
 		Long: `worker consumes the commands queue: it loads each command's aggregate (snapshot and newer
@@ -37,12 +39,16 @@ events), decides, and appends the events with the command's outcome in one trans
 then it publishes them to the events topic, from which it applies them to the read models.
 
 It serves /healthz and /metrics on --http-addr. On SIGINT or SIGTERM it stops taking
-messages, finishes those in flight and exits; nothing is acknowledged before it is durable.`,
+messages, finishes those in flight and exits; nothing is acknowledged before it is durable.
+
+It also delivers the webhook subscriptions (see buildledger subscriptions --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runService(cmd.Context(), s, true, false, serviceFlags{})
+			return runService(cmd.Context(), s, true, false, f)
 		},
 	}
+	f.webhooks.bind(cmd.Flags())
+	return cmd
 }
 
 func newServeCommand(s *settings) *cobra.Command {
@@ -67,6 +73,7 @@ func newRunCommand(s *settings) *cobra.Command {
 			return runService(cmd.Context(), s, true, true, f)
 		},
 	}
+	f.webhooks.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&f.withInit, "init", false, "create missing tables, queues and topic first (as `buildledger init`)")
 	return cmd
 }
@@ -105,7 +112,17 @@ func runService(ctx context.Context, s *settings, worker, serve bool, f serviceF
 	}
 	log.Info().Str("addr", ln.Addr().String()).Bool("worker", worker).Bool("api", serve).Str("prefix", s.Prefix).Msg("buildledger started")
 
+	hooksCtx, stopHooks := context.WithCancel(ctx)
+	defer stopHooks()
+	waitHooks := func() {}
+	if worker {
+		if waitHooks, err = startWebhooks(hooksCtx, b, s, f.webhooks, &log); err != nil {
+			return err
+		}
+	}
 	runErr := serveUntilStopped(ctx, srv, ln, w, &log)
+	stopHooks()
+	waitHooks()
 	logStopped(&log, runErr)
 	return runErr
 }
