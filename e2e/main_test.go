@@ -235,18 +235,21 @@ type workerProcess struct {
 	logPath string
 	logFile *os.File
 	done    bool
+	// addr is where it serves /healthz and /metrics.
+	addr string
 }
 
-// launchWorker starts a worker and waits until it is ready; the caller stops it with
-// terminate (it is killed if the test ends first).
-func (in *installation) launchWorker(t *testing.T) *workerProcess {
+// launchWorker starts a worker, with extra flags if any, and waits until it is ready; the
+// caller stops it with terminate (it is killed if the test ends first).
+func (in *installation) launchWorker(t *testing.T, extra ...string) *workerProcess {
 	t.Helper()
 	w := &workerProcess{prefix: in.prefix, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "worker.log")}
 	var err error
 	if w.logFile, err = os.Create(w.logPath); err != nil {
 		t.Fatal(err)
 	}
-	w.cmd = exec.Command(binary, "worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info")
+	args := append([]string{"worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info"}, extra...)
+	w.cmd = exec.Command(binary, args...)
 	w.cmd.Env = in.environ()
 	w.cmd.Stdout, w.cmd.Stderr = w.logFile, w.logFile
 	if err := w.cmd.Start(); err != nil {
@@ -260,8 +263,8 @@ func (in *installation) launchWorker(t *testing.T) *workerProcess {
 			w.logFile.Close()
 		}
 	})
-	addr := waitListening(t, w.logPath, w.exited)
-	waitHealthy(t, addr, w.exited)
+	w.addr = waitListening(t, w.logPath, w.exited)
+	waitHealthy(t, w.addr, w.exited)
 	return w
 }
 

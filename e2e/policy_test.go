@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -60,30 +59,9 @@ func mintPolicyTokens(t *testing.T, iss *oidctest.Issuer) policyTokens {
 // as launchWorker does, and returns it with its HTTP address.
 func (in *installation) launchPolicyWorker(t *testing.T, iss *oidctest.Issuer, file, mode string) (*workerProcess, string) {
 	t.Helper()
-	w := &workerProcess{prefix: in.prefix, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "worker.log")}
-	var err error
-	if w.logFile, err = os.Create(w.logPath); err != nil {
-		t.Fatal(err)
-	}
-	w.cmd = exec.Command(binary, "worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info",
-		"--oidc-issuer", iss.URL(), "--policy", file, "--policy-mode", mode)
-	w.cmd.Env = in.environ()
-	w.cmd.Stdout, w.cmd.Stderr = w.logFile, w.logFile
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
-	}
-	go func() { w.exited <- w.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !w.done {
-			_ = w.cmd.Process.Kill()
-			<-w.exited
-			w.logFile.Close()
-		}
-	})
-	addr := waitListening(t, w.logPath, w.exited)
-	waitHealthy(t, addr, w.exited)
+	w := in.launchWorker(t, "--oidc-issuer", iss.URL(), "--policy", file, "--policy-mode", mode)
 	t.Cleanup(func() { w.terminate(t) })
-	return w, addr
+	return w, w.addr
 }
 
 func TestPolicyEnforce(t *testing.T) {

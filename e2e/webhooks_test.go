@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -140,35 +139,6 @@ func (h *hookReceiver) missing(want []lockEvent) []string {
 	return out
 }
 
-// launchHookWorker starts a worker with extra flags, as launchWorker does; the caller stops
-// it with terminate or kills it.
-func (in *installation) launchHookWorker(t *testing.T, extra ...string) *workerProcess {
-	t.Helper()
-	w := &workerProcess{prefix: in.prefix, exited: make(chan error, 1), logPath: filepath.Join(t.TempDir(), "worker.log")}
-	var err error
-	if w.logFile, err = os.Create(w.logPath); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"worker", "--prefix", in.prefix, "--http-addr", "127.0.0.1:0", "--log-level", "info"}, extra...)
-	w.cmd = exec.Command(binary, args...)
-	w.cmd.Env = in.environ()
-	w.cmd.Stdout, w.cmd.Stderr = w.logFile, w.logFile
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
-	}
-	go func() { w.exited <- w.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !w.done {
-			_ = w.cmd.Process.Kill()
-			<-w.exited
-			w.logFile.Close()
-		}
-	})
-	addr := waitListening(t, w.logPath, w.exited)
-	waitHealthy(t, addr, w.exited)
-	return w
-}
-
 // A worker SIGKILLed in the middle of a delivery loses nothing and repeats almost nothing:
 // the next worker takes the subscription over once the dead one's lease runs out, resumes
 // from the stored checkpoint, sends again the event that was in flight, and delivers the
@@ -192,7 +162,7 @@ func TestWebhooks_GivenAWorkerKilledWithSIGKILLMidDelivery_WhenANewWorkerStarts_
 	}
 	in.ok(t, "subscriptions", "add", "--name", "hook", "--url", srv.URL, "--secret-file", secretFile, "--kinds", domain.KindLock, "--from", "beginning")
 	hookFlags := []string{"--webhook-lease", "4s", "--webhook-timeout", "2s", "--webhook-backoff-max", "1s", "--webhook-max-failures", "1000"}
-	first := in.launchHookWorker(t, hookFlags...)
+	first := in.launchWorker(t, hookFlags...)
 
 	// given ~30 lock commands on three envs, the events delivered as they come
 	var wg sync.WaitGroup
@@ -243,7 +213,7 @@ func TestWebhooks_GivenAWorkerKilledWithSIGKILLMidDelivery_WhenANewWorkerStarts_
 	killed := time.Now()
 	ackedBeforeKill := recv.ackedCount()
 	recv.killed()
-	second := in.launchHookWorker(t, hookFlags...)
+	second := in.launchWorker(t, hookFlags...)
 	t.Cleanup(func() { second.terminate(t) })
 
 	// then every event is delivered, the rest after the restart
