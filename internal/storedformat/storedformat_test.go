@@ -74,7 +74,19 @@ type fixture struct {
 
 func loadFixture(t *testing.T) fixture {
 	t.Helper()
-	raw, err := os.ReadFile(fixturePath)
+	fx := readFixture(t, fixturePath)
+	for _, name := range []string{tableEvents, tableCommands, tableSnapshots} {
+		if len(fx.tables[name]) == 0 {
+			t.Fatalf("%s: no %s items", fixturePath, name)
+		}
+	}
+	return fx
+}
+
+// readFixture decodes a fixture file of raw items per table, in DynamoDB's JSON form.
+func readFixture(t *testing.T, path string) fixture {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +97,7 @@ func loadFixture(t *testing.T) fixture {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("%s: %v", fixturePath, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	fx := fixture{writtenBy: doc.WrittenBy, tables: map[string][]item{}}
 	for name, items := range doc.Tables {
@@ -94,16 +106,11 @@ func loadFixture(t *testing.T) fixture {
 			for attr, v := range it {
 				av, err := decodeAV(v)
 				if err != nil {
-					t.Fatalf("%s: %s item %d: attribute %s: %v", fixturePath, name, i, attr, err)
+					t.Fatalf("%s: %s item %d: attribute %s: %v", path, name, i, attr, err)
 				}
 				decoded[attr] = av
 			}
 			fx.tables[name] = append(fx.tables[name], decoded)
-		}
-	}
-	for _, name := range []string{tableEvents, tableCommands, tableSnapshots} {
-		if len(fx.tables[name]) == 0 {
-			t.Fatalf("%s: no %s items", fixturePath, name)
 		}
 	}
 	return fx

@@ -1,10 +1,8 @@
 package storedformat_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -25,31 +23,7 @@ const unshardedFixturePath = "testdata/unsharded-2026-12-07.json"
 
 func loadUnshardedEvents(t *testing.T) []item {
 	t.Helper()
-	raw, err := os.ReadFile(unshardedFixturePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		WrittenBy string                                  `json:"writtenBy"`
-		Tables    map[string][]map[string]json.RawMessage `json:"tables"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("%s: %v", unshardedFixturePath, err)
-	}
-	var items []item
-	for i, it := range doc.Tables[tableEvents] {
-		decoded := item{}
-		for attr, v := range it {
-			av, err := decodeAV(v)
-			if err != nil {
-				t.Fatalf("%s: item %d: attribute %s: %v", unshardedFixturePath, i, attr, err)
-			}
-			decoded[attr] = av
-		}
-		items = append(items, decoded)
-	}
+	items := readFixture(t, unshardedFixturePath).tables[tableEvents]
 	if len(items) == 0 {
 		t.Fatalf("%s: no events", unshardedFixturePath)
 	}
