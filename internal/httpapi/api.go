@@ -120,20 +120,20 @@ type server struct {
 
 // register hands every route of the API to handle: New's mux, or Routes' list.
 func (a *server) register(handle func(pattern string, h func(http.ResponseWriter, *http.Request))) {
-	handle("GET /v1/repo", a.repo)
-	handle("GET /v1/build", a.build)
-	handle("GET /v1/status", a.status)
-	handle("GET /v1/status/head", a.statusHead)
-	handle("GET /v1/status/events", a.statusEvents)
-	handle("GET /v1/locks", a.locks)
-	handle("GET /v1/locks/history", a.lockHistory)
-	handle("GET /v1/locks/queue", a.lockQueue)
-	handle("GET /v1/freezes", a.freezes)
-	handle("GET /v1/jobs", a.jobs)
-	handle("GET /v1/jobs/active", a.jobsWindow(Reads.ActiveJobs))
-	handle("GET /v1/jobs/skipped", a.jobsWindow(Reads.SkippedJobs))
-	handle("GET /v1/commands/{id}", a.command)
-	handle("GET /v1/events", a.events)
+	handle("GET /v1/repo", a.serve(a.repo))
+	handle("GET /v1/build", a.serve(a.build))
+	handle("GET /v1/status", a.serve(a.status))
+	handle("GET /v1/status/head", a.serve(a.statusHead))
+	handle("GET /v1/status/events", a.serve(a.statusEvents))
+	handle("GET /v1/locks", a.serve(a.locks))
+	handle("GET /v1/locks/history", a.serve(a.lockHistory))
+	handle("GET /v1/locks/queue", a.serve(a.lockQueue))
+	handle("GET /v1/freezes", a.serve(a.freezes))
+	handle("GET /v1/jobs", a.serve(a.jobs))
+	handle("GET /v1/jobs/active", a.serve(a.jobsWindow(Reads.ActiveJobs)))
+	handle("GET /v1/jobs/skipped", a.serve(a.jobsWindow(Reads.SkippedJobs)))
+	handle("GET /v1/commands/{id}", a.serve(a.command))
+	handle("GET /v1/events", a.serve(a.events))
 	handle("GET /v1/feed", a.feed)
 	handle("GET "+OpenAPIPath, a.openAPI)
 }
@@ -163,7 +163,9 @@ type paramError struct {
 
 func (e *paramError) Error() string { return fmt.Sprintf("parameter %s: %s", e.name, e.reason) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v with status as every JSON answer of the API is written: not to be
+// cached, without HTML escaping. Middleware in front of the API answers the same way.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -173,7 +175,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, param, msg string) {
-	writeJSON(w, status, apiError{Error: msg, Parameter: param})
+	WriteJSON(w, status, apiError{Error: msg, Parameter: param})
+}
+
+// read is a route that reads its parameters with p, and then, when they are all good, a
+// store: its answer, or the error that answer maps to a status.
+type read func(r *http.Request, p *params) (any, error)
+
+// serve answers a GET with what read returns.
+func (a *server) serve(route read) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := route(r, &params{r: r})
+		a.answer(w, r, v, err)
+	}
 }
 
 // answer writes v, or maps err to 400, 404 or 500.
@@ -181,7 +195,7 @@ func (a *server) answer(w http.ResponseWriter, r *http.Request, v any, err error
 	var pe *paramError
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, v)
+		WriteJSON(w, http.StatusOK, v)
 	case errors.As(err, &pe):
 		writeError(w, http.StatusBadRequest, pe.name, pe.Error())
 	case errors.Is(err, projections.ErrInvalidQuery), errors.Is(err, eventstore.ErrInvalidInput):
@@ -196,7 +210,7 @@ func (a *server) answer(w http.ResponseWriter, r *http.Request, v any, err error
 			a.cfg.Logger.Error().Err(err).Str("request_id", id).Str("method", r.Method).
 				Str("path", r.URL.Path).Str("query", r.URL.RawQuery).Msg("read API request failed")
 		}
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error; see the server log for request " + id, RequestID: id})
+		WriteJSON(w, http.StatusInternalServerError, apiError{Error: "internal error; see the server log for request " + id, RequestID: id})
 	}
 }
 
@@ -253,119 +267,98 @@ func (p *params) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-func (a *server) repo(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) repo(r *http.Request, p *params) (any, error) {
 	user, repo := p.name("user"), p.name("repo")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	v, err := a.cfg.Reads.Repo(r.Context(), user, repo)
-	a.answer(w, r, v, missing(err, "repository %s/%s", user, repo))
+	return v, missing(err, "repository %s/%s", user, repo)
 }
 
-func (a *server) build(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) build(r *http.Request, p *params) (any, error) {
 	user, repo := p.name("user"), p.name("repo")
 	id := p.integer("build", true, 0, 1, 1<<31-1)
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	v, err := a.cfg.Reads.Build(r.Context(), user, repo, int(id))
-	a.answer(w, r, v, missing(err, "build %d of %s/%s", id, user, repo))
+	return v, missing(err, "build %d of %s/%s", id, user, repo)
 }
 
-func (a *server) status(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) status(r *http.Request, p *params) (any, error) {
 	pkg, env, version := p.name("pkg"), p.name("env"), p.name("version")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	v, err := a.cfg.Reads.Status(r.Context(), pkg, env, version)
-	a.answer(w, r, v, missing(err, "status of %s %s in %s", pkg, version, env))
+	return v, missing(err, "status of %s %s in %s", pkg, version, env)
 }
 
-func (a *server) statusHead(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) statusHead(r *http.Request, p *params) (any, error) {
 	pkg, env := p.name("pkg"), p.name("env")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	v, err := a.cfg.Reads.StatusHead(r.Context(), pkg, env)
-	a.answer(w, r, v, missing(err, "status head of %s in %s", pkg, env))
+	return v, missing(err, "status head of %s in %s", pkg, env)
 }
 
-func (a *server) statusEvents(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) statusEvents(r *http.Request, p *params) (any, error) {
 	pkg, env, version := p.name("pkg"), p.name("env"), p.name("version")
 	after := p.integer("after", false, 0, 0, 1<<62)
 	limit := p.integer("limit", false, int64(projections.DefaultStatusEventsLimit), 1, int64(projections.MaxStatusEventsLimit))
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
-	v, err := a.cfg.Reads.StatusEvents(r.Context(), pkg, env, version, after, int(limit))
-	a.answer(w, r, v, err)
+	return a.cfg.Reads.StatusEvents(r.Context(), pkg, env, version, after, int(limit))
 }
 
-func (a *server) locks(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) locks(r *http.Request, p *params) (any, error) {
 	env := p.name("env")
 	at, asOf := p.instant("at")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	if asOf {
-		a.lockAt(w, r, env, at)
-		return
+		// Who held the lock at that time, from the events.
+		return a.cfg.LockLog.At(r.Context(), env, at)
 	}
-	v, err := a.cfg.Reads.Locks(r.Context(), env)
-	a.answer(w, r, v, err)
+	return a.cfg.Reads.Locks(r.Context(), env)
 }
 
-func (a *server) jobs(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) jobs(r *http.Request, p *params) (any, error) {
 	jobname, version := p.name("jobname"), p.name("version")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	v, err := a.cfg.Reads.Jobs(r.Context(), jobname, version)
 	if err == nil && len(v) == 0 {
 		err = fmt.Errorf("%w: no run of job %s at version %s", projections.ErrNotFound, jobname, version)
 	}
-	a.answer(w, r, v, err)
+	return v, err
 }
 
 type jobsQuery func(Reads, context.Context, string, time.Duration, time.Time) ([]projections.Job, error)
 
-func (a *server) jobsWindow(q jobsQuery) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p := &params{r: r}
+func (a *server) jobsWindow(q jobsQuery) read {
+	return func(r *http.Request, p *params) (any, error) {
 		jobname := p.name("jobname")
 		ttl := p.duration("ttl", DefaultTTL)
 		if p.err != nil {
-			a.answer(w, r, nil, p.err)
-			return
+			return nil, p.err
 		}
-		v, err := q(a.cfg.Reads, r.Context(), jobname, ttl, a.cfg.Now())
-		a.answer(w, r, v, err)
+		return q(a.cfg.Reads, r.Context(), jobname, ttl, a.cfg.Now())
 	}
 }
 
-func (a *server) command(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) command(r *http.Request, p *params) (any, error) {
 	id := p.commandID("id", r.PathValue("id"))
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	o, err := a.cfg.Events.Outcome(r.Context(), id)
-	a.answer(w, r, o, missing(err, "command %s", id))
+	return o, missing(err, "command %s", id)
 }
 
 // eventsPage is the answer of /v1/events.
@@ -376,8 +369,7 @@ type eventsPage struct {
 	Next string `json:"next,omitempty"`
 }
 
-func (a *server) events(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) events(r *http.Request, p *params) (any, error) {
 	limit := p.integer("limit", false, DefaultEventsLimit, 1, MaxEventsLimit)
 	stream := p.stream("stream")
 	if stream == "" {
@@ -386,20 +378,17 @@ func (a *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		after := p.eventKey("after")
 		if p.err != nil {
-			a.answer(w, r, nil, p.err)
-			return
+			return nil, p.err
 		}
 		page, err := a.cfg.Events.ReadAll(r.Context(), after, int(limit))
-		a.answer(w, r, eventsPage{Events: orEmpty(page.Records), Next: page.Next}, err)
-		return
+		return eventsPage{Events: orEmpty(page.Records), Next: page.Next}, err
 	}
 	from := p.integer("from", false, 1, 1, 1<<62)
 	if r.URL.Query().Has("after") {
 		p.fail("after", "goes with the time-ordered feed; use from with stream")
 	}
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
 	// One more than asked tells whether a next page exists.
 	recs, err := a.cfg.Events.LoadRange(r.Context(), stream, from, from+limit)
@@ -408,7 +397,7 @@ func (a *server) events(w http.ResponseWriter, r *http.Request) {
 		page.Events = recs[:limit]
 		page.Next = strconv.FormatInt(from+limit, 10)
 	}
-	a.answer(w, r, page, err)
+	return page, err
 }
 
 // missing names what was not found, so that a 404 says "repository api/foo not found"

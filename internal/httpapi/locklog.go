@@ -32,42 +32,27 @@ func (p *params) instant(name string) (time.Time, bool) {
 	return t, true
 }
 
-// lockAt answers /v1/locks?env=E&at=T: who held the lock at T.
-func (a *server) lockAt(w http.ResponseWriter, r *http.Request, env string, at time.Time) {
-	v, err := a.cfg.LockLog.At(r.Context(), env, at)
-	a.answer(w, r, v, err)
-}
-
-func (a *server) lockHistory(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) lockHistory(r *http.Request, p *params) (any, error) {
 	env := p.name("env")
 	since, _ := p.instant("since")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
-	v, err := a.cfg.LockLog.History(r.Context(), env, since)
-	a.answer(w, r, v, err)
+	return a.cfg.LockLog.History(r.Context(), env, since)
 }
 
-func (a *server) lockQueue(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) lockQueue(r *http.Request, p *params) (any, error) {
 	env := p.name("env")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
-	v, err := a.cfg.LockLog.Queue(r.Context(), env, a.cfg.Now())
-	a.answer(w, r, v, err)
+	return a.cfg.LockLog.Queue(r.Context(), env, a.cfg.Now())
 }
 
-func (a *server) freezes(w http.ResponseWriter, r *http.Request) {
-	p := &params{r: r}
+func (a *server) freezes(r *http.Request, p *params) (any, error) {
 	env := p.name("env")
 	if p.err != nil {
-		a.answer(w, r, nil, p.err)
-		return
+		return nil, p.err
 	}
-	v, err := a.cfg.LockLog.Freezes(r.Context(), env, a.cfg.Now())
-	a.answer(w, r, v, err)
+	return a.cfg.LockLog.Freezes(r.Context(), env, a.cfg.Now())
 }
