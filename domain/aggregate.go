@@ -102,6 +102,16 @@ func (s *stream) StreamID() string { return s.id }
 // Version returns the number of events applied.
 func (s *stream) Version() int64 { return s.version }
 
+// next counts e as the stream's next event and returns the value to apply; nil (an event
+// or a nil pointer) is not an event and counts nothing.
+func (s *stream) next(e Event) Event {
+	e = deref(e)
+	if e != nil {
+		s.version++
+	}
+	return e
+}
+
 // NewAggregate returns the empty aggregate of a stream, chosen by the stream id's prefix
 // (repo:, status:, lock:, job:).
 func NewAggregate(streamID string) (Aggregate, error) {
@@ -173,7 +183,7 @@ func Rehydrate(streamID string, history []Event) (Aggregate, error) {
 		return nil, err
 	}
 	for i, e := range history {
-		e = derefEvent(e)
+		e = deref(e)
 		if e == nil {
 			return nil, fmt.Errorf("%w %s: event %d is nil", ErrForeignEvent, streamID, i+1)
 		}
@@ -202,7 +212,7 @@ func begin(a Aggregate, c Command) (Command, error) {
 	if checked {
 		c = v.Command
 	}
-	c = derefCommand(c)
+	c = deref(c)
 	if c == nil {
 		return nil, &InvalidCommandError{Reason: "no command"}
 	}
@@ -222,39 +232,21 @@ func unsupported(a aggregate, c Command) error {
 	return &InvalidCommandError{Command: c.CommandType(), Reason: "not handled by " + a.kind() + " streams"}
 }
 
-// derefEvent turns a pointer to an event into the event value the aggregates switch on,
-// so that callers may pass either; it returns nil for nil.
-func derefEvent(e Event) Event {
-	switch d := deref(e).(type) {
-	case nil:
-		return nil
-	case Event:
-		return d
-	}
-	return e
-}
-
-// derefCommand is derefEvent for commands.
-func derefCommand(c Command) Command {
-	switch d := deref(c).(type) {
-	case nil:
-		return nil
-	case Command:
-		return d
-	}
-	return c
-}
-
-func deref(v any) any {
+// deref turns a pointer to an event or a command into the value the aggregates switch on,
+// so that callers may pass either; it returns nil for nil and for a nil pointer.
+func deref[T any](v T) T {
+	var none T
 	rv := reflect.ValueOf(v)
-	if !rv.IsValid() {
-		return nil
+	switch {
+	case !rv.IsValid():
+		return none
+	case rv.Kind() != reflect.Pointer:
+		return v
+	case rv.IsNil():
+		return none
 	}
-	if rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return nil
-		}
-		return rv.Elem().Interface()
+	if d, ok := rv.Elem().Interface().(T); ok {
+		return d
 	}
 	return v
 }

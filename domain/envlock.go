@@ -346,12 +346,7 @@ func (l *EnvLock) clone() *EnvLock {
 
 // Apply changes the state by one event.
 func (l *EnvLock) Apply(e Event) {
-	e = derefEvent(e)
-	if e == nil {
-		return
-	}
-	l.version++
-	switch e := e.(type) {
+	switch e := l.next(e).(type) {
 	case Locked:
 		l.held, l.holder, l.lockID, l.uberlock, l.meta = true, e.User, e.LockID, e.Uberlock, e.Meta
 		l.token = cmpOr(e.Token, l.version)
@@ -362,9 +357,7 @@ func (l *EnvLock) Apply(e Event) {
 		l.held, l.holder, l.lockID, l.uberlock, l.meta = true, e.User, e.LockID, e.Uberlock, e.Meta
 		l.setLease(e.LeaseMs, e.ExpiresAt)
 		l.claim = false
-	case Released:
-		l.free()
-	case LockExpired:
+	case Released, LockExpired:
 		l.free()
 	case LockQueued:
 		w := waiter{User: e.User, Meta: e.Meta, Uberlock: e.Uberlock, LeaseMs: e.LeaseMs, LastSeen: e.At}

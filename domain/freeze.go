@@ -37,9 +37,7 @@ func (c AddFreeze) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the names, the cron expression, the zone, the duration and the reason.
 func (c AddFreeze) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	if _, err := cronParser.Parse(c.Cron); err != nil {
 		p.check("cron", "not a cron expression of five fields: "+err.Error())
 	}
@@ -71,9 +69,7 @@ func (c RemoveFreeze) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the names and the id.
 func (c RemoveFreeze) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	if c.ID < 1 {
 		p.check("freezeId", "must be 1 or more")
 	}

@@ -177,12 +177,7 @@ func (j *Job) end(c EndJob, env Env) ([]Event, error) {
 
 // Apply changes the state by one event.
 func (j *Job) Apply(e Event) {
-	e = derefEvent(e)
-	if e == nil {
-		return
-	}
-	j.version++
-	switch e := e.(type) {
+	switch e := j.next(e).(type) {
 	case JobStarted:
 		j.running, j.runID = true, e.RunID
 	case JobEnded:

@@ -40,13 +40,9 @@ func (c Renew) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the environment, user, token and lease.
 func (c Renew) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	p.check("lease", leaseProblem(c.Lease))
-	if c.Token < 0 {
-		p.check("token", "must not be negative")
-	}
+	p.check("token", tokenProblem(c.Token))
 	return p.err()
 }
 
@@ -69,9 +65,7 @@ func (c ExpireLock) StreamID() string { return LockStreamID(c.Env) }
 func (c ExpireLock) Validate() error {
 	p := newProblems(c.CommandType())
 	p.check("env", nameProblem(c.Env, false))
-	if c.Token < 0 {
-		p.check("token", "must not be negative")
-	}
+	p.check("token", tokenProblem(c.Token))
 	return p.err()
 }
 
@@ -91,9 +85,7 @@ func (c LeaveQueue) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the environment and user.
 func (c LeaveQueue) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	return p.err()
 }
 
@@ -198,7 +190,7 @@ type LeaseTimer struct {
 
 // LeaseTimerOf returns the lease end a Locked or LockRefreshed event sets, if any.
 func LeaseTimerOf(e Event) (LeaseTimer, bool) {
-	switch e := derefEvent(e).(type) {
+	switch e := deref(e).(type) {
 	case Locked:
 		if e.ExpiresAt != nil {
 			return LeaseTimer{Env: e.Env, Token: e.Token, Due: *e.ExpiresAt}, true
@@ -229,6 +221,14 @@ func ParseLease(s string) (time.Duration, error) {
 func leaseProblem(s string) string {
 	if _, err := ParseLease(s); err != nil {
 		return err.Error()
+	}
+	return ""
+}
+
+// tokenProblem checks a fencing token; 0 names no grant.
+func tokenProblem(token int64) string {
+	if token < 0 {
+		return "must not be negative"
 	}
 	return ""
 }

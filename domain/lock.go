@@ -35,13 +35,20 @@ func (c Lock) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the environment and user; meta is optional free text (a CI URL, "Slack").
 func (c Lock) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	p.check("meta", textProblem(c.Meta, false))
 	p.check("lease", leaseProblem(c.Lease))
 	p.check("reason", reasonProblem(c.Reason, c.BreakGlass, "breakGlass"))
 	return p.err()
+}
+
+// lockProblems starts the problems of a command on a lock stream with the two names it
+// carries: the env, part of the stream id, and the user.
+func lockProblems(command, env, user string) *problems {
+	p := newProblems(command)
+	p.check("env", nameProblem(env, false))
+	p.check("user", nameProblem(user, true))
+	return p
 }
 
 // Release gives an environment's deploy lock back. An uberlock is released only with
@@ -68,13 +75,9 @@ func (c Release) StreamID() string { return LockStreamID(c.Env) }
 
 // Validate checks the environment and user, and that a forced release says why.
 func (c Release) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("env", nameProblem(c.Env, false))
-	p.check("user", nameProblem(c.User, true))
+	p := lockProblems(c.CommandType(), c.Env, c.User)
 	p.check("reason", reasonProblem(c.Reason, c.Force, "force"))
-	if c.Token < 0 {
-		p.check("token", "must not be negative")
-	}
+	p.check("token", tokenProblem(c.Token))
 	return p.err()
 }
 

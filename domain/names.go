@@ -208,7 +208,7 @@ func scriptOf(r rune) string {
 // normalizes. A pointer to a command comes back as the normalized command value; a command
 // of another package comes back unchanged.
 func Normalize(c Command) Command {
-	switch d := derefCommand(c).(type) {
+	switch d := deref(c).(type) {
 	case nil:
 		return nil
 	case CreateBuild:

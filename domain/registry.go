@@ -149,7 +149,7 @@ func DecodeEvent(typ string, body []byte) (Event, error) {
 
 // EncodeEvent returns the type name and JSON body of an event of this package.
 func EncodeEvent(e Event) (typ string, body []byte, err error) {
-	e = derefEvent(e)
+	e = deref(e)
 	if e == nil {
 		return "", nil, fmt.Errorf("%w: nil event", ErrUnknownEventType)
 	}

@@ -37,9 +37,7 @@ func (c CreateBuild) StreamID() string { return RepoStreamID(c.User, c.Repo) }
 
 // Validate checks the names and the browser list.
 func (c CreateBuild) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("user", nameProblem(c.User, false))
-	p.check("repo", nameProblem(c.Repo, false))
+	p := repoProblems(c.CommandType(), c.User, c.Repo)
 	p.check("tag", nameProblem(c.Tag, true))
 	switch {
 	case len(c.Browsers) == 0:
@@ -62,6 +60,14 @@ func (c CreateBuild) Validate() error {
 		}
 	}
 	return p.err()
+}
+
+// repoProblems starts the problems of a command on a repository stream with its names.
+func repoProblems(command, user, repo string) *problems {
+	p := newProblems(command)
+	p.check("user", nameProblem(user, false))
+	p.check("repo", nameProblem(repo, false))
+	return p
 }
 
 // reservedBrowserName reports names that would collide with the columns of dynostore's
@@ -92,9 +98,7 @@ func (c UpdateBuild) StreamID() string { return RepoStreamID(c.User, c.Repo) }
 
 // Validate checks the names, the build id and the status.
 func (c UpdateBuild) Validate() error {
-	p := newProblems(c.CommandType())
-	p.check("user", nameProblem(c.User, false))
-	p.check("repo", nameProblem(c.Repo, false))
+	p := repoProblems(c.CommandType(), c.User, c.Repo)
 	if c.BuildID <= 0 {
 		p.check("buildId", "must be positive")
 	}
@@ -375,12 +379,7 @@ func (r *Repo) currentAfter(id int) int {
 
 // Apply changes the state by one event.
 func (r *Repo) Apply(e Event) {
-	e = derefEvent(e)
-	if e == nil {
-		return
-	}
-	r.version++
-	switch e := e.(type) {
+	switch e := r.next(e).(type) {
 	case BuildCreated:
 		b := &build{id: e.BuildID, tag: e.Tag, browsers: make([]browserState, 0, len(e.Browsers))}
 		for _, name := range e.Browsers {

@@ -414,12 +414,7 @@ func (s *Status) completeLocale(c CompleteLocale, env Env) ([]Event, error) {
 
 // Apply changes the state by one event.
 func (s *Status) Apply(e Event) {
-	e = derefEvent(e)
-	if e == nil {
-		return
-	}
-	s.version++
-	switch e := e.(type) {
+	switch e := s.next(e).(type) {
 	case StatusStarted:
 		s.started = true
 		s.previousVersion = e.PreviousVersion
