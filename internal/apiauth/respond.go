@@ -1,7 +1,6 @@
 package apiauth
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"buildledger/internal/httpapi"
@@ -24,11 +23,6 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, body authErr
 	id := httpapi.RequestID(r)
 	body.RequestID = id
 	w.Header().Set(httpapi.RequestIDHeader, id)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(body)
+	httpapi.WriteJSON(w, status, body)
 	return id
 }
