@@ -163,13 +163,53 @@ func seeded(t *testing.T) (*fixture, map[string]string) {
 	return f, ids
 }
 
+// okCase is a GET that must answer 200, and what its decoded body must hold.
+type okCase struct {
+	name  string
+	path  string
+	check func(t *testing.T, obj map[string]any, arr []any)
+}
+
+// expectOK asks for each case's path in a subtest of its name, and checks that the answer
+// is 200 and passes the case's check.
+func (f *fixture) expectOK(t *testing.T, tests []okCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, obj, arr := f.get(tt.path)
+			if status != http.StatusOK {
+				t.Fatalf("GET %s = %d %v, want 200", tt.path, status, obj)
+			}
+			tt.check(t, obj, arr)
+		})
+	}
+}
+
+// badParamCase is a GET with a bad parameter, which the answer must name.
+type badParamCase struct{ name, path, param string }
+
+// expectBadParam asks for each case's path in a subtest of its name (its path when it has
+// none), and checks that the answer is 400 with the parameter in its parameter field and in
+// its error.
+func (f *fixture) expectBadParam(t *testing.T, tests []badParamCase) {
+	t.Helper()
+	for _, tt := range tests {
+		name := tt.name
+		if name == "" {
+			name = tt.path
+		}
+		t.Run(name, func(t *testing.T) {
+			status, obj, _ := f.get(tt.path)
+			if status != http.StatusBadRequest || obj["parameter"] != tt.param || !strings.Contains(fmt.Sprint(obj["error"]), tt.param) {
+				t.Fatalf("GET %s = %d %s, want 400 naming %q", brief(tt.path), status, brief(fmt.Sprint(obj)), tt.param)
+			}
+		})
+	}
+}
+
 func TestRoutes_GivenSeededModels_WhenQueried_ThenAnswer200WithTheRows(t *testing.T) {
 	f, ids := seeded(t)
-	tests := []struct {
-		name  string
-		path  string
-		check func(t *testing.T, obj map[string]any, arr []any)
-	}{
+	f.expectOK(t, []okCase{
 		{"repo", "/v1/repo?user=api&repo=foo", func(t *testing.T, o map[string]any, _ []any) {
 			if o["currentBuildInProgress"] != "1" || o["latestBuild"] != nil {
 				t.Errorf("repo = %v", o)
@@ -250,16 +290,7 @@ func TestRoutes_GivenSeededModels_WhenQueried_ThenAnswer200WithTheRows(t *testin
 				t.Errorf("put stream events = %v", o)
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, obj, arr := f.get(tt.path)
-			if status != http.StatusOK {
-				t.Fatalf("GET %s = %d %v, want 200", tt.path, status, obj)
-			}
-			tt.check(t, obj, arr)
-		})
-	}
+	})
 }
 
 func TestRoutes_GivenUnknownThings_WhenQueried_ThenAnswer404WithJSONError(t *testing.T) {
@@ -292,31 +323,23 @@ func TestRoutes_GivenAMissingRepository_ThenThe404SaysWhich(t *testing.T) {
 
 func TestRoutes_GivenBadParameters_WhenQueried_ThenAnswer400NamingTheParameter(t *testing.T) {
 	f, _ := seeded(t)
-	tests := []struct{ path, param string }{
-		{"/v1/repo?user=api", "repo"},
-		{"/v1/build?user=api&repo=foo", "build"},
-		{"/v1/build?user=api&repo=foo&build=one", "build"},
-		{"/v1/build?user=api&repo=foo&build=0", "build"},
-		{"/v1/status?pkg=p&env=e", "version"},
-		{"/v1/status/head?env=e", "pkg"},
-		{"/v1/status/events?pkg=p&env=e&version=1&limit=0", "limit"},
-		{"/v1/status/events?pkg=p&env=e&version=1&after=-1", "after"},
-		{"/v1/locks", "env"},
-		{"/v1/jobs?jobname=j", "version"},
-		{"/v1/jobs/active?jobname=j&ttl=soon", "ttl"},
-		{"/v1/jobs/skipped?ttl=1h", "jobname"},
-		{"/v1/events?limit=5000", "limit"},
-		{"/v1/events?from=3", "from"},
-		{"/v1/events?stream=repo:api/foo&after=x", "after"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			status, obj, _ := f.get(tt.path)
-			if status != http.StatusBadRequest || obj["parameter"] != tt.param || !strings.Contains(fmt.Sprint(obj["error"]), tt.param) {
-				t.Fatalf("GET %s = %d %v, want 400 naming %q", tt.path, status, obj, tt.param)
-			}
-		})
-	}
+	f.expectBadParam(t, []badParamCase{
+		{"", "/v1/repo?user=api", "repo"},
+		{"", "/v1/build?user=api&repo=foo", "build"},
+		{"", "/v1/build?user=api&repo=foo&build=one", "build"},
+		{"", "/v1/build?user=api&repo=foo&build=0", "build"},
+		{"", "/v1/status?pkg=p&env=e", "version"},
+		{"", "/v1/status/head?env=e", "pkg"},
+		{"", "/v1/status/events?pkg=p&env=e&version=1&limit=0", "limit"},
+		{"", "/v1/status/events?pkg=p&env=e&version=1&after=-1", "after"},
+		{"", "/v1/locks", "env"},
+		{"", "/v1/jobs?jobname=j", "version"},
+		{"", "/v1/jobs/active?jobname=j&ttl=soon", "ttl"},
+		{"", "/v1/jobs/skipped?ttl=1h", "jobname"},
+		{"", "/v1/events?limit=5000", "limit"},
+		{"", "/v1/events?from=3", "from"},
+		{"", "/v1/events?stream=repo:api/foo&after=x", "after"},
+	})
 }
 
 func TestRoutes_GivenWrongMethod_ThenNotAllowedInJSON(t *testing.T) {
@@ -340,7 +363,7 @@ func TestRoutes_GivenWrongMethod_ThenNotAllowedInJSON(t *testing.T) {
 func TestRoutes_GivenNamesNoCommandCouldHaveWritten_WhenQueried_ThenAnswer400NamingTheParameter(t *testing.T) {
 	f, _ := seeded(t)
 	long := strings.Repeat("u", 3000)
-	tests := []struct{ name, path, param string }{
+	f.expectBadParam(t, []badParamCase{
 		{"given a 3000-byte user", "/v1/repo?user=" + long + "&repo=x", "user"},
 		{"given a 3000-byte repo of a build", "/v1/build?user=api&repo=" + long + "&build=1", "repo"},
 		{"given a user with a trailing space", "/v1/repo?user=api%20&repo=foo", "user"},
@@ -361,15 +384,7 @@ func TestRoutes_GivenNamesNoCommandCouldHaveWritten_WhenQueried_ThenAnswer400Nam
 		{"given a put stream without a key", "/v1/events?stream=put:nokey", "stream"},
 		{"given a 3000-byte after key", "/v1/events?after=20261121" + long, "after"},
 		{"given an after that is no key", "/v1/events?after=yesterday", "after"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, obj, _ := f.get(tt.path)
-			if status != http.StatusBadRequest || obj["parameter"] != tt.param || !strings.Contains(fmt.Sprint(obj["error"]), tt.param) {
-				t.Fatalf("GET %s = %d %s, want 400 naming %q", brief(tt.path), status, brief(fmt.Sprint(obj)), tt.param)
-			}
-		})
-	}
+	})
 }
 
 // brief cuts s to a length that keeps a failure message readable.

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -28,11 +27,7 @@ func rfc3339(t time.Time) string { return url.QueryEscape(t.Format(time.RFC3339)
 
 func TestLockLogRoutes_GivenLeasesQueuesAndFreezes_WhenQueried_ThenAnswer200FromTheEvents(t *testing.T) {
 	f := leasedFixture(t)
-	tests := []struct {
-		name  string
-		path  string
-		check func(t *testing.T, obj map[string]any, arr []any)
-	}{
+	f.expectOK(t, []okCase{
 		{"given a time inside alice's lease then she held production", "/v1/locks?env=production&at=" + rfc3339(now.Add(-25*time.Minute)),
 			func(t *testing.T, o map[string]any, _ []any) {
 				want := map[string]any{"env": "production", "held": true, "user": "alice", "token": 1.0,
@@ -96,21 +91,12 @@ func TestLockLogRoutes_GivenLeasesQueuesAndFreezes_WhenQueried_ThenAnswer200From
 					t.Errorf("freezes\n got %v\nwant %v", a, want)
 				}
 			}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, obj, arr := f.get(tt.path)
-			if status != http.StatusOK {
-				t.Fatalf("GET %s = %d %v, want 200", tt.path, status, obj)
-			}
-			tt.check(t, obj, arr)
-		})
-	}
+	})
 }
 
 func TestLockLogRoutes_GivenBadParameters_WhenQueried_ThenAnswer400NamingTheParameter(t *testing.T) {
 	f := leasedFixture(t)
-	tests := []struct{ name, path, param string }{
+	f.expectBadParam(t, []badParamCase{
 		{"given an at that is no time", "/v1/locks?env=production&at=yesterday", "at"},
 		{"given an empty at", "/v1/locks?env=production&at=", "at"},
 		{"given an at without a zone", "/v1/locks?env=production&at=2026-11-21T11:00:00", "at"},
@@ -121,13 +107,5 @@ func TestLockLogRoutes_GivenBadParameters_WhenQueried_ThenAnswer400NamingThePara
 		{"given a queue of a 3000-byte env", "/v1/locks/queue?env=" + strings.Repeat("e", 3000), "env"},
 		{"given freezes without env", "/v1/freezes", "env"},
 		{"given freezes of an env with a slash", "/v1/freezes?env=a%2Fb", "env"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, obj, _ := f.get(tt.path)
-			if status != http.StatusBadRequest || obj["parameter"] != tt.param || !strings.Contains(fmt.Sprint(obj["error"]), tt.param) {
-				t.Fatalf("GET %s = %d %s, want 400 naming %q", brief(tt.path), status, brief(fmt.Sprint(obj)), tt.param)
-			}
-		})
-	}
+	})
 }
