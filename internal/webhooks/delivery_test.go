@@ -117,11 +117,12 @@ func checkArrivals(t *testing.T, got []webhooks.Payload, want []eventstore.Recor
 	}
 }
 
-// appendEvents appends n events to each stream and returns them.
-func appendEvents(t *testing.T, es *memory.Store, n int, streams ...string) []eventstore.Record {
+// appendEvents appends n events to each stream, whose versions start after from, and
+// returns them.
+func appendEvents(t *testing.T, es *memory.Store, from, n int, streams ...string) []eventstore.Record {
 	t.Helper()
 	var all []eventstore.Record
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		for _, s := range streams {
 			recs, err := es.Append(context.Background(), s, int64(i), []eventstore.Event{{Type: "Noted", Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}},
 				eventstore.CommandRef{ID: fmt.Sprintf("%s-%d", s, i)})
@@ -132,6 +133,17 @@ func appendEvents(t *testing.T, es *memory.Store, n int, streams ...string) []ev
 		}
 	}
 	return all
+}
+
+// hookedStore returns a subscriptions table on DynamoDB Local holding "hook", which sends
+// every event of every stream to a new receiver, and an empty event store.
+func hookedStore(t *testing.T) (webhooks.Store, *memory.Store, *receiver) {
+	t.Helper()
+	st, rcv := newDynamoStore(t), newReceiver(t)
+	s := sub("hook", rcv.srv.URL)
+	s.Kinds, s.Streams, s.Secret = nil, "", secret
+	add(t, st, s)
+	return st, memory.New(), rcv
 }
 
 func newFeed(t *testing.T, es *memory.Store) *feed.Reader {
@@ -192,23 +204,18 @@ func allArrived(r *receiver, want []eventstore.Record) func() bool {
 }
 
 func TestDispatcher_GivenAReceiverThatFailsThenIsSlowThenDown_WhenEventsArrive_ThenEachArrivesInOrderPerStreamSigned(t *testing.T) {
-	st, es, rcv := newDynamoStore(t), memory.New(), newReceiver(t)
+	st, es, rcv := hookedStore(t)
 	ctx := context.Background()
-	s := sub("hook", rcv.srv.URL)
-	s.Kinds, s.Streams, s.Secret = nil, "", secret
-	if err := st.Add(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	want := appendEvents(t, es, 4, "lock:prod", "repo:acme/api", "status:web/prod/1.0.0")
+	want := appendEvents(t, es, 0, 4, "lock:prod", "repo:acme/api", "status:web/prod/1.0.0")
 	rcv.set(func(r *receiver) { r.failN = 3 })
 	start(t, dispatcher(t, st, newFeed(t, es), "w1", 1000))
 
 	waitFor(t, "the first events", func() bool { return len(rcv.got()) >= 3 })
 	rcv.set(func(r *receiver) { r.slow = 150 * time.Millisecond })
-	want = append(want, appendEvents2(t, es, 4, 2, "lock:prod", "repo:acme/api")...)
+	want = append(want, appendEvents(t, es, 4, 2, "lock:prod", "repo:acme/api")...)
 	waitFor(t, "slow deliveries", func() bool { return len(rcv.got()) >= 8 })
 	rcv.set(func(r *receiver) { r.slow, r.down = 0, true })
-	want = append(want, appendEvents2(t, es, 6, 2, "lock:prod", "repo:acme/api")...)
+	want = append(want, appendEvents(t, es, 6, 2, "lock:prod", "repo:acme/api")...)
 	time.Sleep(500 * time.Millisecond)
 	rcv.set(func(r *receiver) { r.down = false })
 
@@ -220,32 +227,10 @@ func TestDispatcher_GivenAReceiverThatFailsThenIsSlowThenDown_WhenEventsArrive_T
 	})
 }
 
-// appendEvents2 appends n more events to each stream, whose versions start after from.
-func appendEvents2(t *testing.T, es *memory.Store, from, n int, streams ...string) []eventstore.Record {
-	t.Helper()
-	var all []eventstore.Record
-	for i := from; i < from+n; i++ {
-		for _, s := range streams {
-			recs, err := es.Append(context.Background(), s, int64(i), []eventstore.Event{{Type: "Noted", Body: json.RawMessage(`{}`)}},
-				eventstore.CommandRef{ID: fmt.Sprintf("%s-%d", s, i)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			all = append(all, recs...)
-		}
-	}
-	return all
-}
-
 func TestDispatcher_GivenAnEventTheReceiverRefuses_WhenMaxFailuresPass_ThenParkedOnItAndResumeDeliversItFirst(t *testing.T) {
-	st, es, rcv := newDynamoStore(t), memory.New(), newReceiver(t)
+	st, es, rcv := hookedStore(t)
 	ctx := context.Background()
-	s := sub("hook", rcv.srv.URL)
-	s.Kinds, s.Streams, s.Secret = nil, "", secret
-	if err := st.Add(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	want := appendEvents(t, es, 3, "lock:prod")
+	want := appendEvents(t, es, 0, 3, "lock:prod")
 	bad := want[1].Key
 	rcv.set(func(r *receiver) { r.refuse = func(key string) bool { return key == bad } })
 	start(t, dispatcher(t, st, newFeed(t, es), "w1", 3))
@@ -281,14 +266,9 @@ type noRelease struct{ webhooks.Store }
 func (noRelease) Release(context.Context, string, string) error { return nil }
 
 func TestDispatcher_GivenTwoWorkers_WhenOneStopsAbruptlyMidDelivery_ThenNeverTwoAtOnceAndTheOtherContinuesFromTheCheckpoint(t *testing.T) {
-	st, es, rcv := newDynamoStore(t), memory.New(), newReceiver(t)
+	st, es, rcv := hookedStore(t)
 	ctx := context.Background()
-	s := sub("hook", rcv.srv.URL)
-	s.Kinds, s.Streams, s.Secret = nil, "", secret
-	if err := st.Add(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	want := appendEvents(t, es, 10, "lock:prod", "repo:acme/api")
+	want := appendEvents(t, es, 0, 10, "lock:prod", "repo:acme/api")
 	rcv.set(func(r *receiver) { r.slow = 30 * time.Millisecond })
 	f := newFeed(t, es)
 	stop1 := start(t, dispatcher(t, noRelease{st}, f, "w1", 1000))
@@ -298,7 +278,7 @@ func TestDispatcher_GivenTwoWorkers_WhenOneStopsAbruptlyMidDelivery_ThenNeverTwo
 	stop1() // mid-delivery: its request is cut off, its checkpoint stays before the event
 	before, _ := st.Get(ctx, "hook")
 
-	want = append(want, appendEvents2(t, es, 10, 3, "lock:prod", "repo:acme/api")...)
+	want = append(want, appendEvents(t, es, 10, 3, "lock:prod", "repo:acme/api")...)
 	waitFor(t, "every event", allArrived(rcv, want))
 	checkArrivals(t, rcv.got(), want)
 	after, _ := st.Get(ctx, "hook")
