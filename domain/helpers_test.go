@@ -125,9 +125,36 @@ func matchTyped(t *testing.T, err, want error) {
 	}
 }
 
+// stateOf returns a as the aggregate type T, and fails the test when it is another.
+func stateOf[T Aggregate](t *testing.T, a Aggregate) T {
+	t.Helper()
+	s, ok := a.(T)
+	if !ok {
+		var want T
+		t.Fatalf("aggregate is %T, want %T", a, want)
+	}
+	return s
+}
+
 // invalid is the validation error of one field.
 func invalid(command, field, reason string) error {
 	return &InvalidCommandError{Command: command, Field: field, Reason: reason}
+}
+
+// wantInvalid checks that err, what Validate returned, is exactly the problem reason with
+// field of command, or nil when reason is "".
+func wantInvalid(t *testing.T, err error, command, field, reason string) {
+	t.Helper()
+	if reason == "" {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	want := invalid(command, field, reason)
+	if err == nil || err.Error() != want.Error() {
+		t.Fatalf("Validate() = %v\nwant %v", err, want)
+	}
 }
 
 func envWith(f func(*Env)) *Env {

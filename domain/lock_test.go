@@ -36,15 +36,6 @@ func tokened[E Locked | Released](e E, token int64) E {
 	return e
 }
 
-func lockOf(t *testing.T, a Aggregate) *EnvLock {
-	t.Helper()
-	l, ok := a.(*EnvLock)
-	if !ok {
-		t.Fatalf("aggregate is %T, want *EnvLock", a)
-	}
-	return l
-}
-
 func TestLockRules(t *testing.T) {
 	lockA := uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000001")
 	aliceHolds := []Event{locked("alice", false, lockA)}
@@ -57,7 +48,7 @@ func TestLockRules(t *testing.T) {
 			when: lockCmd("alice", false),
 			then: []Event{tokened(locked("alice", false, rid(1)), 1)},
 			check: func(t *testing.T, a Aggregate) {
-				l := lockOf(t, a)
+				l := stateOf[*EnvLock](t, a)
 				if !l.Held() || l.Holder() != "alice" || l.LockID() != rid(1) || l.Uberlock() || l.Env() != "production" {
 					t.Errorf("state: held %v holder %q id %s uber %v", l.Held(), l.Holder(), l.LockID(), l.Uberlock())
 				}
@@ -104,7 +95,7 @@ func TestLockRules(t *testing.T) {
 			then: []Event{LockRefreshed{Env: "production", User: "alice", Meta: "https://ci.example/1", Uberlock: true,
 				LockID: lockA, At: t0, Token: 1}},
 			check: func(t *testing.T, a Aggregate) {
-				if !lockOf(t, a).Uberlock() {
+				if !stateOf[*EnvLock](t, a).Uberlock() {
 					t.Error("not an uberlock after upgrade")
 				}
 			},
@@ -122,7 +113,7 @@ func TestLockRules(t *testing.T) {
 			when:  releaseCmd("alice", false),
 			then:  []Event{tokened(released("alice", false, lockA), 1)},
 			check: func(t *testing.T, a Aggregate) {
-				l := lockOf(t, a)
+				l := stateOf[*EnvLock](t, a)
 				if l.Held() || l.Holder() != "" || l.LockID() != uuid.Nil {
 					t.Errorf("still held by %q", l.Holder())
 				}

@@ -89,17 +89,8 @@ func TestNameRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Lock{Env: tc.env, User: "alice"}.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			want := invalid("Lock", "env", tc.want)
-			if err == nil || err.Error() != want.Error() {
-				t.Fatalf("Validate() = %v\nwant %v", err, want)
-			}
-			if !errors.Is(err, ErrInvalidCommand) {
+			wantInvalid(t, err, "Lock", "env", tc.want)
+			if tc.want != "" && !errors.Is(err, ErrInvalidCommand) {
 				t.Errorf("%v is not ErrInvalidCommand", err)
 			}
 		})
@@ -153,11 +144,7 @@ func TestNameRulesCoverEveryNameField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.when.Validate()
-			want := invalid(tc.when.CommandType(), tc.field, reason)
-			if err == nil || err.Error() != want.Error() {
-				t.Fatalf("Validate() = %v\nwant %v", err, want)
-			}
+			wantInvalid(t, tc.when.Validate(), tc.when.CommandType(), tc.field, reason)
 		})
 	}
 }
@@ -183,16 +170,7 @@ func TestScopedPackageNames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CompleteLocale{Pkg: tc.pkg, Env: "dev", Version: "1.0.0", Locale: "en-US"}.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			want := invalid("CompleteLocale", "pkg", tc.want)
-			if err == nil || err.Error() != want.Error() {
-				t.Fatalf("Validate() = %v\nwant %v", err, want)
-			}
+			wantInvalid(t, err, "CompleteLocale", "pkg", tc.want)
 		})
 	}
 }

@@ -40,15 +40,6 @@ var finishedBuild1 = []Event{
 	completed(1, 0),
 }
 
-func repoOf(t *testing.T, a Aggregate) *Repo {
-	t.Helper()
-	r, ok := a.(*Repo)
-	if !ok {
-		t.Fatalf("aggregate is %T, want *Repo", a)
-	}
-	return r
-}
-
 func TestRepoRules(t *testing.T) {
 	runScenarios(t, fooStream, []scenario{
 		{
@@ -56,7 +47,7 @@ func TestRepoRules(t *testing.T) {
 			when: createAB(),
 			then: []Event{created(1, "BrowserA", "BrowserB")},
 			check: func(t *testing.T, a Aggregate) {
-				r := repoOf(t, a)
+				r := stateOf[*Repo](t, a)
 				if id, ok := r.CurrentBuildInProgress(); !ok || id != 1 {
 					t.Errorf("current = %d, %v; want 1", id, ok)
 				}
@@ -71,7 +62,7 @@ func TestRepoRules(t *testing.T) {
 			when:  createAB(),
 			then:  []Event{created(2, "BrowserA", "BrowserB")},
 			check: func(t *testing.T, a Aggregate) {
-				if id, _ := repoOf(t, a).CurrentBuildInProgress(); id != 2 {
+				if id, _ := stateOf[*Repo](t, a).CurrentBuildInProgress(); id != 2 {
 					t.Errorf("current = %d, want 2", id)
 				}
 			},
@@ -100,7 +91,7 @@ func TestRepoRules(t *testing.T) {
 			when:  update(1, "BrowserB", "finished", true),
 			then:  []Event{updated(1, "BrowserB", "finished", true, false, 0), completed(1, 0)},
 			check: func(t *testing.T, a Aggregate) {
-				r := repoOf(t, a)
+				r := stateOf[*Repo](t, a)
 				if _, ok := r.CurrentBuildInProgress(); ok {
 					t.Error("current still set")
 				}
@@ -136,7 +127,7 @@ func TestRepoRules(t *testing.T) {
 			when:  update(1, "BrowserA", "finished", true),
 			then:  []Event{updated(1, "BrowserA", "finished", true, false, 0), completed(1, 2)},
 			check: func(t *testing.T, a Aggregate) {
-				r := repoOf(t, a)
+				r := stateOf[*Repo](t, a)
 				if id, _ := r.LatestBuild(); id != 1 {
 					t.Errorf("latest = %d, want 1", id)
 				}
@@ -416,7 +407,7 @@ func TestDynostoreSampleUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := repoOf(t, a)
+	r := stateOf[*Repo](t, a)
 	views := &sampleViews{builds: map[int]map[string]any{}}
 	for _, step := range steps {
 		events, err := a.Handle(step.when, testEnv())
@@ -487,7 +478,7 @@ func TestRepoStateStaysSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := repoOf(t, restored)
+	r := stateOf[*Repo](t, restored)
 	if id, _ := r.LatestBuild(); id != builds || r.NextBuildID() != builds+1 {
 		t.Errorf("restored latest %d next %d", id, r.NextBuildID())
 	}

@@ -39,15 +39,6 @@ var (
 	threeCounted = statusStarted([]string{}, 3)
 )
 
-func statusOf(t *testing.T, a Aggregate) *Status {
-	t.Helper()
-	s, ok := a.(*Status)
-	if !ok {
-		t.Fatalf("aggregate is %T, want *Status", a)
-	}
-	return s
-}
-
 func TestStatusRules(t *testing.T) {
 	notStarted := &StatusNotStartedError{Pkg: "@scope/web", Env: "dev", Version: "1.2.0"}
 	runScenarios(t, webStream, []scenario{
@@ -56,7 +47,7 @@ func TestStatusRules(t *testing.T) {
 			when: startStatus([]string{"en-US", "fr-FR"}, 0),
 			then: []Event{twoLocales},
 			check: func(t *testing.T, a Aggregate) {
-				s := statusOf(t, a)
+				s := stateOf[*Status](t, a)
 				if !s.Started() || s.LocaleCount() != 2 || s.Complete() || s.Errored() || s.Total() != 0 {
 					t.Errorf("state after start: %+v", s)
 				}
@@ -123,7 +114,7 @@ func TestStatusRules(t *testing.T) {
 				StatusErrored{Pkg: "@scope/web", Env: "dev", Version: "1.2.0", EventID: tid(1).String(), At: t0},
 			},
 			check: func(t *testing.T, a Aggregate) {
-				if !statusOf(t, a).Errored() {
+				if !stateOf[*Status](t, a).Errored() {
 					t.Error("not errored")
 				}
 			},
@@ -147,7 +138,7 @@ func TestStatusRules(t *testing.T) {
 			when:  completeLocale("en-US"),
 			then:  []Event{localeCompleted("en-US", 2, 100), statusDone},
 			check: func(t *testing.T, a Aggregate) {
-				s := statusOf(t, a)
+				s := stateOf[*Status](t, a)
 				if !s.Complete() || s.Count() != 2 || s.Total() != 100 {
 					t.Errorf("complete %v count %d total %v", s.Complete(), s.Count(), s.Total())
 				}
