@@ -18,6 +18,8 @@ type applier struct {
 	events      eventstore.Store
 	gens        *generations
 	maxAttempts int
+	// cache, when set, keeps what the applier wrote of each stream (the live projector's).
+	cache *rowCache
 }
 
 // apply applies rec, and the gap before it, to the tables of generation pin, or of the
@@ -62,6 +64,17 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 	if err != nil {
 		return err
 	}
+	if cs := a.cache.take(gen, rec.Stream); cs != nil {
+		switch {
+		case rec.Version <= cs.pos:
+			// Applied already: this process wrote the stream up to cs.pos.
+			a.cache.put(cs)
+			return nil
+		case rec.Version == cs.pos+1:
+			return a.writeFrom(ctx, p, gen, rec, e, needs, cs)
+		}
+		// A gap: read the position and fill it from the event store.
+	}
 	v := make(view, len(needs))
 	items, err := loadRows(ctx, a.store, gen, needs, v, positionKey(gen, rec.Stream))
 	if err != nil {
@@ -75,7 +88,7 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 	case rec.Version <= pos:
 		return nil
 	case rec.Version == pos+1:
-		return a.write(ctx, p, gen, rec, e, v, pos)
+		return a.write(ctx, p, gen, rec, e, v, pos, nil)
 	}
 	err = fillGap(ctx, a.events, rec.Stream, pos, rec.Version, func(m eventstore.Record) error {
 		err := a.step(ctx, p, gen, m, pos)
@@ -120,12 +133,26 @@ func (a *applier) step(ctx context.Context, p *projection, gen int64, rec events
 	if _, err := loadRows(ctx, a.store, gen, needs, v); err != nil {
 		return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
 	}
-	return a.write(ctx, p, gen, rec, e, v, pos)
+	return a.write(ctx, p, gen, rec, e, v, pos, nil)
+}
+
+// writeFrom applies the next event of a stream whose rows this process wrote last (cs): it
+// reads only the needed rows cs does not hold, such as shared ones. The write is guarded by
+// cs's position, so it fails if anyone moved the stream on since.
+func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, needs []ref, cs *cachedStream) error {
+	v := make(view, len(needs))
+	if missing := cs.split(needs, v); len(missing) > 0 {
+		if _, err := loadRows(ctx, a.store, gen, missing, v); err != nil {
+			return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+		}
+	}
+	return a.write(ctx, p, gen, rec, e, v, cs.pos, cs)
 }
 
 // write runs the projection and writes its rows and the stream's new position in one
-// transaction, conditioned on the position still being pos.
-func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, v view, pos int64) error {
+// transaction, conditioned on the position still being pos; then it keeps what it wrote in
+// the cache, over prev (the stream's entry at pos, nil for none).
+func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, v view, pos int64, prev *cachedStream) error {
 	ch, err := p.changeOf(rec, e, v)
 	if err != nil {
 		return err
@@ -135,5 +162,11 @@ func (a *applier) write(ctx context.Context, p *projection, gen int64, rec event
 		puts = append(puts, rp.put(gen))
 	}
 	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
-	return a.store.Write(ctx, puts, nil)
+	if err := a.store.Write(ctx, puts, nil); err != nil {
+		return err
+	}
+	if a.cache != nil {
+		a.cache.put(wrote(prev, streamAt{gen, rec.Stream}, rec.Version, ch.puts))
+	}
+	return nil
 }

@@ -24,6 +24,10 @@ type ProjectorConfig struct {
 	MaxAttempts int
 	// Now is the clock of the generation pointer cache; default time.Now.
 	Now func() time.Time
+	// RowCacheStreams is how many streams' positions and rows the projector keeps after
+	// writing them, so that a stream's next event is applied without reading them again;
+	// default DefaultRowCacheStreams, negative keeps none.
+	RowCacheStreams int
 }
 
 const defaultMaxAttempts = 10
@@ -34,6 +38,9 @@ func (c *ProjectorConfig) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RowCacheStreams == 0 {
+		c.RowCacheStreams = DefaultRowCacheStreams
 	}
 }
 
@@ -70,6 +77,7 @@ func NewProjector(cfg ProjectorConfig) (*Projector, error) {
 		events:      cfg.Events,
 		gens:        newGenerations(cfg.Store, GenerationCacheTTL, cfg.Now),
 		maxAttempts: cfg.MaxAttempts,
+		cache:       newRowCache(cfg.RowCacheStreams),
 	}}, nil
 }
 

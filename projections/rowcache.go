@@ -1,0 +1,137 @@
+package projections
+
+import (
+	"container/list"
+	"sync"
+)
+
+// DefaultRowCacheStreams is how many streams' rows a live projector keeps between events
+// unless configured otherwise.
+const DefaultRowCacheStreams = 10_000
+
+// maxCachedRowsPerStream bounds the rows kept of one stream: a stream that writes a row per
+// event (status events, builds) keeps only its latest ones.
+const maxCachedRowsPerStream = 32
+
+// rowCache keeps, per generation and stream, the position the live projector last wrote and
+// the rows of the stream it wrote then, so that the stream's next event needs no read: the
+// write that follows is still guarded by the position, so a stream that someone else moved
+// on (another worker, a single-stream rebuild) fails the write, the entry is dropped and the
+// event is applied again from a fresh read. Only rows written without a guard are kept:
+// those only their own stream writes. Shared rows (status heads) are always read.
+//
+// An entry is mutable, so take hands it over: it leaves the cache and belongs to the caller
+// until it puts it back.
+type rowCache struct {
+	mu      sync.Mutex
+	max     int
+	order   *list.List // of *cachedStream, most recently put first
+	streams map[streamAt]*list.Element
+}
+
+// streamAt names a stream's rows in one generation of the read model.
+type streamAt struct {
+	gen    int64
+	stream string
+}
+
+// cachedStream is what the projector wrote of a stream: its position and the unguarded rows
+// it wrote, as they are stored at that position.
+type cachedStream struct {
+	at   streamAt
+	pos  int64
+	rows map[ref]Item
+}
+
+// newRowCache returns a cache of at most max streams; nil when max < 1, which caches
+// nothing.
+func newRowCache(max int) *rowCache {
+	if max < 1 {
+		return nil
+	}
+	return &rowCache{max: max, order: list.New(), streams: make(map[streamAt]*list.Element)}
+}
+
+// take removes the entry of stream in generation gen from the cache and returns it, or nil.
+func (c *rowCache) take(gen int64, stream string) *cachedStream {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.streams[streamAt{gen, stream}]
+	if !ok {
+		return nil
+	}
+	c.order.Remove(e)
+	delete(c.streams, streamAt{gen, stream})
+	return e.Value.(*cachedStream)
+}
+
+// put keeps cs, which the caller must no longer use. Of two entries of one stream (two
+// deliveries overlapped), the one at the higher position stays.
+func (c *rowCache) put(cs *cachedStream) {
+	if c == nil || cs == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.streams[cs.at]; ok {
+		if e.Value.(*cachedStream).pos > cs.pos {
+			return
+		}
+		e.Value = cs
+		c.order.MoveToFront(e)
+		return
+	}
+	c.streams[cs.at] = c.order.PushFront(cs)
+	for c.order.Len() > c.max {
+		oldest := c.order.Back()
+		c.order.Remove(oldest)
+		delete(c.streams, oldest.Value.(*cachedStream).at)
+	}
+}
+
+// len returns how many streams are cached.
+func (c *rowCache) len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+// wrote returns the entry of a stream after a write at version pos of the rows puts: the
+// unguarded ones are kept, over those of prev (nil for none) when prev was at the position
+// the write moved on from.
+func wrote(prev *cachedStream, at streamAt, pos int64, puts []rowPut) *cachedStream {
+	cs := &cachedStream{at: at, pos: pos, rows: make(map[ref]Item, len(puts))}
+	if prev != nil && len(prev.rows)+len(puts) <= maxCachedRowsPerStream {
+		cs.rows = prev.rows
+	}
+	for _, rp := range puts {
+		if rp.guard != nil {
+			continue
+		}
+		// As a store returns it, so that the next event reads what it would have read.
+		if it, err := NormalizeItem(rp.item); err == nil {
+			cs.rows[rp.ref] = it
+		} else {
+			delete(cs.rows, rp.ref)
+		}
+	}
+	return cs
+}
+
+// split returns the needed rows the entry holds, in v, and the ones it does not.
+func (cs *cachedStream) split(needs []ref, v view) (missing []ref) {
+	for _, r := range needs {
+		if it, ok := cs.rows[r]; ok {
+			v[r] = it
+			continue
+		}
+		missing = append(missing, r)
+	}
+	return missing
+}

@@ -1,0 +1,190 @@
+package projections_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"buildledger/domain"
+	"buildledger/eventstore"
+	esmemory "buildledger/eventstore/memory"
+	"buildledger/projections"
+	"buildledger/projections/memory"
+	"buildledger/projections/projectionstest"
+)
+
+// countingStore counts the reads of a read-model store.
+type countingStore struct {
+	projections.Store
+	gets atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, keys []projections.Key) (map[projections.Key]projections.Item, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, keys)
+}
+
+func newCountingProjector(t *testing.T, st projections.Store, es eventstore.Store, cacheStreams int) (*projections.Projector, *countingStore) {
+	t.Helper()
+	cs := &countingStore{Store: st}
+	// A clock that stands still keeps the generation pointer cached: only rows are read.
+	now := func() time.Time { return start }
+	p, err := projections.NewProjector(projections.ProjectorConfig{Store: cs, Events: es, RowCacheStreams: cacheStreams, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, cs
+}
+
+// writeEvents runs commands through the domain into a fresh event store.
+func writeEvents(t *testing.T, cmds ...domain.Command) (*esmemory.Store, []eventstore.Record) {
+	t.Helper()
+	es := esmemory.New()
+	w := projectionstest.NewWriter(es, 1, start)
+	var recs []eventstore.Record
+	for _, c := range cmds {
+		out, err := w.Do(context.Background(), c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.CommandType(), err)
+		}
+		recs = append(recs, out...)
+	}
+	return es, recs
+}
+
+// sameAsReference fails unless the store holds exactly the rows a full replay of es gives.
+func sameAsReference(t *testing.T, st projections.Store, es eventstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := projectionstest.Reference(ctx, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := projections.Dump(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := projectionstest.Diff(got, want); d != "" {
+		t.Fatalf("read model differs from a replay:\n%s", d)
+	}
+}
+
+func TestProjector_RowCache(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		cmds []domain.Command
+		// wantGets is how many reads the events after the first take with the cache.
+		wantGets int64
+	}{
+		{
+			name: "given a projector that wrote a repo's last event, when the next ones come, then they are applied without a read",
+			cmds: buildCmds(),
+		},
+		{
+			name: "given a projector that wrote a lock's last event, when the next ones come, then they are applied without a read",
+			cmds: []domain.Command{
+				domain.Lock{Env: "prod", User: "alice"},
+				domain.Lock{Env: "prod", User: "alice", Meta: "again"},
+				domain.Release{Env: "prod", User: "alice"},
+				domain.Lock{Env: "prod", User: "bob"},
+			},
+		},
+		{
+			name: "given a projector that wrote a job's start, when the run ends, then it is applied without a read",
+			cmds: []domain.Command{
+				domain.StartJob{Jobname: "migrate", User: "carol", Version: "abc"},
+				domain.EndJob{Jobname: "migrate", Version: "abc"},
+			},
+		},
+		{
+			name: "given a status stream, when its next events come, then only the shared head is read, once per event",
+			cmds: []domain.Command{
+				domain.StartStatus{Pkg: "@scope/ui", Env: "prod", Version: "1.0.0", Locales: []string{"en", "fr"}},
+				domain.CompleteLocale{Pkg: "@scope/ui", Env: "prod", Version: "1.0.0", Locale: "en"},
+				domain.CompleteLocale{Pkg: "@scope/ui", Env: "prod", Version: "1.0.0", Locale: "fr"},
+			},
+			wantGets: -1, // one per event after the first, counted below
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, recs := writeEvents(t, tt.cmds...)
+			st := memory.New()
+			p, cs := newCountingProjector(t, st, es, 0)
+			if err := p.Apply(ctx, recs[0]); err != nil {
+				t.Fatal(err)
+			}
+			before := cs.gets.Load()
+			for _, r := range recs[1:] {
+				if err := p.Apply(ctx, r); err != nil {
+					t.Fatalf("Apply %s@%d: %v", r.Stream, r.Version, err)
+				}
+			}
+			want := tt.wantGets
+			if want < 0 {
+				want = int64(len(recs) - 1)
+			}
+			if got := cs.gets.Load() - before; got != want {
+				t.Errorf("reads after the first event = %d, want %d", got, want)
+			}
+			sameAsReference(t, st, es)
+
+			// The same events without the cache read once per event and give the same rows.
+			plain := memory.New()
+			p, cs = newCountingProjector(t, plain, es, -1)
+			for i, r := range recs {
+				if i == 1 {
+					before = cs.gets.Load()
+				}
+				if err := p.Apply(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cs.gets.Load() - before; got != int64(len(recs)-1) {
+				t.Errorf("reads after the first event without the cache = %d, want %d", got, len(recs)-1)
+			}
+			sameAsReference(t, plain, es)
+		})
+	}
+}
+
+func TestProjector_RowCache_given_another_writer_moved_the_stream_on_then_the_cached_write_fails_its_guard_and_reads_again(t *testing.T) {
+	ctx := context.Background()
+	es, recs := writeEvents(t,
+		domain.Lock{Env: "prod", User: "alice"},
+		domain.Release{Env: "prod", User: "alice"},
+		domain.Lock{Env: "prod", User: "bob"},
+		domain.Release{Env: "prod", User: "bob"},
+	)
+	st := memory.New()
+	first, firstReads := newCountingProjector(t, st, es, 0)
+	second, _ := newCountingProjector(t, st, es, 0)
+	apply := func(p *projections.Projector, r eventstore.Record) {
+		t.Helper()
+		if err := p.Apply(ctx, r); err != nil {
+			t.Fatalf("Apply %s@%d: %v", r.Stream, r.Version, err)
+		}
+	}
+	apply(first, recs[0])
+	// Another process applies the next two events: first's entry is now stale.
+	apply(second, recs[1])
+	apply(second, recs[2])
+	before := firstReads.gets.Load()
+	// A redelivery of event 2 to first: its entry says it is next, the guarded write finds
+	// the stream at 3, and a fresh read shows it applied.
+	apply(first, recs[1])
+	if got := firstReads.gets.Load() - before; got != 1 {
+		t.Errorf("reads after the failed guarded write = %d, want 1", got)
+	}
+	apply(first, recs[3])
+	sameAsReference(t, st, es)
+	pos, err := first.Position(ctx, recs[3].Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos != recs[3].Version {
+		t.Errorf("position = %d, want %d", pos, recs[3].Version)
+	}
+}
