@@ -25,29 +25,43 @@ import (
 
 var testNow = time.Date(2024, 5, 17, 9, 30, 0, 0, time.UTC)
 
-// recordingPublisher keeps every published record; failures makes the next calls fail.
-type recordingPublisher struct {
-	mu        sync.Mutex
-	published []eventstore.Record
-	failures  int
+// recorder keeps every item it is given; failures makes the next calls fail.
+type recorder[T any] struct {
+	mu       sync.Mutex
+	kept     []T
+	failures int
 }
 
+// keep keeps items, or reports false and keeps nothing while failures are left.
+func (r *recorder[T]) keep(items ...T) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures > 0 {
+		r.failures--
+		return false
+	}
+	r.kept = append(r.kept, items...)
+	return true
+}
+
+// all returns a copy of the items kept.
+func (r *recorder[T]) all() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]T(nil), r.kept...)
+}
+
+// recordingPublisher keeps every published record; failures makes the next calls fail.
+type recordingPublisher struct{ recorder[eventstore.Record] }
+
 func (p *recordingPublisher) Publish(_ context.Context, records []eventstore.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failures > 0 {
-		p.failures--
+	if !p.keep(records...) {
 		return errors.New("topic unavailable")
 	}
-	p.published = append(p.published, records...)
 	return nil
 }
 
-func (p *recordingPublisher) records() []eventstore.Record {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]eventstore.Record(nil), p.published...)
-}
+func (p *recordingPublisher) records() []eventstore.Record { return p.all() }
 
 // loadRecorder remembers the fromVersion of every Load, to tell a snapshot load from a
 // full replay.

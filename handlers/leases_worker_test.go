@@ -75,6 +75,14 @@ func receiveOne(t *testing.T, s *stack, url string, within time.Duration) string
 	return body
 }
 
+// lockWithLease has alice lock prod (command lock-1) with lease, waits for the Locked and
+// returns the end of its lease.
+func (s *stack) lockWithLease(t *testing.T, lease string) time.Time {
+	t.Helper()
+	s.send(t, "lock:prod", "lock-1", message(t, "lock-1", domain.Lock{Env: "prod", User: "alice", Lease: lease}))
+	return leaseEnd(t, s.waitForEvents(t, "lock:prod", 1, 20*time.Second)[0])
+}
+
 // leaseEnd returns the lease end a Locked or LockRefreshed event sets.
 func leaseEnd(t *testing.T, e domain.Event) time.Time {
 	t.Helper()
@@ -109,8 +117,7 @@ func TestWorker_GivenLockWithTwoSecondLeaseAndNobodyElse_ThenExpiredSoonAfterAnd
 	applier := newRecordingApplier()
 	w, _ := s.startWorker(t, applier)
 
-	s.send(t, "lock:prod", "lock-1", message(t, "lock-1", domain.Lock{Env: "prod", User: "alice", Lease: "2s"}))
-	end := leaseEnd(t, s.waitForEvents(t, "lock:prod", 1, 20*time.Second)[0])
+	end := s.lockWithLease(t, "2s")
 
 	events := s.waitForEvents(t, "lock:prod", 2, time.Until(end)+expirySlack+5*time.Second)
 	expiredAt(t, events[1], end)
@@ -131,8 +138,7 @@ func TestWorker_GivenRenewedLease_ThenFirstTimerChangesNothingAndExpiryAtRenewed
 	s := newStack(t, "lease-renewed")
 	w, _ := s.startWorker(t, newRecordingApplier())
 
-	s.send(t, "lock:prod", "lock-1", message(t, "lock-1", domain.Lock{Env: "prod", User: "alice", Lease: "2s"}))
-	first := leaseEnd(t, s.waitForEvents(t, "lock:prod", 1, 20*time.Second)[0])
+	first := s.lockWithLease(t, "2s")
 	s.send(t, "lock:prod", "renew-1", message(t, "renew-1", domain.Renew{Env: "prod", User: "alice", Lease: "5s"}))
 	renewed := leaseEnd(t, s.waitForEvents(t, "lock:prod", 2, 20*time.Second)[1])
 	if time.Until(first) < 0 {
@@ -158,8 +164,7 @@ func TestWorker_GivenWorkerStoppedAfterGrant_WhenNewWorkerStartsAfterLeaseEnd_Th
 	s := newStack(t, "lease-restart")
 	_, stop := s.startWorker(t, newRecordingApplier())
 
-	s.send(t, "lock:prod", "lock-1", message(t, "lock-1", domain.Lock{Env: "prod", User: "alice", Lease: "2s"}))
-	end := leaseEnd(t, s.waitForEvents(t, "lock:prod", 1, 20*time.Second)[0])
+	end := s.lockWithLease(t, "2s")
 	stop()
 	// Nobody runs while the lease ends: the timer waits in its queue.
 	time.Sleep(time.Until(end) + time.Second)

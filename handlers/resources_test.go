@@ -46,46 +46,24 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 		t.Fatalf("ResolveMessaging = %+v, %v; want %+v", resolved, err, first)
 	}
 
-	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(first.CommandsQueueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
-	})
-	if err != nil {
-		t.Fatal(err)
+	attrs := queueAttributes(t, sqsc, first.CommandsQueueURL, sqstypes.QueueAttributeNameAll)
+	if attrs["FifoQueue"] != "true" {
+		t.Errorf("commands queue FifoQueue = %q, want true", attrs["FifoQueue"])
 	}
-	if attrs.Attributes["FifoQueue"] != "true" {
-		t.Errorf("commands queue FifoQueue = %q, want true", attrs.Attributes["FifoQueue"])
-	}
-	var rp struct {
-		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
-		MaxReceiveCount     any    `json:"maxReceiveCount"`
-	}
-	if err := json.Unmarshal([]byte(attrs.Attributes["RedrivePolicy"]), &rp); err != nil || rp.DeadLetterTargetArn == "" {
-		t.Errorf("commands queue RedrivePolicy = %q (%v), want a dead-letter target", attrs.Attributes["RedrivePolicy"], err)
+	if target, err := redriveTarget(attrs["RedrivePolicy"]); err != nil || target == "" {
+		t.Errorf("commands queue RedrivePolicy = %q (%v), want a dead-letter target", attrs["RedrivePolicy"], err)
 	}
 
-	timers, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(first.TimersQueueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
-	})
-	if err != nil {
-		t.Fatal(err)
+	timers := queueAttributes(t, sqsc, first.TimersQueueURL, sqstypes.QueueAttributeNameAll)
+	if timers["FifoQueue"] == "true" || timers["VisibilityTimeout"] != "10" {
+		t.Errorf("timers queue attributes = %v, want a standard queue with a 10 s visibility timeout", timers)
 	}
-	if timers.Attributes["FifoQueue"] == "true" || timers.Attributes["VisibilityTimeout"] != "10" {
-		t.Errorf("timers queue attributes = %v, want a standard queue with a 10 s visibility timeout", timers.Attributes)
-	}
-	if err := json.Unmarshal([]byte(timers.Attributes["RedrivePolicy"]), &rp); err != nil || rp.DeadLetterTargetArn == "" {
-		t.Errorf("timers queue RedrivePolicy = %q (%v), want a dead-letter target", timers.Attributes["RedrivePolicy"], err)
+	if target, err := redriveTarget(timers["RedrivePolicy"]); err != nil || target == "" {
+		t.Errorf("timers queue RedrivePolicy = %q (%v), want a dead-letter target", timers["RedrivePolicy"], err)
 	}
 
 	// On AWS the projector queue takes the topic's deliveries only with a policy that says so.
-	proj, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(first.ProjectorQueueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNamePolicy},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	proj := queueAttributes(t, sqsc, first.ProjectorQueueURL, sqstypes.QueueAttributeNamePolicy)
 	var policy struct {
 		Statement []struct {
 			Effect    string
@@ -96,10 +74,10 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 			}
 		}
 	}
-	if err := json.Unmarshal([]byte(proj.Attributes["Policy"]), &policy); err != nil || len(policy.Statement) != 1 ||
+	if err := json.Unmarshal([]byte(proj["Policy"]), &policy); err != nil || len(policy.Statement) != 1 ||
 		policy.Statement[0].Principal.Service != "sns.amazonaws.com" || policy.Statement[0].Action != "sqs:SendMessage" ||
 		policy.Statement[0].Condition.ArnEquals["aws:SourceArn"] != first.EventsTopicARN {
-		t.Errorf("projector queue Policy = %q (%v), want sns.amazonaws.com allowed to send from %s only", proj.Attributes["Policy"], err, first.EventsTopicARN)
+		t.Errorf("projector queue Policy = %q (%v), want sns.amazonaws.com allowed to send from %s only", proj["Policy"], err, first.EventsTopicARN)
 	}
 
 	// An event published to the topic reaches the projector queue as the raw body.
@@ -137,6 +115,29 @@ func TestProvisionMessaging_GivenNothing_WhenRunTwice_ThenSecondRunCreatesNothin
 	if len(dead.Messages) != 1 || aws.ToString(dead.Messages[0].Body) != "poison" {
 		t.Fatalf("dead-letter queue holds %+v, want the poison message", dead.Messages)
 	}
+}
+
+// queueAttributes returns the attribute name (or all of them) of the queue at url.
+func queueAttributes(t *testing.T, sqsc *sqs.Client, url string, name sqstypes.QueueAttributeName) map[string]string {
+	t.Helper()
+	out, err := sqsc.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{name},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Attributes
+}
+
+// redriveTarget returns the dead-letter target of a queue's RedrivePolicy attribute.
+func redriveTarget(redrivePolicy string) (string, error) {
+	var rp struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	err := json.Unmarshal([]byte(redrivePolicy), &rp)
+	return rp.DeadLetterTargetArn, err
 }
 
 func TestNewNames_GivenBadPrefix_ThenError(t *testing.T) {

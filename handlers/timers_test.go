@@ -36,27 +36,13 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 // recordingTimers keeps every timer scheduled; failures makes the next calls fail.
-type recordingTimers struct {
-	mu        sync.Mutex
-	scheduled []domain.LeaseTimer
-	failures  int
-}
+type recordingTimers struct{ recorder[domain.LeaseTimer] }
 
 func (r *recordingTimers) Schedule(_ context.Context, t domain.LeaseTimer) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failures > 0 {
-		r.failures--
+	if !r.keep(t) {
 		return errors.New("timers queue unavailable")
 	}
-	r.scheduled = append(r.scheduled, t)
 	return nil
-}
-
-func (r *recordingTimers) all() []domain.LeaseTimer {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]domain.LeaseTimer(nil), r.scheduled...)
 }
 
 // timerFixture is a command handler on the in-memory stores with a clock the test moves

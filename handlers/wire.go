@@ -145,21 +145,7 @@ func (w *Worker) addTimersHandler(ep Endpoints, commands *CommandHandler, timers
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(w.cfg.Parallelism)
-	if err != nil {
-		return err
-	}
-	poison, err := w.poisonQueue(ep.TimersDLQURL, false)
-	if err != nil {
-		return err
-	}
-	handler := w.router.AddConsumerHandler(timersHandlerName, ep.TimersQueueURL, sub, func(msg *message.Message) error {
-		ctx, cancel := w.detach(msg.Context())
-		defer cancel()
-		return expiry.Handle(ctx, msg.Payload)
-	})
-	handler.AddMiddleware(poison, w.retry())
-	return nil
+	return w.addQueueHandler(timersHandlerName, ep.TimersQueueURL, ep.TimersDLQURL, w.cfg.Parallelism, expiry.Handle)
 }
 
 // addProjectorHandler adds the handler of the projector queue, which hands every
@@ -171,18 +157,25 @@ func (w *Worker) addProjectorHandler(ep Endpoints) error {
 	if err != nil {
 		return err
 	}
-	sub, err := w.subscriber(w.cfg.ProjectorParallelism)
+	return w.addQueueHandler(projectorHandlerName, ep.ProjectorQueueURL, ep.ProjectorDLQURL, w.cfg.ProjectorParallelism, projector.Handle)
+}
+
+// addQueueHandler adds the handler name of the standard queue at queueURL: parallelism
+// messages at a time, each body given to handle with a deadline of its own, transient
+// failures retried, and dead letters moved to the queue at dlqURL.
+func (w *Worker) addQueueHandler(name, queueURL, dlqURL string, parallelism int, handle func(context.Context, []byte) error) error {
+	sub, err := w.subscriber(parallelism)
 	if err != nil {
 		return err
 	}
-	poison, err := w.poisonQueue(ep.ProjectorDLQURL, false)
+	poison, err := w.poisonQueue(dlqURL, false)
 	if err != nil {
 		return err
 	}
-	handler := w.router.AddConsumerHandler(projectorHandlerName, ep.ProjectorQueueURL, sub, func(msg *message.Message) error {
+	handler := w.router.AddConsumerHandler(name, queueURL, sub, func(msg *message.Message) error {
 		ctx, cancel := w.detach(msg.Context())
 		defer cancel()
-		return projector.Handle(ctx, msg.Payload)
+		return handle(ctx, msg.Payload)
 	})
 	handler.AddMiddleware(poison, w.retry())
 	return nil
