@@ -20,9 +20,16 @@ func serveHTTP(t *testing.T, idle time.Duration) string {
 	t.Helper()
 	timeouts := defaultHTTPTimeouts
 	timeouts.Idle = idle
-	srv := newHTTPServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return serveHTTPWith(t, timeouts, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
-	}), timeouts)
+	}))
+}
+
+// serveHTTPWith starts the service's HTTP server with timeouts and handler on a real TCP
+// port of 127.0.0.1, closed when the test ends, and returns its address.
+func serveHTTPWith(t *testing.T, timeouts httpTimeouts, handler http.Handler) string {
+	t.Helper()
+	srv := newHTTPServer("127.0.0.1:0", handler, timeouts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

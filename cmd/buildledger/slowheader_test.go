@@ -14,18 +14,12 @@ func TestHTTPServer_GivenAClientSendingHeadersOneByteASecond_ThenTheHeaderTimeou
 	timeouts := defaultHTTPTimeouts
 	timeouts.ReadHeader = 2 * time.Second // the default is 10s; the rule is the same
 	handled := make(chan struct{}, 1)
-	srv := newHTTPServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	addr := serveHTTPWith(t, timeouts, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		handled <- struct{}{}
 		_, _ = io.WriteString(w, "ok")
-	}), timeouts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	}))
 
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
