@@ -41,13 +41,9 @@ It prints the schedule as JSON, as 'freezes list' does: its id (for 'freezes rem
 whether a window is open now (until when) or when the next one opens.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			o, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
+			o, events, ok, err := b.mutateForEvents(cmd.Context(), c, w, cmd.OutOrStdout(), "the freeze", "added")
 			if err != nil || !ok {
 				return err
-			}
-			events, err := b.outcomeEvents(cmd.Context(), o)
-			if err != nil {
-				return fmt.Errorf("the freeze %s was added, but: %w", o.CommandID, err)
 			}
 			for _, e := range events {
 				if e, ok := e.(domain.FreezeAdded); ok {

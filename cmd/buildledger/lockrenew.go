@@ -28,13 +28,9 @@ says who holds the env now.
 It prints the renewed grant as JSON.`,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			o, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
+			o, events, ok, err := b.mutateForEvents(cmd.Context(), c, w, cmd.OutOrStdout(), "the renewal", "accepted")
 			if err != nil || !ok {
 				return err
-			}
-			events, err := b.outcomeEvents(cmd.Context(), o)
-			if err != nil {
-				return fmt.Errorf("the renewal %s was accepted, but: %w", o.CommandID, err)
 			}
 			a := answerOf(c.User, events)
 			if !a.Granted {
