@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"buildledger/domain"
+	"buildledger/projections"
 )
 
 func newBuildsCommand(s *settings) *cobra.Command {
@@ -86,17 +89,34 @@ func newBuildsUpdateCommand(s *settings) *cobra.Command {
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.User, "user", "", "repository owner (required)")
-	f.StringVar(&c.Repo, "repo", "", "repository name (required)")
-	f.IntVar(&c.BuildID, "build", 0, "build id (required)")
+	buildKey(f, cmd, &c.User, &c.Repo, &c.BuildID)
 	f.StringVar(&c.Browser, "browser", "", "browser of the build's matrix (required)")
 	f.StringVar(&c.Status, "status", "", "new status, e.g. started or finished (required)")
 	f.BoolVar(&c.Finished, "finished", false, "this browser is done: it no longer counts as pending")
 	w.bind(f, "wait")
-	for _, name := range []string{"user", "repo", "build", "browser", "status"} {
+	for _, name := range []string{"browser", "status"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return cmd
+}
+
+// buildKey binds --user, --repo and --build, all required.
+func buildKey(fs *pflag.FlagSet, cmd *cobra.Command, user, repo *string, id *int) {
+	fs.StringVar(user, "user", "", "repository owner (required)")
+	fs.StringVar(repo, "repo", "", "repository name (required)")
+	fs.IntVar(id, "build", 0, "build id (required)")
+	for _, name := range []string{"user", "repo", "build"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+}
+
+// readBuild reads build id of user/repo; a build that is not there is an exit-1 error.
+func readBuild(ctx context.Context, b *backend, user, repo string, id int) (projections.Build, error) {
+	build, err := b.app.Queries.Build(ctx, user, repo, id)
+	if err != nil {
+		return build, notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
+	}
+	return build, nil
 }
 
 func newBuildsGetCommand(s *settings) *cobra.Command {
@@ -109,19 +129,14 @@ func newBuildsGetCommand(s *settings) *cobra.Command {
 		Short: "Show a build",
 		Args:  cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			build, err := b.app.Queries.Build(cmd.Context(), user, repo, id)
+			build, err := readBuild(cmd.Context(), b, user, repo, id)
 			if err != nil {
-				return notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
+				return err
 			}
 			return s.print(cmd, build)
 		}),
 	}
-	cmd.Flags().StringVar(&user, "user", "", "repository owner (required)")
-	cmd.Flags().StringVar(&repo, "repo", "", "repository name (required)")
-	cmd.Flags().IntVar(&id, "build", 0, "build id (required)")
-	for _, name := range []string{"user", "repo", "build"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	buildKey(cmd.Flags(), cmd, &user, &repo, &id)
 	return cmd
 }
 

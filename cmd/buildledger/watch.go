@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"buildledger/domain"
 	"buildledger/eventstore"
 	"buildledger/internal/feed"
 	"buildledger/internal/termout"
@@ -41,6 +42,20 @@ func (b *backend) watchReader() (*feed.Reader, error) {
 	}
 	return feed.New(feed.Config{Events: b.app.Events, Now: check.Earliest, Settle: check.Skew() + feedCommitLatency,
 		Reorder: time.Nanosecond, PollInterval: watchPollInterval})
+}
+
+// foldRecords folds the events of recs into a view with apply, in version order, and sets
+// *version, the stream version the view shows, to the last record's.
+func foldRecords(recs []eventstore.Record, apply func(domain.Event), version *int64) error {
+	events, err := decodeRecords(recs)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		apply(e)
+	}
+	*version = recs[len(recs)-1].Version
+	return nil
 }
 
 // followStream loads stream's events after version seen and passes them to apply, then

@@ -39,15 +39,7 @@ func (v *buildWatch) apply(e domain.Event) {
 
 // applyRecords folds records of the repository stream into the view.
 func (v *buildWatch) applyRecords(recs []eventstore.Record) error {
-	events, err := decodeRecords(recs)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		v.apply(e)
-	}
-	v.build.StreamVersion = recs[len(recs)-1].Version
-	return nil
+	return foldRecords(recs, v.apply, &v.build.StreamVersion)
 }
 
 // frame draws the view for a terminal: the browser × status matrix.
@@ -84,9 +76,9 @@ on a line of its own. It exits 0 once no browser is pending and 130 when interru
 ` + watchLatencyHelp,
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			build, err := b.app.Queries.Build(cmd.Context(), user, repo, id)
+			build, err := readBuild(cmd.Context(), b, user, repo, id)
 			if err != nil {
-				return notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
+				return err
 			}
 			out := s.watchOutput(cmd.OutOrStdout())
 			view := &buildWatch{build: build}
@@ -101,12 +93,6 @@ on a line of its own. It exits 0 once no browser is pending and 130 when interru
 			})
 		}),
 	}
-	f := cmd.Flags()
-	f.StringVar(&user, "user", "", "repository owner (required)")
-	f.StringVar(&repo, "repo", "", "repository name (required)")
-	f.IntVar(&id, "build", 0, "build id (required)")
-	for _, name := range []string{"user", "repo", "build"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	buildKey(cmd.Flags(), cmd, &user, &repo, &id)
 	return cmd
 }

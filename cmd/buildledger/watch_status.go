@@ -90,15 +90,7 @@ func (v *statusWatch) apply(e domain.Event) {
 
 // applyRecords folds records of the status stream into the view.
 func (v *statusWatch) applyRecords(recs []eventstore.Record) error {
-	events, err := decodeRecords(recs)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		v.apply(e)
-	}
-	v.StreamVersion = recs[len(recs)-1].Version
-	return nil
+	return foldRecords(recs, v.apply, &v.StreamVersion)
 }
 
 // statusBarWidth is the number of cells of each bar of the status frame.
