@@ -38,29 +38,35 @@ func counterRef(pkg, env, version string) ref {
 }
 
 func statusesNeeds(e domain.Event) []ref {
-	switch e := e.(type) {
-	case domain.StatusStarted:
+	if e, ok := e.(domain.StatusStarted); ok {
 		return []ref{headRef(e.Pkg, e.Env)}
-	case domain.StatusEventRecorded:
-		return []ref{statusRef(e.Pkg, e.Env, e.Version), headRef(e.Pkg, e.Env)}
-	case domain.LocaleCompleted:
-		return []ref{statusRef(e.Pkg, e.Env, e.Version), headRef(e.Pkg, e.Env)}
-	case domain.StatusCompleted:
-		return []ref{statusRef(e.Pkg, e.Env, e.Version), headRef(e.Pkg, e.Env)}
-	case domain.StatusErrored:
-		return []ref{statusRef(e.Pkg, e.Env, e.Version), headRef(e.Pkg, e.Env)}
+	}
+	if pkg, env, version, _, ok := statusProgress(e); ok {
+		return []ref{statusRef(pkg, env, version), headRef(pkg, env)}
 	}
 	return nil
 }
 
-func (v view) status(pkg, env, version string, at time.Time) (Status, error) {
-	it, err := v.loaded(statusRef(pkg, env, version))
-	if err != nil || it == nil {
-		// A progress event without its start cannot come from the domain; keep what the
-		// event says rather than fail.
-		return Status{Pkg: pkg, Env: env, Version: version, CreatedAt: ms(at)}, err
+// statusProgress returns the status version an event after its start changes, and when
+// it happened; ok is false for the start and for events of other streams.
+func statusProgress(e domain.Event) (pkg, env, version string, at time.Time, ok bool) {
+	switch e := e.(type) {
+	case domain.StatusEventRecorded:
+		return e.Pkg, e.Env, e.Version, e.At, true
+	case domain.LocaleCompleted:
+		return e.Pkg, e.Env, e.Version, e.At, true
+	case domain.StatusCompleted:
+		return e.Pkg, e.Env, e.Version, e.At, true
+	case domain.StatusErrored:
+		return e.Pkg, e.Env, e.Version, e.At, true
 	}
-	return statusRows.row(it)
+	return "", "", "", time.Time{}, false
+}
+
+func (v view) status(pkg, env, version string, at time.Time) (Status, error) {
+	// A progress event without its start cannot come from the domain; keep what the
+	// event says rather than fail.
+	return loadedRow(v, statusRows, statusRef(pkg, env, version), Status{Pkg: pkg, Env: env, Version: version, CreatedAt: ms(at)})
 }
 
 func (v view) head(pkg, env string) (StatusHead, bool, error) {
@@ -91,38 +97,13 @@ func headPut(h StatusHead) rowPut {
 }
 
 func projectStatuses(rec eventstore.Record, e domain.Event, v view) (change, error) {
-	var pkg, env, version string
-	var at time.Time
-	switch e := e.(type) {
-	case domain.StatusStarted:
-		s := Status{
-			Pkg: e.Pkg, Env: e.Env, Version: e.Version, PreviousVersion: e.PreviousVersion,
-			CreatedAt: ms(e.At), UpdatedAt: ms(e.At), StreamVersion: rec.Version,
-		}
-		c := StatusCounter{Pkg: e.Pkg, Env: e.Env, Version: e.Version, StreamVersion: rec.Version}
-		ch := change{puts: []rowPut{statusRows.put(s), counterRows.put(c)}}
-		cur, ok, err := v.head(e.Pkg, e.Env)
-		if err != nil {
-			return change{}, err
-		}
-		// The head follows the newest start by timestamp key: a start that arrives late
-		// for an older version leaves a newer head alone.
-		if !ok || cur.StartedKey < rec.Key {
-			ch.puts = append(ch.puts, headPut(headOf(s, rec.Key)))
-		}
-		return ch, nil
-	case domain.StatusEventRecorded:
-		pkg, env, version, at = e.Pkg, e.Env, e.Version, e.At
-	case domain.LocaleCompleted:
-		pkg, env, version, at = e.Pkg, e.Env, e.Version, e.At
-	case domain.StatusCompleted:
-		pkg, env, version, at = e.Pkg, e.Env, e.Version, e.At
-	case domain.StatusErrored:
-		pkg, env, version, at = e.Pkg, e.Env, e.Version, e.At
-	default:
+	if e, ok := e.(domain.StatusStarted); ok {
+		return projectStatusStarted(rec, e, v)
+	}
+	pkg, env, version, at, ok := statusProgress(e)
+	if !ok {
 		return change{}, nil
 	}
-
 	s, err := v.status(pkg, env, version, at)
 	if err != nil {
 		return change{}, err
@@ -153,6 +134,27 @@ func projectStatuses(rec eventstore.Record, e domain.Event, v view) (change, err
 	}
 	if ok && cur.Version == version {
 		ch.puts = append(ch.puts, headPut(headOf(s, cur.StartedKey)))
+	}
+	return ch, nil
+}
+
+// projectStatusStarted writes the new version's status and counter rows, and moves the
+// head to it unless a version started later holds it.
+func projectStatusStarted(rec eventstore.Record, e domain.StatusStarted, v view) (change, error) {
+	s := Status{
+		Pkg: e.Pkg, Env: e.Env, Version: e.Version, PreviousVersion: e.PreviousVersion,
+		CreatedAt: ms(e.At), UpdatedAt: ms(e.At), StreamVersion: rec.Version,
+	}
+	c := StatusCounter{Pkg: e.Pkg, Env: e.Env, Version: e.Version, StreamVersion: rec.Version}
+	ch := change{puts: []rowPut{statusRows.put(s), counterRows.put(c)}}
+	cur, ok, err := v.head(e.Pkg, e.Env)
+	if err != nil {
+		return change{}, err
+	}
+	// The head follows the newest start by timestamp key: a start that arrives late
+	// for an older version leaves a newer head alone.
+	if !ok || cur.StartedKey < rec.Key {
+		ch.puts = append(ch.puts, headPut(headOf(s, rec.Key)))
 	}
 	return ch, nil
 }
