@@ -47,14 +47,13 @@ type RepoBuilds struct {
 
 // LockEnvs returns the environments that have (or had) a deploy lock, sorted by name.
 func (q *Queries) LockEnvs(ctx context.Context) (Listing[string], error) {
-	seen := map[string]bool{}
-	truncated, err := q.scanBounded(ctx, ProjectionLocks, TableLocks, func(it Item) error {
-		l, err := lockRows.row(it)
-		seen[l.Env] = true
-		return err
-	})
+	locks, truncated, err := scanRows(ctx, q, ProjectionLocks, lockRows)
 	if err != nil {
 		return Listing[string]{}, err
+	}
+	seen := map[string]bool{}
+	for _, l := range locks {
+		seen[l.Env] = true
 	}
 	envs := make([]string, 0, len(seen))
 	for env := range seen {
@@ -68,12 +67,7 @@ func (q *Queries) LockEnvs(ctx context.Context) (Listing[string], error) {
 // perRepo builds (at least 1), newest first; at most MaxBoardRows builds in all.
 func (q *Queries) LatestBuilds(ctx context.Context, perRepo int) (Listing[RepoBuilds], error) {
 	perRepo = max(perRepo, 1)
-	var repos []Repo
-	truncated, err := q.scanBounded(ctx, ProjectionBuilds, TableRepos, func(it Item) error {
-		r, err := repoRows.row(it)
-		repos = append(repos, r)
-		return err
-	})
+	repos, truncated, err := scanRows(ctx, q, ProjectionBuilds, repoRows)
 	if err != nil {
 		return Listing[RepoBuilds]{}, err
 	}
@@ -91,20 +85,12 @@ func (q *Queries) LatestBuilds(ctx context.Context, perRepo int) (Listing[RepoBu
 	}
 	err = parallel.ForEach(ctx, boardReaders, idx, func(ctx context.Context, i int) error {
 		r := repos[i]
-		items, err := q.query(ctx, ProjectionBuilds, TableBuilds, Query{Partition: r.User + "/" + r.Repo, Descending: true, Limit: perRepo})
+		builds, err := queryRows(ctx, q, ProjectionBuilds, buildRows, Query{Partition: r.User + "/" + r.Repo, Descending: true, Limit: perRepo})
 		if err != nil {
 			return err
 		}
-		rb := RepoBuilds{Repo: r, Builds: make([]Build, 0, len(items))}
-		for _, it := range items {
-			b, err := buildRows.row(it)
-			if err != nil {
-				return err
-			}
-			rb.Builds = append(rb.Builds, b)
-		}
 		mu.Lock()
-		out[i] = rb
+		out[i] = RepoBuilds{Repo: r, Builds: builds}
 		mu.Unlock()
 		return nil
 	})
@@ -117,12 +103,7 @@ func (q *Queries) LatestBuilds(ctx context.Context, perRepo int) (Listing[RepoBu
 // PackageStatuses returns the status of every package version in every environment,
 // the most recently updated first.
 func (q *Queries) PackageStatuses(ctx context.Context) (Listing[Status], error) {
-	var statuses []Status
-	truncated, err := q.scanBounded(ctx, ProjectionStatuses, TableStatuses, func(it Item) error {
-		s, err := statusRows.row(it)
-		statuses = append(statuses, s)
-		return err
-	})
+	statuses, truncated, err := scanRows(ctx, q, ProjectionStatuses, statusRows)
 	if err != nil {
 		return Listing[Status]{}, err
 	}
@@ -140,28 +121,33 @@ func (q *Queries) RecentJobs(ctx context.Context, ttl time.Duration, now time.Ti
 	if err != nil {
 		return Listing[Job]{}, err
 	}
-	var jobs []Job
-	truncated, err := q.scanBounded(ctx, ProjectionJobs, TableJobs, func(it Item) error {
-		j, err := jobRows.row(it)
-		if err == nil && j.Started >= since && (j.Ended == nil || j.Skipped) {
-			jobs = append(jobs, j)
-		}
-		return err
-	})
+	jobs, truncated, err := scanRows(ctx, q, ProjectionJobs, jobRows)
 	if err != nil {
 		return Listing[Job]{}, err
 	}
+	recent := func(j Job) bool { return j.Started >= since && (j.Ended == nil || j.Skipped) }
+	jobs = slices.DeleteFunc(jobs, func(j Job) bool { return !recent(j) })
 	slices.SortFunc(jobs, func(a, b Job) int {
 		return cmp.Or(cmp.Compare(b.Started, a.Started), strings.Compare(a.Jobname, b.Jobname), strings.Compare(a.ID, b.ID))
 	})
 	return cut(jobs, truncated), nil
 }
 
-// scanBounded calls fn with the items of a projection's table, at most MaxBoardScan of
-// them, and reports whether it stopped there. The items are gathered first, so that a
-// scan that current runs again (a replay dropped the table) does not call fn twice.
-func (q *Queries) scanBounded(ctx context.Context, projection, table string, fn func(Item) error) (truncated bool, err error) {
-	var gathered []Item
+// scanRows decodes with c the rows of its table in a projection's current generation, at
+// most MaxBoardScan of them, and reports whether the scan stopped there.
+func scanRows[T any](ctx context.Context, q *Queries, projection string, c *rowCodec[T]) (rows []T, truncated bool, err error) {
+	items, truncated, err := q.scanBounded(ctx, projection, c.table)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err = c.rows(items)
+	return rows, truncated, err
+}
+
+// scanBounded returns the items of a projection's table, at most MaxBoardScan of them, and
+// reports whether it stopped there. A scan that current runs again (a replay dropped the
+// table) starts the items over.
+func (q *Queries) scanBounded(ctx context.Context, projection, table string) (gathered []Item, truncated bool, err error) {
 	err = q.current(ctx, projection, func(gen int64) error {
 		gathered, truncated = gathered[:0], false
 		err := q.store.Scan(ctx, Table{Name: table, Generation: gen}, func(items []Item) error {
@@ -180,14 +166,9 @@ func (q *Queries) scanBounded(ctx context.Context, projection, table string, fn 
 		return err
 	})
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	for _, it := range gathered {
-		if err := fn(it); err != nil {
-			return false, err
-		}
-	}
-	return truncated, nil
+	return gathered, truncated, nil
 }
 
 // cut returns rows as a Listing of at most MaxBoardRows.

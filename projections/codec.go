@@ -146,6 +146,19 @@ func (c *rowCodec[T]) row(it Item) (T, error) {
 	return row, r.err
 }
 
+// rows reads the rows of items, in their order; never nil.
+func (c *rowCodec[T]) rows(items []Item) ([]T, error) {
+	rows := make([]T, 0, len(items))
+	for _, it := range items {
+		row, err := c.row(it)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
 // columns returns the names of the attributes the tags and derived attributes write.
 func (c *rowCodec[T]) columns() map[string]bool {
 	names := make(map[string]bool, len(c.fields)+len(c.derived))

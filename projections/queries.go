@@ -51,11 +51,7 @@ func (q *Queries) Repo(ctx context.Context, user, repo string) (Repo, error) {
 	if err := required("user", user, "repo", repo); err != nil {
 		return Repo{}, err
 	}
-	it, err := q.get(ctx, ProjectionBuilds, repoRef(user, repo))
-	if err != nil {
-		return Repo{}, err
-	}
-	return repoRows.row(it)
+	return getRow(ctx, q, ProjectionBuilds, repoRows, repoRef(user, repo))
 }
 
 // Build returns a build's row: dynostore's getBuild.
@@ -66,11 +62,7 @@ func (q *Queries) Build(ctx context.Context, user, repo string, buildID int) (Bu
 	if buildID < 1 {
 		return Build{}, fmt.Errorf("%w: buildID %d is not positive", ErrInvalidQuery, buildID)
 	}
-	it, err := q.get(ctx, ProjectionBuilds, buildRef(user, repo, buildID))
-	if err != nil {
-		return Build{}, err
-	}
-	return buildRows.row(it)
+	return getRow(ctx, q, ProjectionBuilds, buildRows, buildRef(user, repo, buildID))
 }
 
 // Status returns the status of a package version in an environment.
@@ -78,11 +70,7 @@ func (q *Queries) Status(ctx context.Context, pkg, env, version string) (Status,
 	if err := required("pkg", pkg, "env", env, "version", version); err != nil {
 		return Status{}, err
 	}
-	it, err := q.get(ctx, ProjectionStatuses, statusRef(pkg, env, version))
-	if err != nil {
-		return Status{}, err
-	}
-	return statusRows.row(it)
+	return getRow(ctx, q, ProjectionStatuses, statusRows, statusRef(pkg, env, version))
 }
 
 // StatusHead returns the status of the newest version started for a package in an
@@ -91,11 +79,7 @@ func (q *Queries) StatusHead(ctx context.Context, pkg, env string) (StatusHead, 
 	if err := required("pkg", pkg, "env", env); err != nil {
 		return StatusHead{}, err
 	}
-	it, err := q.get(ctx, ProjectionStatuses, headRef(pkg, env))
-	if err != nil {
-		return StatusHead{}, err
-	}
-	return headRows.row(it)
+	return getRow(ctx, q, ProjectionStatuses, headRows, headRef(pkg, env))
 }
 
 // StatusCounter returns the number of completed locales of a status.
@@ -103,11 +87,7 @@ func (q *Queries) StatusCounter(ctx context.Context, pkg, env, version string) (
 	if err := required("pkg", pkg, "env", env, "version", version); err != nil {
 		return StatusCounter{}, err
 	}
-	it, err := q.get(ctx, ProjectionStatuses, counterRef(pkg, env, version))
-	if err != nil {
-		return StatusCounter{}, err
-	}
-	return counterRows.row(it)
+	return getRow(ctx, q, ProjectionStatuses, counterRows, counterRef(pkg, env, version))
 }
 
 // StatusEvents returns the events of a status in time order, those after the cursor after
@@ -133,17 +113,14 @@ func (q *Queries) StatusEvents(ctx context.Context, pkg, env, version string, af
 	if err != nil {
 		return StatusEventPage{}, err
 	}
-	page := StatusEventPage{Events: make([]StatusEvent, 0, min(len(items), limit))}
-	for i, it := range items {
-		if i == limit {
-			page.Next = page.Events[limit-1].Seq
-			break
-		}
-		e, err := eventRows.row(it)
-		if err != nil {
-			return StatusEventPage{}, err
-		}
-		page.Events = append(page.Events, e)
+	// The one item past the page only tells that another page follows.
+	events, err := eventRows.rows(items[:min(len(items), limit)])
+	if err != nil {
+		return StatusEventPage{}, err
+	}
+	page := StatusEventPage{Events: events}
+	if len(items) > limit {
+		page.Next = events[limit-1].Seq
 	}
 	return page, nil
 }
@@ -153,17 +130,9 @@ func (q *Queries) Locks(ctx context.Context, env string) ([]Lock, error) {
 	if err := required("env", env); err != nil {
 		return nil, err
 	}
-	items, err := q.query(ctx, ProjectionLocks, TableLocks, Query{Partition: env})
+	locks, err := queryRows(ctx, q, ProjectionLocks, lockRows, Query{Partition: env})
 	if err != nil {
 		return nil, err
-	}
-	locks := make([]Lock, 0, len(items))
-	for _, it := range items {
-		l, err := lockRows.row(it)
-		if err != nil {
-			return nil, err
-		}
-		locks = append(locks, l)
 	}
 	slices.SortFunc(locks, func(a, b Lock) int {
 		return cmp.Or(cmp.Compare(b.CreatedAt, a.CreatedAt), cmp.Compare(b.StreamVersion, a.StreamVersion), strings.Compare(a.ID, b.ID))
@@ -227,19 +196,12 @@ func window(jobname string, ttl time.Duration, now time.Time) (int64, error) {
 }
 
 func (q *Queries) jobs(ctx context.Context, query Query, keep func(Job) bool) ([]Job, error) {
-	items, err := q.query(ctx, ProjectionJobs, TableJobs, query)
+	jobs, err := queryRows(ctx, q, ProjectionJobs, jobRows, query)
 	if err != nil {
 		return nil, err
 	}
-	jobs := make([]Job, 0, len(items))
-	for _, it := range items {
-		j, err := jobRows.row(it)
-		if err != nil {
-			return nil, err
-		}
-		if keep == nil || keep(j) {
-			jobs = append(jobs, j)
-		}
+	if keep != nil {
+		jobs = slices.DeleteFunc(jobs, func(j Job) bool { return !keep(j) })
 	}
 	slices.SortFunc(jobs, func(a, b Job) int {
 		return cmp.Or(cmp.Compare(b.Started, a.Started), strings.Compare(a.Jobname, b.Jobname), strings.Compare(a.ID, b.ID))
@@ -263,6 +225,27 @@ func (q *Queries) get(ctx context.Context, projection string, r ref) (Item, erro
 		return nil, ErrNotFound
 	}
 	return it, nil
+}
+
+// getRow reads one row of a projection's current generation and decodes it with c;
+// ErrNotFound when it is absent.
+func getRow[T any](ctx context.Context, q *Queries, projection string, c *rowCodec[T], r ref) (T, error) {
+	it, err := q.get(ctx, projection, r)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return c.row(it)
+}
+
+// queryRows runs query on c's table in a projection's current generation and decodes the
+// rows it returns, in order.
+func queryRows[T any](ctx context.Context, q *Queries, projection string, c *rowCodec[T], query Query) ([]T, error) {
+	items, err := q.query(ctx, projection, c.table, query)
+	if err != nil {
+		return nil, err
+	}
+	return c.rows(items)
 }
 
 func (q *Queries) query(ctx context.Context, projection, table string, query Query) ([]Item, error) {
