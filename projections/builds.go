@@ -49,11 +49,7 @@ func buildsNeeds(e domain.Event) []ref {
 }
 
 func (v view) repo(user, name string) (Repo, error) {
-	it, err := v.loaded(repoRef(user, name))
-	if err != nil || it == nil {
-		return Repo{User: user, Repo: name}, err
-	}
-	return repoRows.row(it)
+	return loadedRow(v, repoRows, repoRef(user, name), Repo{User: user, Repo: name})
 }
 
 func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error) {
@@ -76,15 +72,9 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		return change{puts: []rowPut{repoRows.put(repo), buildRows.put(b)}}, nil
 
 	case domain.BuildBrowserUpdated:
-		it, err := v.loaded(buildRef(e.User, e.Repo, e.BuildID))
+		b, err := loadedRow(v, buildRows, buildRef(e.User, e.Repo, e.BuildID), Build{RepoID: e.User + "/" + e.Repo, BuildID: int64(e.BuildID)})
 		if err != nil {
 			return change{}, err
-		}
-		b := Build{RepoID: e.User + "/" + e.Repo, BuildID: int64(e.BuildID)}
-		if it != nil {
-			if b, err = buildRows.row(it); err != nil {
-				return change{}, err
-			}
 		}
 		br := BrowserStatus{Name: e.Browser, Status: e.Status, Pending: e.BrowserPending}
 		if i := indexBrowser(b.Browsers, e.Browser); i >= 0 {

@@ -31,15 +31,10 @@ func projectJobs(rec eventstore.Record, e domain.Event, v view) (change, error) 
 	case domain.JobStarted:
 		j = Job{ID: e.RunID.String(), User: e.User, Jobname: e.Jobname, Version: e.Version, Started: ms(e.At)}
 	case domain.JobEnded:
-		it, err := v.loaded(jobRef(e.Jobname, e.RunID.String()))
+		var err error
+		j, err = loadedRow(v, jobRows, jobRef(e.Jobname, e.RunID.String()), Job{ID: e.RunID.String(), Jobname: e.Jobname, Version: e.Version})
 		if err != nil {
 			return change{}, err
-		}
-		j = Job{ID: e.RunID.String(), Jobname: e.Jobname, Version: e.Version}
-		if it != nil {
-			if j, err = jobRows.row(it); err != nil {
-				return change{}, err
-			}
 		}
 		j.Ended, j.Skipped, j.EndedBy = ptr(ms(e.At)), e.Skipped, e.EndedBy
 	default:

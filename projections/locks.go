@@ -34,11 +34,7 @@ func locksNeeds(e domain.Event) []ref {
 }
 
 func (v view) lock(env, id, user string, at time.Time) (Lock, error) {
-	it, err := v.loaded(lockRef(env, id))
-	if err != nil || it == nil {
-		return Lock{ID: id, Env: env, User: user, CreatedAt: ms(at), UpdatedAt: ms(at)}, err
-	}
-	return lockRows.row(it)
+	return loadedRow(v, lockRows, lockRef(env, id), Lock{ID: id, Env: env, User: user, CreatedAt: ms(at), UpdatedAt: ms(at)})
 }
 
 // Values of Lock.Ended.

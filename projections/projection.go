@@ -183,3 +183,12 @@ func (v view) loaded(r ref) (Item, error) {
 	}
 	return it, nil
 }
+
+// loadedRow decodes the row of r from the view with c, or returns absent when r has no row.
+func loadedRow[T any](v view, c *rowCodec[T], r ref, absent T) (T, error) {
+	it, err := v.loaded(r)
+	if err != nil || it == nil {
+		return absent, err
+	}
+	return c.row(it)
+}
