@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -121,16 +120,7 @@ func ParsePolicy(r io.Reader) (*Policy, error) {
 
 // LoadPolicy reads the read policy file at path (see ParsePolicy).
 func LoadPolicy(path string) (*Policy, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("apiauth: read policy: %w", err)
-	}
-	defer f.Close()
-	p, err := ParsePolicy(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
+	return loadFile(path, "read policy", ParsePolicy)
 }
 
 func kindList() string {

@@ -36,15 +36,21 @@ func TestParsePolicy_GivenAFile_ThenAGoodOneLoadsAndEveryProblemIsNamed(t *testi
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("ParsePolicy accepted %q", tt.file)
-			}
-			for _, w := range tt.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
-				}
-			}
+			checkRefused(t, "ParsePolicy", tt.file, err, tt.wantErr)
 		})
+	}
+}
+
+// checkRefused fails t unless parse refused file with an error that says each of want.
+func checkRefused(t *testing.T, parse, file string, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s accepted %q", parse, file)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
 	}
 }
 

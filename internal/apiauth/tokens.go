@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -79,16 +78,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 
 // LoadTokens reads the static tokens file at path (see ParseTokens).
 func LoadTokens(path string) (*Tokens, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("apiauth: tokens: %w", err)
-	}
-	defer f.Close()
-	t, err := ParseTokens(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
+	return loadFile(path, "tokens", ParseTokens)
 }
 
 // Len is the number of tokens.
