@@ -60,10 +60,7 @@ func receiveAll(t *testing.T, c *sqs.Client, url string) []sqstypes.Message {
 func TestSend_GivenValidCommand_ThenEnvelopeOnQueueGroupedByStreamAndDeduplicatedByID(t *testing.T) {
 	t.Parallel()
 	sqsc, url := newQueue(t)
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url})
 	cmd := domain.Lock{Env: "prod", User: "alice", Meta: "deploy 42"}
 	id, err := c.Send(context.Background(), cmd, client.WithCorrelationID("deploy-42"))
 	if err != nil {
@@ -111,11 +108,8 @@ func TestSend_GivenValidCommand_ThenEnvelopeOnQueueGroupedByStreamAndDeduplicate
 func TestSend_GivenInvalidCommand_ThenErrorAndNothingSent(t *testing.T) {
 	t.Parallel()
 	sqsc, url := newQueue(t)
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Send(context.Background(), domain.Lock{Env: "prod"})
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url})
+	_, err := c.Send(context.Background(), domain.Lock{Env: "prod"})
 	if !errors.Is(err, domain.ErrInvalidCommand) || !strings.HasPrefix(err.Error(), "client: ") {
 		t.Fatalf("error = %v, want a client error matching domain.ErrInvalidCommand", err)
 	}
@@ -130,10 +124,7 @@ func TestSend_GivenInvalidCommand_ThenErrorAndNothingSent(t *testing.T) {
 func TestSendRaw_GivenBodyWithoutID_ThenReturnsTheSQSMessageID(t *testing.T) {
 	t.Parallel()
 	sqsc, url := newQueue(t)
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url})
 	id, err := c.SendRaw(context.Background(), "lock:prod", "", []byte(`{"type":"Lock","env":"prod","user":"ci"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +148,14 @@ func TestGroupID_GivenStreamSQSRefuses_ThenStableHash(t *testing.T) {
 	}
 }
 
-// noSend returns an SQS client that is never called: the wait tests send nothing.
-func noSend(t *testing.T) *sqs.Client {
-	return sqs.New(sqs.Options{Region: "us-east-1"})
+// newClient returns the client of cfg, which must be valid.
+func newClient(t *testing.T, cfg client.Config) *client.Client {
+	t.Helper()
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestWaitOutcome_GivenStoredOutcomes_ThenTypedErrorsForRejectedAndInvalid(t *testing.T) {
@@ -177,10 +173,7 @@ func TestWaitOutcome_GivenStoredOutcomes_ThenTypedErrorsForRejectedAndInvalid(t 
 	if _, err := store.Append(ctx, "lock:prod", 0, []eventstore.Event{{Type: "Locked", Body: json.RawMessage(`{}`)}}, eventstore.CommandRef{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(client.Config{SQS: noSend(t), QueueURL: "unused", Outcomes: store, PollInterval: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: noSQS(), QueueURL: "unused", Outcomes: store, PollInterval: 5 * time.Millisecond})
 
 	var rejected *client.RejectedError
 	if o, err := c.WaitOutcome(ctx, "r"); !errors.As(err, &rejected) || rejected.Reason != "Still locked at env prod by alice" || o.Status != eventstore.OutcomeRejected {
@@ -210,17 +203,14 @@ func (p *steppingPositions) Position(context.Context, string) (int64, error) {
 func TestWaitProjected_GivenReadSideCatchingUp_ThenReturnsOnceItReachesTheVersion(t *testing.T) {
 	t.Parallel()
 	pos := &steppingPositions{}
-	c, err := client.New(client.Config{SQS: noSend(t), QueueURL: "unused", Positions: pos, PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: noSQS(), QueueURL: "unused", Positions: pos, PollInterval: time.Millisecond})
 	if err := c.WaitProjected(context.Background(), "lock:prod", 3); err != nil {
 		t.Fatal(err)
 	}
 	if got := pos.calls.Load(); got != 4 {
 		t.Errorf("polled %d times, want 4 (versions 0..3)", got)
 	}
-	noPositions, _ := client.New(client.Config{SQS: noSend(t), QueueURL: "unused"})
+	noPositions, _ := client.New(client.Config{SQS: noSQS(), QueueURL: "unused"})
 	if err := noPositions.WaitProjected(context.Background(), "lock:prod", 1); err == nil {
 		t.Error("WaitProjected without a PositionReader succeeded")
 	}
@@ -236,10 +226,7 @@ func TestDo_GivenWorkerAcceptsAndProjects_ThenReturnsOnlyAfterTheReadSideCaughtU
 	sqsc, url := newQueue(t)
 	store := esmemory.New()
 	read := &projected{}
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url, Outcomes: store, Positions: read, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url, Outcomes: store, Positions: read, PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

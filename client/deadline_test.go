@@ -19,10 +19,7 @@ import (
 func TestSend_GivenTextSQSRefuses_ThenItTravelsEscapedAndDecodesToTheSameCommand(t *testing.T) {
 	t.Parallel()
 	sqsc, url := newQueue(t)
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url})
 	// U+FFFF is outside the characters SQS accepts; the emulator also refuses emoji.
 	cmd := domain.Lock{Env: "prod", User: "alice", Meta: "a\uffffb ship it 🚀 café"}
 	if _, err := c.Send(context.Background(), cmd); err != nil {
@@ -60,13 +57,10 @@ func TestDo_GivenNoOutcomeBeforeDeadline_ThenCommandIsWithdrawnAndSaysSo(t *test
 	t.Parallel()
 	sqsc, url := newQueue(t)
 	store := esmemory.New()
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url, Outcomes: store, Recorder: store, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url, Outcomes: store, Recorder: store, PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = c.Do(ctx, domain.Lock{Env: "prod", User: "bob"})
+	_, err := c.Do(ctx, domain.Lock{Env: "prod", User: "bob"})
 	var withdrawn *client.WithdrawnError
 	if !errors.As(err, &withdrawn) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do = %v, want a *WithdrawnError caused by the deadline", err)
@@ -88,14 +82,11 @@ func TestDo_GivenNoOutcomeBeforeDeadline_ThenCommandIsWithdrawnAndSaysSo(t *test
 func TestSettle_GivenOutcomeStoreUnreachable_ThenOutcomeIsUnknownUntilDeadline(t *testing.T) {
 	t.Parallel()
 	store := failingRecorder{esmemory.New()}
-	c, err := client.New(client.Config{SQS: noSQS(), QueueURL: "unused", Outcomes: store, Recorder: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, client.Config{SQS: noSQS(), QueueURL: "unused", Outcomes: store, Recorder: store})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	deadline := time.Now().Add(time.Minute)
-	_, err = c.Settle(ctx, "c1", domain.Lock{Env: "prod", User: "bob"}, deadline, context.Cause(ctx))
+	_, err := c.Settle(ctx, "c1", domain.Lock{Env: "prod", User: "bob"}, deadline, context.Cause(ctx))
 	var unknown *client.UnknownOutcomeError
 	if !errors.As(err, &unknown) || !unknown.NotAfter.Equal(deadline) {
 		t.Fatalf("Settle = %v, want an *UnknownOutcomeError naming the deadline", err)
@@ -108,11 +99,8 @@ func TestDo_GivenSendFails_ThenCommandIsWithdrawnAndTheErrorSaysWhy(t *testing.T
 	t.Parallel()
 	sqsc, url := newQueue(t)
 	store := esmemory.New()
-	c, err := client.New(client.Config{SQS: sqsc, QueueURL: url + "-missing", Outcomes: store, Recorder: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Do(context.Background(), domain.Lock{Env: "prod", User: "bob"})
+	c := newClient(t, client.Config{SQS: sqsc, QueueURL: url + "-missing", Outcomes: store, Recorder: store})
+	_, err := c.Do(context.Background(), domain.Lock{Env: "prod", User: "bob"})
 	var withdrawn *client.WithdrawnError
 	if !errors.As(err, &withdrawn) || withdrawn.Cause == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do = %v, want a *WithdrawnError caused by the failed send", err)
