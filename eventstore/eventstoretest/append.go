@@ -145,7 +145,7 @@ func testDuplicateCommand(t *testing.T, st eventstore.Store) {
 	if _, err := st.Append(testContext(t), "lock:staging", 0, nil, cmd); !errors.Is(err, eventstore.ErrDuplicateCommand) {
 		t.Errorf("empty append with a used id: got %v, want ErrDuplicateCommand", err)
 	}
-	if all := readAll(t, st, "", 100); len(all) != 1 {
+	if all := ReadAll(t, st, "", 100); len(all) != 1 {
 		t.Errorf("read all found %d events, want 1", len(all))
 	}
 }

@@ -73,16 +73,19 @@ func mustOutcome(t *testing.T, st eventstore.Store, id string) eventstore.Outcom
 }
 
 // readAll pages through ReadAll with the given page size and returns every record.
-func readAll(t *testing.T, st eventstore.Store, after string, limit int) []eventstore.Record {
+// ReadAll reads st's events after the key after ("" for the beginning) in pages of limit,
+// following every page to the end, and checks that each page holds at most limit events,
+// exactly limit when another page follows, and that its Next is its last key.
+func ReadAll(t *testing.T, st eventstore.Store, after string, limit int) []eventstore.Record {
 	t.Helper()
 	var all []eventstore.Record
 	for range 10_000 {
 		page, err := st.ReadAll(testContext(t), after, limit)
 		if err != nil {
-			t.Fatalf("read all after %q: %v", after, err)
+			t.Fatalf("limit %d: read all after %q: %v", limit, after, err)
 		}
-		if len(page.Records) > limit {
-			t.Fatalf("read all returned %d records, limit %d", len(page.Records), limit)
+		if len(page.Records) > limit || (page.Next != "" && len(page.Records) != limit) {
+			t.Fatalf("limit %d: read all after %q returned %d records and next %q", limit, after, len(page.Records), page.Next)
 		}
 		all = append(all, page.Records...)
 		if page.Next == "" {
@@ -95,6 +98,15 @@ func readAll(t *testing.T, st eventstore.Store, after string, limit int) []event
 	}
 	t.Fatal("read all did not end")
 	return nil
+}
+
+// Keys returns the timestamp keys of records, in their order.
+func Keys(records []eventstore.Record) []string {
+	keys := make([]string, len(records))
+	for i, r := range records {
+		keys[i] = r.Key
+	}
+	return keys
 }
 
 // assertNothingWritten checks that stream has no events, that the command id has no
@@ -111,7 +123,7 @@ func assertNothingWritten(t *testing.T, st eventstore.Store, stream, commandID s
 			t.Errorf("outcome of %s: got %v, want ErrNotFound", commandID, err)
 		}
 	}
-	if all := readAll(t, st, "", 100); len(all) != 0 {
+	if all := ReadAll(t, st, "", 100); len(all) != 0 {
 		t.Errorf("read all found %d events, want none", len(all))
 	}
 }

@@ -37,7 +37,7 @@ func testConcurrentPuts(t *testing.T, st eventstore.Store) {
 		}
 		byKey[k] = i
 	}
-	all := readAll(t, st, "", 64)
+	all := ReadAll(t, st, "", 64)
 	if len(all) != puts {
 		t.Fatalf("read all found %d events, want %d", len(all), puts)
 	}
