@@ -30,3 +30,38 @@ func TestReason_GivenRejectionsAndInvalidCommands_ThenTextForPeopleWithoutPackag
 		})
 	}
 }
+
+func TestRejectionCode_GivenEachRejection_ThenItMatchesErrRejectedWithItsCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		code string
+	}{
+		{&domain.LockedError{}, domain.CodeLocked},
+		{&domain.NotLockHolderError{}, domain.CodeNotHolder},
+		{&domain.UberlockReleaseError{}, domain.CodeUberlocked},
+		{&domain.JobRunningError{}, domain.CodeJobRunning},
+		{&domain.NoRunningJobError{}, domain.CodeJobNotRunning},
+		{&domain.UnknownBuildError{}, domain.CodeUnknownBuild},
+		{&domain.BuildFinishedError{}, domain.CodeBuildFinished},
+		{&domain.UnknownBrowserError{}, domain.CodeUnknownBrowser},
+		{&domain.StatusNotStartedError{}, domain.CodeStatusNotStarted},
+		{&domain.StatusAlreadyStartedError{}, domain.CodeStatusStarted},
+		{&domain.UnknownLocaleError{}, domain.CodeUnknownLocale},
+		{&domain.TooManyLocalesError{}, domain.CodeTooManyLocales},
+		{&domain.LockLostError{}, domain.CodeLockLost},
+		{&domain.HolderError{}, domain.CodeHolder},
+		{&domain.FrozenError{}, domain.CodeFrozen},
+		{&domain.UnknownFreezeError{}, domain.CodeUnknownFreeze},
+	}
+	for _, tt := range tests {
+		t.Run("given a "+fmt.Sprintf("%T", tt.err)+" then it is a rejection coded "+tt.code, func(t *testing.T) {
+			wrapped := fmt.Errorf("deciding: %w", tt.err)
+			if !errors.Is(wrapped, domain.ErrRejected) {
+				t.Errorf("%T does not match ErrRejected", tt.err)
+			}
+			if got := domain.RejectionCode(wrapped); got != tt.code {
+				t.Errorf("RejectionCode = %q, want %q", got, tt.code)
+			}
+		})
+	}
+}

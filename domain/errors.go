@@ -11,6 +11,12 @@ var ErrInvalidCommand = errors.New("domain: invalid command")
 // ErrRejected is matched by every rule rejection: the command was valid but the state says no.
 var ErrRejected = errors.New("domain: command rejected")
 
+// rejection makes the rule rejection it is embedded in match ErrRejected.
+type rejection struct{}
+
+// Is reports whether target is ErrRejected.
+func (rejection) Is(target error) bool { return target == ErrRejected }
+
 // ErrInvalidStreamID is wrapped when a stream id does not name an aggregate unambiguously.
 var ErrInvalidStreamID = errors.New("domain: invalid stream id")
 

@@ -193,6 +193,7 @@ func loadZone(tz string) (*time.Location, error) {
 
 // FrozenError refuses a lock while a freeze window is open.
 type FrozenError struct {
+	rejection
 	Env    string
 	Freeze Freeze
 	Window Window
@@ -204,14 +205,12 @@ func (e *FrozenError) Error() string {
 		e.Env, e.Freeze, e.Window.End.Format(time.RFC3339))
 }
 
-// Is reports whether target is ErrRejected.
-func (e *FrozenError) Is(target error) bool { return target == ErrRejected }
-
 // Code returns CodeFrozen.
 func (*FrozenError) Code() string { return CodeFrozen }
 
 // UnknownFreezeError rejects removing a freeze schedule that does not exist.
 type UnknownFreezeError struct {
+	rejection
 	Env string
 	ID  int
 }
@@ -220,9 +219,6 @@ type UnknownFreezeError struct {
 func (e *UnknownFreezeError) Error() string {
 	return fmt.Sprintf("domain: env %s has no freeze %d", e.Env, e.ID)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *UnknownFreezeError) Is(target error) bool { return target == ErrRejected }
 
 // Code returns CodeUnknownFreeze.
 func (*UnknownFreezeError) Code() string { return CodeUnknownFreeze }

@@ -86,6 +86,7 @@ func (JobEnded) EventType() string { return "JobEnded" }
 
 // JobRunningError rejects starting a job while a run of it at the same version is running.
 type JobRunningError struct {
+	rejection
 	Jobname, Version string
 	// RunID is the running run.
 	RunID uuid.UUID
@@ -96,11 +97,9 @@ func (e *JobRunningError) Error() string {
 	return fmt.Sprintf("domain: job %s at version %s is already running (run %s)", e.Jobname, e.Version, e.RunID)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *JobRunningError) Is(target error) bool { return target == ErrRejected }
-
 // NoRunningJobError rejects ending a job that has no running run at that version.
 type NoRunningJobError struct {
+	rejection
 	Jobname, Version string
 }
 
@@ -108,9 +107,6 @@ type NoRunningJobError struct {
 func (e *NoRunningJobError) Error() string {
 	return fmt.Sprintf("domain: job %s at version %s is not running", e.Jobname, e.Version)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *NoRunningJobError) Is(target error) bool { return target == ErrRejected }
 
 // Job is the state of the runs of one job at one git version.
 type Job struct {

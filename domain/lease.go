@@ -136,6 +136,7 @@ func (LockQueueLeft) EventType() string { return "LockQueueLeft" }
 
 // LockLostError rejects a renewal of a grant that is no longer held.
 type LockLostError struct {
+	rejection
 	Env   string
 	User  string
 	Token int64 // the token asked for, 0 for any
@@ -156,14 +157,12 @@ func (e *LockLostError) Error() string {
 	return fmt.Sprintf("domain: the lock on env %s of %s is lost: it is held by %s (token %d)", e.Env, asked, e.Holder, e.Current)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *LockLostError) Is(target error) bool { return target == ErrRejected }
-
 // Code returns CodeLockLost.
 func (*LockLostError) Code() string { return CodeLockLost }
 
 // HolderError refuses to take User out of the queue: the lock has passed to User.
 type HolderError struct {
+	rejection
 	Env   string
 	User  string
 	Token int64
@@ -173,9 +172,6 @@ type HolderError struct {
 func (e *HolderError) Error() string {
 	return fmt.Sprintf("domain: %s holds the lock on env %s (token %d); release it instead of leaving the queue", e.User, e.Env, e.Token)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *HolderError) Is(target error) bool { return target == ErrRejected }
 
 // Code returns CodeHolder.
 func (*HolderError) Code() string { return CodeHolder }

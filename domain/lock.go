@@ -158,6 +158,7 @@ func (Released) EventType() string { return "Released" }
 // LockedError rejects a lock while another user holds the environment. Its message is
 // Da-Playa's, verbatim, because scripts and people wait on it.
 type LockedError struct {
+	rejection
 	Env  string
 	User string // the holder
 }
@@ -165,11 +166,9 @@ type LockedError struct {
 // Error returns exactly "Still locked at env <ENV> by <USER>".
 func (e *LockedError) Error() string { return "Still locked at env " + e.Env + " by " + e.User }
 
-// Is reports whether target is ErrRejected.
-func (e *LockedError) Is(target error) bool { return target == ErrRejected }
-
 // NotLockHolderError rejects releasing a lock the user does not hold.
 type NotLockHolderError struct {
+	rejection
 	Env  string
 	User string // who asked to release
 	// Holder is who holds the lock, empty when nobody does.
@@ -185,11 +184,9 @@ func (e *NotLockHolderError) Error() string {
 	return fmt.Sprintf("domain: %s cannot release env %s: it is held by %s", e.User, e.Env, holder)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *NotLockHolderError) Is(target error) bool { return target == ErrRejected }
-
 // UberlockReleaseError rejects a plain release of an uberlock.
 type UberlockReleaseError struct {
+	rejection
 	Env  string
 	User string // the holder
 }
@@ -198,6 +195,3 @@ type UberlockReleaseError struct {
 func (e *UberlockReleaseError) Error() string {
 	return fmt.Sprintf("domain: env %s is uberlocked by %s; only a release with uberlock lifts it", e.Env, e.User)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *UberlockReleaseError) Is(target error) bool { return target == ErrRejected }

@@ -153,6 +153,7 @@ func (BuildCompleted) EventType() string { return "BuildCompleted" }
 
 // UnknownBuildError rejects an update of a build id the repository has not assigned yet.
 type UnknownBuildError struct {
+	rejection
 	// Repo is "{user}/{repo}".
 	Repo    string
 	BuildID int
@@ -163,11 +164,9 @@ func (e *UnknownBuildError) Error() string {
 	return fmt.Sprintf("domain: build %d of %s does not exist", e.BuildID, e.Repo)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *UnknownBuildError) Is(target error) bool { return target == ErrRejected }
-
 // BuildFinishedError rejects an update of a build whose browsers have all finished.
 type BuildFinishedError struct {
+	rejection
 	// Repo is "{user}/{repo}".
 	Repo    string
 	BuildID int
@@ -178,11 +177,9 @@ func (e *BuildFinishedError) Error() string {
 	return fmt.Sprintf("domain: build %d of %s has finished on every browser and takes no more updates", e.BuildID, e.Repo)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *BuildFinishedError) Is(target error) bool { return target == ErrRejected }
-
 // UnknownBrowserError rejects an update of a browser that is not in the build's matrix.
 type UnknownBrowserError struct {
+	rejection
 	// Repo is "{user}/{repo}".
 	Repo    string
 	BuildID int
@@ -193,9 +190,6 @@ type UnknownBrowserError struct {
 func (e *UnknownBrowserError) Error() string {
 	return fmt.Sprintf("domain: browser %q is not part of build %d of %s", e.Browser, e.BuildID, e.Repo)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *UnknownBrowserError) Is(target error) bool { return target == ErrRejected }
 
 // Repo is the state of a repository's builds. It keeps only the unfinished builds: the
 // finished ones live in the read model, so the state stays small however many builds ran.

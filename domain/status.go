@@ -177,6 +177,7 @@ func (StatusErrored) EventType() string { return "StatusErrored" }
 
 // StatusNotStartedError rejects a command on a status that was never started.
 type StatusNotStartedError struct {
+	rejection
 	Pkg, Env, Version string
 }
 
@@ -185,11 +186,9 @@ func (e *StatusNotStartedError) Error() string {
 	return fmt.Sprintf("domain: status of %s has not been started", statusName(e.Pkg, e.Env, e.Version))
 }
 
-// Is reports whether target is ErrRejected.
-func (e *StatusNotStartedError) Is(target error) bool { return target == ErrRejected }
-
 // StatusAlreadyStartedError rejects starting a status a second time.
 type StatusAlreadyStartedError struct {
+	rejection
 	Pkg, Env, Version string
 }
 
@@ -198,11 +197,9 @@ func (e *StatusAlreadyStartedError) Error() string {
 	return fmt.Sprintf("domain: status of %s has already been started", statusName(e.Pkg, e.Env, e.Version))
 }
 
-// Is reports whether target is ErrRejected.
-func (e *StatusAlreadyStartedError) Is(target error) bool { return target == ErrRejected }
-
 // UnknownLocaleError rejects completing a locale that is not in the status's locale list.
 type UnknownLocaleError struct {
+	rejection
 	Pkg, Env, Version string
 	Locale            string
 	// Locales is the list the status was started with.
@@ -214,12 +211,10 @@ func (e *UnknownLocaleError) Error() string {
 	return fmt.Sprintf("domain: locale %q is not one of the locales of %s %q", e.Locale, statusName(e.Pkg, e.Env, e.Version), e.Locales)
 }
 
-// Is reports whether target is ErrRejected.
-func (e *UnknownLocaleError) Is(target error) bool { return target == ErrRejected }
-
 // TooManyLocalesError rejects completing one more distinct locale than the status was
 // started with, when it was started with a count only.
 type TooManyLocalesError struct {
+	rejection
 	Pkg, Env, Version string
 	Locale            string
 	LocaleCount       int
@@ -229,9 +224,6 @@ type TooManyLocalesError struct {
 func (e *TooManyLocalesError) Error() string {
 	return fmt.Sprintf("domain: all %d locales of %s are complete; %q would be one too many", e.LocaleCount, statusName(e.Pkg, e.Env, e.Version), e.Locale)
 }
-
-// Is reports whether target is ErrRejected.
-func (e *TooManyLocalesError) Is(target error) bool { return target == ErrRejected }
 
 func statusName(pkg, env, version string) string {
 	return fmt.Sprintf("%s %s in %s", pkg, version, env)
