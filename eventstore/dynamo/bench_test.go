@@ -59,29 +59,39 @@ func runParallel(b *testing.B, workers int, op func(ctx context.Context, worker,
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
 
+// benchOp is one operation of worker, its i-th.
+type benchOp = func(ctx context.Context, worker, i int) error
+
+// compareParallel benchmarks the adapter's operation against the raw requests' one, each
+// with 1 and then 16 workers (named what, e.g. "streams"). Both are made anew for every run,
+// so that a run starts on streams of its own.
+func compareParallel(b *testing.B, what string, store, raw func() benchOp) {
+	for _, workers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("%s=%d", what, workers), func(b *testing.B) {
+			b.Run("store", func(b *testing.B) { runParallel(b, workers, store()) })
+			b.Run("raw", func(b *testing.B) { runParallel(b, workers, raw()) })
+		})
+	}
+}
+
 func BenchmarkAppend(b *testing.B) {
 	st, client, events, commands := benchStore(b)
 	keys := eventstore.NewKeyGenerator(nil)
-	for _, streams := range []int{1, 16} {
-		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
-			b.Run("store", func(b *testing.B) {
-				run := uuid.NewString()
-				runParallel(b, streams, func(ctx context.Context, w, i int) error {
-					_, err := st.Append(ctx, fmt.Sprintf("bench:%s/%d", run, w), int64(i),
-						[]eventstore.Event{{Type: "Benched", Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}},
-						eventstore.CommandRef{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
-					return err
-				})
-			})
-			b.Run("raw", func(b *testing.B) {
-				run := uuid.NewString()
-				runParallel(b, streams, func(ctx context.Context, w, i int) error {
-					stream, expected := fmt.Sprintf("bench:%s/%d", run, w), int64(i)
-					return rawAppend(ctx, client, events, commands, keys, stream, expected, fmt.Sprintf(`{"n":%d}`, i))
-				})
-			})
-		})
-	}
+	compareParallel(b, "streams", func() benchOp {
+		run := uuid.NewString()
+		return func(ctx context.Context, w, i int) error {
+			_, err := st.Append(ctx, fmt.Sprintf("bench:%s/%d", run, w), int64(i),
+				[]eventstore.Event{{Type: "Benched", Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}},
+				eventstore.CommandRef{ID: uuid.NewString(), Type: "Bench", BodyHash: "h"})
+			return err
+		}
+	}, func() benchOp {
+		run := uuid.NewString()
+		return func(ctx context.Context, w, i int) error {
+			stream, expected := fmt.Sprintf("bench:%s/%d", run, w), int64(i)
+			return rawAppend(ctx, client, events, commands, keys, stream, expected, fmt.Sprintf(`{"n":%d}`, i))
+		}
+	})
 }
 
 // rawAppend is Append's transaction for one event, built by hand.
@@ -90,19 +100,12 @@ func rawAppend(ctx context.Context, client *dynamodb.Client, events, commands st
 	at := time.Now().UTC().Format(time.RFC3339Nano)
 	version := strconv.FormatInt(expected+1, 10)
 	cmdID := uuid.NewString()
+	eventItem := rawEventItem(stream, version, key, "Benched", body, at)
+	eventItem["commandId"] = &types.AttributeValueMemberS{Value: cmdID}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName: aws.String(events),
-			Item: map[string]types.AttributeValue{
-				"stream":     &types.AttributeValueMemberS{Value: stream},
-				"version":    &types.AttributeValueMemberN{Value: version},
-				"key":        &types.AttributeValueMemberS{Value: key},
-				"tb":         &types.AttributeValueMemberS{Value: key[:8]},
-				"type":       &types.AttributeValueMemberS{Value: "Benched"},
-				"body":       &types.AttributeValueMemberS{Value: body},
-				"commandId":  &types.AttributeValueMemberS{Value: cmdID},
-				"recordedAt": &types.AttributeValueMemberS{Value: at},
-			},
+			TableName:                aws.String(events),
+			Item:                     eventItem,
 			ConditionExpression:      aws.String("attribute_not_exists(#stream)"),
 			ExpressionAttributeNames: map[string]string{"#stream": "stream"},
 		}},
@@ -141,32 +144,33 @@ func rawAppend(ctx context.Context, client *dynamodb.Client, events, commands st
 func BenchmarkPut(b *testing.B) {
 	st, client, events, _ := benchStore(b)
 	keys := eventstore.NewKeyGenerator(nil)
-	for _, callers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			b.Run("store", func(b *testing.B) {
-				runParallel(b, callers, func(ctx context.Context, w, i int) error {
-					_, err := st.Put(ctx, json.RawMessage(fmt.Sprintf(`{"my":"event","w":%d,"i":%d}`, w, i)))
-					return err
-				})
+	compareParallel(b, "callers", func() benchOp {
+		return func(ctx context.Context, w, i int) error {
+			_, err := st.Put(ctx, json.RawMessage(fmt.Sprintf(`{"my":"event","w":%d,"i":%d}`, w, i)))
+			return err
+		}
+	}, func() benchOp {
+		return func(ctx context.Context, w, i int) error {
+			key := keys.Next()
+			_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(events),
+				Item: rawEventItem("put:"+key, "1", key, "Put", fmt.Sprintf(`{"my":"event","w":%d,"i":%d}`, w, i),
+					time.Now().UTC().Format(time.RFC3339Nano)),
 			})
-			b.Run("raw", func(b *testing.B) {
-				runParallel(b, callers, func(ctx context.Context, w, i int) error {
-					key := keys.Next()
-					_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
-						TableName: aws.String(events),
-						Item: map[string]types.AttributeValue{
-							"stream":     &types.AttributeValueMemberS{Value: "put:" + key},
-							"version":    &types.AttributeValueMemberN{Value: "1"},
-							"key":        &types.AttributeValueMemberS{Value: key},
-							"tb":         &types.AttributeValueMemberS{Value: key[:8]},
-							"type":       &types.AttributeValueMemberS{Value: "Put"},
-							"body":       &types.AttributeValueMemberS{Value: fmt.Sprintf(`{"my":"event","w":%d,"i":%d}`, w, i)},
-							"recordedAt": &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)},
-						},
-					})
-					return err
-				})
-			})
-		})
+			return err
+		}
+	})
+}
+
+// rawEventItem is the events table's item of an event, built by hand.
+func rawEventItem(stream, version, key, typ, body, recordedAt string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"stream":     &types.AttributeValueMemberS{Value: stream},
+		"version":    &types.AttributeValueMemberN{Value: version},
+		"key":        &types.AttributeValueMemberS{Value: key},
+		"tb":         &types.AttributeValueMemberS{Value: key[:8]},
+		"type":       &types.AttributeValueMemberS{Value: typ},
+		"body":       &types.AttributeValueMemberS{Value: body},
+		"recordedAt": &types.AttributeValueMemberS{Value: recordedAt},
 	}
 }
