@@ -32,12 +32,7 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	for i, r := range records {
 		item := eventItemSharded(r, s.cfg.TimeShards)
 		sizes[i] = itemSize(item)
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:                aws.String(s.cfg.EventsTable),
-			Item:                     item,
-			ConditionExpression:      aws.String("attribute_not_exists(#stream)"),
-			ExpressionAttributeNames: map[string]string{"#stream": attrStream},
-		}})
+		items = append(items, types.TransactWriteItem{Put: putNew(s.cfg.EventsTable, item, attrStream)})
 		roles = append(roles, roleEvent)
 	}
 	out := eventstore.AcceptedOutcome(cmd, stream, expectedVersion, records, at)
@@ -45,12 +40,7 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	if err := eventstore.CheckAppendSize(records, sizes, out, itemSize(outItem)); err != nil {
 		return nil, err
 	}
-	items = append(items, types.TransactWriteItem{Put: &types.Put{
-		TableName:                aws.String(s.cfg.CommandsTable),
-		Item:                     outItem,
-		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
-		ExpressionAttributeNames: map[string]string{"#id": attrCommandID},
-	}})
+	items = append(items, types.TransactWriteItem{Put: putNew(s.cfg.CommandsTable, outItem, attrCommandID)})
 	roles = append(roles, roleOutcome)
 
 	target := writeTarget{stream: stream, expectedVersion: expectedVersion, commandID: cmd.ID}
@@ -193,6 +183,17 @@ func (s *Store) Version(ctx context.Context, stream string) (int64, error) {
 		return 0, fmt.Errorf("eventstore/dynamo: version of %s: %w", stream, d.err)
 	}
 	return v, nil
+}
+
+// putNew writes item into table unless an item with its key exists; keyAttr is the table's
+// partition key.
+func putNew(table string, item map[string]types.AttributeValue, keyAttr string) *types.Put {
+	return &types.Put{
+		TableName:                aws.String(table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#key)"),
+		ExpressionAttributeNames: map[string]string{"#key": keyAttr},
+	}
 }
 
 // RecordOutcome implements eventstore.Store.
