@@ -96,20 +96,10 @@ When the lock is not taken, the exit codes of 'lock'.`,
 	f := cmd.Flags()
 	// Flags after the command's name are the command's own.
 	f.SetInterspersed(false)
-	f.StringVar(&c.Env, "env", "", "environment to lock (required)")
-	f.StringVar(&c.User, "user", "", "who takes the lock, e.g. a committer's email (required)")
-	f.StringVar(&c.Meta, "meta", "", "free text stored with the lock, e.g. a CI URL")
+	bindTakeFlags(cmd, &c, &giveUp, &every)
 	f.StringVar(&c.Lease, "lease", defaultRunLease.String(), "the lock runs out this long after it was last renewed")
 	f.DurationVar(&heartbeat, "heartbeat", 0, "renew the lease this often; default a third of the lease")
-	f.BoolVar(&c.BreakGlass, "break-glass", false, "take the lock even while a scheduled freeze is open (needs --reason)")
-	f.StringVar(&c.Reason, "reason", "", "why the glass is broken; recorded with the lock")
-	f.DurationVar(&giveUp, "wait", 0, "give up (exit 1) when the env is still locked after this long; 0 waits until granted or Ctrl-C")
-	f.DurationVar(&every, "retry-every", 5*time.Second, "how often to try again while the env is locked")
 	f.DurationVar(&attempt, "timeout", 30*time.Second, "without --wait: how long one attempt waits for the service to answer (exit 3)")
-	_ = f.MarkHidden("retry-every")
-	_ = cmd.MarkFlagRequired("env")
-	_ = cmd.MarkFlagRequired("user")
-	cmd.MarkFlagsRequiredTogether("break-glass", "reason")
 	return cmd
 }
 

@@ -66,23 +66,31 @@ passed to it is not claimed and passes on.`,
 			return w.report(cmd, g, err)
 		}),
 	}
+	bindTakeFlags(cmd, &c, &giveUp, &every)
+	f := cmd.Flags()
+	f.BoolVar(&c.Uberlock, "uberlock", false, "freeze the env: nobody else can lock it until you release it with --uberlock")
+	f.StringVar(&c.Lease, "lease", "", "the lock runs out this long (e.g. 10m) after it is granted or renewed; default none")
+	f.DurationVar(&answered.wait, "timeout", 30*time.Second, "without --wait: how long one attempt waits for the service to answer (exit 3); with --wait, attempts wait up to its end")
+	f.BoolVar(&answered.noWait, "no-wait", false, "only enqueue one attempt (without joining the queue) and print its command id")
+	return cmd
+}
+
+// bindTakeFlags binds the flags with which both lock and run take an environment's lock:
+// --env and --user (required), --meta, --break-glass with --reason, --wait and the hidden
+// --retry-every.
+func bindTakeFlags(cmd *cobra.Command, c *domain.Lock, giveUp, every *time.Duration) {
 	f := cmd.Flags()
 	f.StringVar(&c.Env, "env", "", "environment to lock (required)")
 	f.StringVar(&c.User, "user", "", "who takes the lock, e.g. a committer's email (required)")
 	f.StringVar(&c.Meta, "meta", "", "free text stored with the lock, e.g. a CI URL")
-	f.BoolVar(&c.Uberlock, "uberlock", false, "freeze the env: nobody else can lock it until you release it with --uberlock")
-	f.StringVar(&c.Lease, "lease", "", "the lock runs out this long (e.g. 10m) after it is granted or renewed; default none")
 	f.BoolVar(&c.BreakGlass, "break-glass", false, "take the lock even while a scheduled freeze is open (needs --reason)")
 	f.StringVar(&c.Reason, "reason", "", "why the glass is broken; recorded with the lock")
-	f.DurationVar(&giveUp, "wait", 0, "give up (exit 1) when the env is still locked after this long; 0 waits until granted or Ctrl-C")
-	f.DurationVar(&every, "retry-every", 5*time.Second, "how often to try again while the env is locked")
-	f.DurationVar(&answered.wait, "timeout", 30*time.Second, "without --wait: how long one attempt waits for the service to answer (exit 3); with --wait, attempts wait up to its end")
-	f.BoolVar(&answered.noWait, "no-wait", false, "only enqueue one attempt (without joining the queue) and print its command id")
+	f.DurationVar(giveUp, "wait", 0, "give up (exit 1) when the env is still locked after this long; 0 waits until granted or Ctrl-C")
+	f.DurationVar(every, "retry-every", 5*time.Second, "how often to try again while the env is locked")
 	_ = f.MarkHidden("retry-every")
 	_ = cmd.MarkFlagRequired("env")
 	_ = cmd.MarkFlagRequired("user")
 	cmd.MarkFlagsRequiredTogether("break-glass", "reason")
-	return cmd
 }
 
 // leaveTimeout bounds leaving the queue (and giving back a lock passed on meanwhile) after
