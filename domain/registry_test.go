@@ -35,14 +35,21 @@ func TestDecodeEvent(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(e, want) {
 		t.Errorf("DecodeEvent = %#v, %v", e, err)
 	}
-	if _, err := DecodeEvent("BuildDeleted", []byte(`{}`)); !errors.Is(err, ErrUnknownEventType) {
-		t.Errorf("unknown type: %v", err)
+	refused := []struct {
+		name, typ, body string
+		wantIs          error // nil when any error will do
+	}{
+		{"given an unknown type then it is ErrUnknownEventType", "BuildDeleted", `{}`, ErrUnknownEventType},
+		{"given a malformed body then it does not decode", "Locked", `{"env":`, nil},
+		{"given a bad uuid then it does not decode", "Locked", `{"lockId":"nope"}`, nil},
 	}
-	if _, err := DecodeEvent("Locked", []byte(`{"env":`)); err == nil {
-		t.Error("malformed body decoded")
-	}
-	if _, err := DecodeEvent("Locked", []byte(`{"lockId":"nope"}`)); err == nil {
-		t.Error("bad uuid decoded")
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeEvent(tc.typ, []byte(tc.body))
+			if err == nil || tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Errorf("DecodeEvent(%q, %s) = %v, want an error matching %v", tc.typ, tc.body, err, tc.wantIs)
+			}
+		})
 	}
 }
 
@@ -60,14 +67,20 @@ func TestEncodeEvent(t *testing.T) {
 	if string(body) != want {
 		t.Errorf("body = %s", body)
 	}
-	if _, _, err := EncodeEvent(nil); !errors.Is(err, ErrUnknownEventType) {
-		t.Errorf("nil event: %v", err)
+	refused := []struct {
+		name string
+		e    Event
+	}{
+		{"given no event then it is ErrUnknownEventType", nil},
+		{"given a nil pointer event then it is ErrUnknownEventType", (*Locked)(nil)},
+		{"given a foreign event then it is ErrUnknownEventType", foreignEvent{}},
 	}
-	if _, _, err := EncodeEvent((*Locked)(nil)); !errors.Is(err, ErrUnknownEventType) {
-		t.Errorf("nil pointer event: %v", err)
-	}
-	if _, _, err := EncodeEvent(foreignEvent{}); !errors.Is(err, ErrUnknownEventType) {
-		t.Errorf("foreign event: %v", err)
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := EncodeEvent(tc.e); !errors.Is(err, ErrUnknownEventType) {
+				t.Errorf("EncodeEvent(%#v) = %v, want ErrUnknownEventType", tc.e, err)
+			}
+		})
 	}
 }
 
@@ -294,14 +307,21 @@ func TestRestoreAggregate(t *testing.T) {
 }
 
 func TestRehydrate(t *testing.T) {
-	if _, err := Rehydrate(fooStream, []Event{created(1, "A"), locked("alice", false, rid(1))}); !errors.Is(err, ErrForeignEvent) {
-		t.Errorf("lock event in repo stream: %v", err)
+	foreign := []struct {
+		name    string
+		stream  string
+		history []Event
+	}{
+		{"given a lock event in a repo stream then it is ErrForeignEvent", fooStream, []Event{created(1, "A"), locked("alice", false, rid(1))}},
+		{"given a nil event then it is ErrForeignEvent", fooStream, []Event{nil}},
+		{"given a foreign Go type with a registered name then it is ErrForeignEvent", prodStream, []Event{foreignEvent{}}},
 	}
-	if _, err := Rehydrate(fooStream, []Event{nil}); !errors.Is(err, ErrForeignEvent) {
-		t.Errorf("nil event: %v", err)
-	}
-	if _, err := Rehydrate(prodStream, []Event{foreignEvent{}}); !errors.Is(err, ErrForeignEvent) {
-		t.Errorf("foreign Go type with a registered name: %v", err)
+	for _, tc := range foreign {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Rehydrate(tc.stream, tc.history); !errors.Is(err, ErrForeignEvent) {
+				t.Errorf("Rehydrate(%s) = %v, want ErrForeignEvent", tc.stream, err)
+			}
+		})
 	}
 	e := created(1, "A")
 	a, err := Rehydrate(fooStream, []Event{&e})
