@@ -58,28 +58,22 @@ func fromAttr(av types.AttributeValue) (any, error) {
 	return nil, fmt.Errorf("projections/dynamo: attribute of type %T is not used by the read model", av)
 }
 
-func toAttrs(it projections.Item) (attrs, error) {
-	out := make(attrs, len(it))
-	for name, v := range it {
-		av, err := toAttr(v)
+func toAttrs(it projections.Item) (attrs, error) { return convertAttrs(it, toAttr) }
+
+func fromAttrs(a attrs) (projections.Item, error) { return convertAttrs(a, fromAttr) }
+
+// convertAttrs returns a copy of in with every value converted by conv; an error names the
+// attribute.
+func convertAttrs[V, W any](in map[string]V, conv func(V) (W, error)) (map[string]W, error) {
+	out := make(map[string]W, len(in))
+	for name, v := range in {
+		w, err := conv(v)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %s: %w", name, err)
 		}
-		out[name] = av
+		out[name] = w
 	}
 	return out, nil
-}
-
-func fromAttrs(a attrs) (projections.Item, error) {
-	it := make(projections.Item, len(a))
-	for name, av := range a {
-		v, err := fromAttr(av)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", name, err)
-		}
-		it[name] = v
-	}
-	return it, nil
 }
 
 func fromAttrsList(list []attrs) ([]projections.Item, error) {
