@@ -45,16 +45,7 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, eventsTable, com
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
 	}
-	commands := &dynamodb.CreateTableInput{
-		TableName:   aws.String(commandsTable),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrCommandID), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(attrCommandID), KeyType: types.KeyTypeHash},
-		},
-	}
+	commands := ddb.StringKeyTable(commandsTable, attrCommandID)
 	for _, in := range []*dynamodb.CreateTableInput{events, commands} {
 		made, err := createTable(ctx, client, in)
 		if err != nil {

@@ -55,6 +55,16 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, in *dynamodb.Crea
 	return created, nil
 }
 
+// StringKeyTable describes an on-demand table keyed by the string attribute key alone.
+func StringKeyTable(name, key string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(key), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(key), KeyType: types.KeyTypeHash}},
+	}
+}
+
 // checkKeySchema refuses an existing table whose keys (names, roles and types) or global
 // secondary indexes differ from the ones in describes.
 func checkKeySchema(table *types.TableDescription, want *dynamodb.CreateTableInput) error {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/internal/ddb"
 )
@@ -16,16 +14,7 @@ import (
 // it. An existing table is left alone, but one whose key is not aggregateId (S) alone is an
 // error: the store could not work with it.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) (created bool, err error) {
-	created, err = ddb.CreateTable(ctx, client, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrAggregateID), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(attrAggregateID), KeyType: types.KeyTypeHash},
-		},
-	})
+	created, err = ddb.CreateTable(ctx, client, ddb.StringKeyTable(table, attrAggregateID))
 	if err != nil {
 		return created, fmt.Errorf("snapshots/dynamo: %w", err)
 	}
