@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/internal/awstest"
+	"buildledger/internal/ddb"
 	"buildledger/snapshots"
 	"buildledger/snapshots/dynamo"
 	"buildledger/snapshots/snapshotstest"
@@ -162,12 +163,7 @@ func TestCreateTable(t *testing.T) {
 		t.Parallel()
 		table := awstest.Prefix(t, "snapshots") + "snapshots"
 		t.Cleanup(func() { deleteTable(t, client, table) })
-		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-			TableName:            aws.String(table),
-			BillingMode:          types.BillingModePayPerRequest,
-			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		})
+		_, err := client.CreateTable(ctx, ddb.StringKeyTable(table, "id"))
 		if err != nil {
 			t.Fatal(err)
 		}
