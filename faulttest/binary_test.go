@@ -148,17 +148,21 @@ func (p *process) waitLog(t *testing.T, text string, timeout time.Duration) {
 }
 
 // kill ends the process with SIGKILL, which it cannot catch, and waits for it.
-func (p *process) kill(t *testing.T) {
+func (p *process) kill(t *testing.T) { killAndWait(t, "buildledger", p.cmd, p.done) }
+
+// killAndWait ends cmd, the program name, with SIGKILL unless done says it has exited
+// already, and waits up to 10 s for done to close.
+func killAndWait(t *testing.T, name string, cmd *exec.Cmd, done <-chan struct{}) {
 	select {
-	case <-p.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Errorf("buildledger (pid %d) still runs 10s after SIGKILL", p.cmd.Process.Pid)
+		t.Errorf("%s (pid %d) still runs 10s after SIGKILL", name, cmd.Process.Pid)
 	}
 }
 

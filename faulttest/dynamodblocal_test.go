@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,17 +85,7 @@ func (d *dynamoDBLocal) kill(t *testing.T) {
 	if d.cmd == nil {
 		return
 	}
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-d.done:
-	case <-time.After(10 * time.Second):
-		t.Errorf("DynamoDB Local (pid %d) still runs 10s after SIGKILL", d.cmd.Process.Pid)
-	}
+	killAndWait(t, "DynamoDB Local", d.cmd, d.done)
 }
 
 // dataDir returns a temporary directory for the emulator's database, in memory (/dev/shm)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -46,20 +45,9 @@ func TestDynamoDBRestart_GivenCommandsArrivingContinuously_WhenDynamoDBLocalIsKi
 		})
 	}()
 
-	stored := func() (int64, error) {
-		var n int64
-		for _, p := range plans {
-			v, err := s.events.Version(context.Background(), p.Stream)
-			if err != nil {
-				return 0, err
-			}
-			n += v
-		}
-		return n, nil
-	}
 	var before int64
 	waitFor(t, 60*time.Second, "the worker to store some events", func() (bool, string) {
-		n, err := stored()
+		n, err := s.storedEvents(plans)
 		before = n
 		return err == nil && n >= 24, fmt.Sprintf("%d stored, %v", n, err)
 	})
@@ -71,7 +59,7 @@ func TestDynamoDBRestart_GivenCommandsArrivingContinuously_WhenDynamoDBLocalIsKi
 	db.start(t)
 	t.Logf("DynamoDB Local back after %v (restart took %v); %d commands sent by then",
 		time.Since(killedAt).Round(time.Millisecond), (time.Since(killedAt) - down).Round(time.Millisecond), sent.Load())
-	if n, err := stored(); err != nil || n < before {
+	if n, err := s.storedEvents(plans); err != nil || n < before {
 		t.Fatalf("after the restart %d events are stored (%v), %d were before: the restart lost data", n, err, before)
 	}
 
@@ -90,12 +78,7 @@ func TestDynamoDBRestart_GivenCommandsArrivingContinuously_WhenDynamoDBLocalIsKi
 
 	s.checkExactlyOnce(t, plans)
 	s.checkReplayMatches(t)
-	if dead := s.drainQueue(t, s.ep.CommandsDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d commands dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
-	if dead := s.drainQueue(t, s.ep.ProjectorDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d events dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
+	s.checkNoDeadLetters(t)
 	m := w.Metrics()
 	t.Logf("worker: %d failed handlings logged, %v duplicate deliveries, %v snapshots failed; done in %v",
 		strings.Count(s.logs.String(), `"level":"error"`), testutil.ToFloat64(m.Duplicates), testutil.ToFloat64(m.SnapshotsFailed),

@@ -79,12 +79,7 @@ func TestFaults_GivenWorkerBehindInjectedAWSFaults_When1000CommandsSent_ThenEach
 
 	s.checkExactlyOnce(t, plans)
 	s.checkReplayMatches(t)
-	if dead := s.drainQueue(t, s.ep.CommandsDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d commands dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
-	if dead := s.drainQueue(t, s.ep.ProjectorDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d events dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
+	s.checkNoDeadLetters(t)
 
 	totals := map[faults.Kind]int64{}
 	for _, service := range []string{"dynamodb", "sqs", "sns"} {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"buildledger/internal/logbuf"
 )
 
@@ -41,13 +39,9 @@ func TestSIGKILL_GivenWorkerProcessKilledFiveTimesDuringBursts_WhenRestarted_The
 		return p
 	}
 	stored := func() int64 {
-		var n int64
-		for _, p := range plans {
-			v, err := s.events.Version(context.Background(), p.Stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += v
+		n, err := s.storedEvents(plans)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return n
 	}
@@ -77,12 +71,7 @@ func TestSIGKILL_GivenWorkerProcessKilledFiveTimesDuringBursts_WhenRestarted_The
 
 	s.checkExactlyOnce(t, plans)
 	s.checkReplayMatches(t)
-	if dead := s.drainQueue(t, s.ep.CommandsDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d commands dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
-	if dead := s.drainQueue(t, s.ep.ProjectorDLQURL, 0, 3*time.Second); len(dead) > 0 {
-		t.Errorf("%d events dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
-	}
+	s.checkNoDeadLetters(t)
 	for i, logs := range all {
 		if strings.Contains(logs.String(), "DATA RACE") {
 			t.Errorf("worker process %d reported a data race:\n%s", i+1, logs.Tail(80))

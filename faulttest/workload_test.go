@@ -3,8 +3,6 @@ package faulttest
 import (
 	"context"
 	"fmt"
-	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"buildledger/eventstore"
 	"buildledger/projections"
 	"buildledger/projections/memory"
+	"buildledger/projections/projectionstest"
 )
 
 // plannedCommand is one command of a workload with its idempotency key.
@@ -106,24 +105,7 @@ func sendPlans(ctx context.Context, c *client.Client, plans []streamPlan, from, 
 // waitStreams waits until every stream holds its first upto commands' events.
 func (s *stack) waitStreams(t *testing.T, plans []streamPlan, upto int, timeout time.Duration) {
 	t.Helper()
-	ctx := context.Background()
-	waitFor(t, timeout, "every command's events", func() (bool, string) {
-		var mu sync.Mutex
-		done, behind := 0, []string{}
-		_ = forEach(8, plans, func(p streamPlan) error {
-			v, err := s.events.Version(ctx, p.Stream)
-			want := int64(min(upto, len(p.Commands)))
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil && v >= want {
-				done++
-			} else if len(behind) < 3 {
-				behind = append(behind, fmt.Sprintf("%s at %d of %d (%v)", p.Stream, v, want, err))
-			}
-			return nil
-		})
-		return done == len(plans), fmt.Sprintf("%d of %d streams done; behind: %s", done, len(plans), strings.Join(behind, ", "))
-	})
+	waitEveryStream(t, plans, upto, timeout, "every command's events", "done", s.events.Version)
 }
 
 // waitProjected waits until the read models reflect every stream's last event.
@@ -136,24 +118,57 @@ func (s *stack) waitProjected(t *testing.T, plans []streamPlan, timeout time.Dur
 // upto commands.
 func (s *stack) waitProjectedUpTo(t *testing.T, plans []streamPlan, upto int, timeout time.Duration) {
 	t.Helper()
+	waitEveryStream(t, plans, upto, timeout, "the read models to reflect every event", "projected", s.queries.Position)
+}
+
+// waitEveryStream waits until position, read for every stream at once, reaches the events
+// of the stream's first upto commands; what names the wait, and reached the streams that
+// got there in the progress it reports.
+func waitEveryStream(t *testing.T, plans []streamPlan, upto int, timeout time.Duration, what, reached string,
+	position func(ctx context.Context, stream string) (int64, error)) {
+	t.Helper()
 	ctx := context.Background()
-	waitFor(t, timeout, "the read models to reflect every event", func() (bool, string) {
+	waitFor(t, timeout, what, func() (bool, string) {
 		var mu sync.Mutex
 		done, behind := 0, []string{}
 		_ = forEach(8, plans, func(p streamPlan) error {
-			pos, err := s.queries.Position(ctx, p.Stream)
+			v, err := position(ctx, p.Stream)
 			want := int64(min(upto, len(p.Commands)))
 			mu.Lock()
 			defer mu.Unlock()
-			if err == nil && pos >= want {
+			if err == nil && v >= want {
 				done++
 			} else if len(behind) < 3 {
-				behind = append(behind, fmt.Sprintf("%s at %d of %d (%v)", p.Stream, pos, want, err))
+				behind = append(behind, fmt.Sprintf("%s at %d of %d (%v)", p.Stream, v, want, err))
 			}
 			return nil
 		})
-		return done == len(plans), fmt.Sprintf("%d of %d streams projected; behind: %s", done, len(plans), strings.Join(behind, ", "))
+		return done == len(plans), fmt.Sprintf("%d of %d streams %s; behind: %s", done, len(plans), reached, strings.Join(behind, ", "))
 	})
+}
+
+// storedEvents returns how many events the streams of plans hold together.
+func (s *stack) storedEvents(plans []streamPlan) (int64, error) {
+	var n int64
+	for _, p := range plans {
+		v, err := s.events.Version(context.Background(), p.Stream)
+		if err != nil {
+			return 0, err
+		}
+		n += v
+	}
+	return n, nil
+}
+
+// checkNoDeadLetters checks that neither a command nor an event was dead-lettered.
+func (s *stack) checkNoDeadLetters(t *testing.T) {
+	t.Helper()
+	if dead := s.drainQueue(t, s.ep.CommandsDLQURL, 0, 3*time.Second); len(dead) > 0 {
+		t.Errorf("%d commands dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
+	}
+	if dead := s.drainQueue(t, s.ep.ProjectorDLQURL, 0, 3*time.Second); len(dead) > 0 {
+		t.Errorf("%d events dead-lettered, want none: first %q", len(dead), aws.ToString(dead[0].Body))
+	}
 }
 
 // checkExactlyOnce checks that every planned command took effect once, in order: one
@@ -278,47 +293,15 @@ func (s *stack) checkReplayMatches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dump the replayed read models: %v", err)
 	}
-	items, differ := 0, 0
-	for _, table := range slices.Sorted(maps.Keys(rebuilt)) {
-		items += len(rebuilt[table])
-		if !reflect.DeepEqual(live[table], rebuilt[table]) {
-			differ++
-			t.Errorf("table %s: live read model differs from the replay: %s", table, diffItems(live[table], rebuilt[table]))
-		}
+	if diff := projectionstest.Diff(live, rebuilt); diff != "" {
+		t.Errorf("live read models (got) differ from the replay (want):\n%s", diff)
+		return
 	}
-	for table := range live {
-		if _, ok := rebuilt[table]; !ok {
-			differ++
-			t.Errorf("table %s is live but not in the replay", table)
-		}
+	items := 0
+	for _, table := range rebuilt {
+		items += len(table)
 	}
-	if differ == 0 {
-		t.Logf("read models equal a full replay: %d events replayed, %d items in %d tables", res.Events, items, len(rebuilt))
-	}
-}
-
-// diffItems describes the first differences between two lists of items.
-func diffItems(live, replayed []projections.Item) string {
-	var out []string
-	if len(live) != len(replayed) {
-		out = append(out, fmt.Sprintf("%d items live, %d replayed", len(live), len(replayed)))
-	}
-	for i := range max(len(live), len(replayed)) {
-		var a, b projections.Item
-		if i < len(live) {
-			a = live[i]
-		}
-		if i < len(replayed) {
-			b = replayed[i]
-		}
-		if !reflect.DeepEqual(a, b) {
-			out = append(out, fmt.Sprintf("item %d:\n  live     %v\n  replayed %v", i, a, b))
-		}
-		if len(out) >= 4 {
-			break
-		}
-	}
-	return strings.Join(out, "\n")
+	t.Logf("read models equal a full replay: %d events replayed, %d items in %d tables", res.Events, items, len(rebuilt))
 }
 
 func abbreviate(ids []string) string {
