@@ -36,6 +36,9 @@ type Config struct {
 	SQS *sqs.Client
 	// SNS is the client of the events topic; default one built from AWS.
 	SNS *sns.Client
+	// TimeShards is how many time index partitions a day's events are spread over (see
+	// eventstore/dynamo.Config.TimeShards); 0 for the event store's default.
+	TimeShards int
 }
 
 func (c *Config) setDefaults() {
@@ -98,7 +101,7 @@ func New(cfg Config) (*App, error) {
 	}
 	cfg.setDefaults()
 	n := cfg.Names
-	events, err := esdynamo.New(esdynamo.Config{Client: cfg.DynamoDB, EventsTable: n.EventsTable, CommandsTable: n.CommandsTable})
+	events, err := esdynamo.New(esdynamo.Config{Client: cfg.DynamoDB, EventsTable: n.EventsTable, CommandsTable: n.CommandsTable, TimeShards: cfg.TimeShards})
 	if err != nil {
 		return nil, err
 	}
