@@ -17,6 +17,14 @@ func jobIDs(rows []projections.Job) []string {
 	return ids
 }
 
+// jobs runs a jobs command line that prints runs (get, active, skipped, end) and returns them.
+func (in *installation) jobs(t *testing.T, args ...string) []projections.Job {
+	t.Helper()
+	var rows []projections.Job
+	in.okJSON(t, &rows, append([]string{"jobs"}, args...)...)
+	return rows
+}
+
 func TestJobs(t *testing.T) {
 	t.Parallel()
 	in := newInstallation(t, "e2e-jobs")
@@ -42,36 +50,31 @@ func TestJobs(t *testing.T) {
 			}
 		}},
 		{"when jobs get asks for it, then it shows the one run", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "get", "--jobname", "deploy-prod", "--gitversion", "3f2c1ab")
+			rows := in.jobs(t, "get", "--jobname", "deploy-prod", "--gitversion", "3f2c1ab")
 			if len(rows) != 1 || rows[0] != run {
 				t.Errorf("jobs get: %+v, want [%+v]", rows, run)
 			}
 		}},
 		{"when jobs active looks back 1h, then it shows the run", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "active", "--jobname", "deploy-prod", "--ttl", "1h")
+			rows := in.jobs(t, "active", "--jobname", "deploy-prod", "--ttl", "1h")
 			if ids := jobIDs(rows); len(ids) != 1 || ids[0] != run.ID {
 				t.Errorf("jobs active: %+v, want the run %s", rows, run.ID)
 			}
 		}},
 		{"when the version ends as skipped, then the ended run is printed", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "end", "--gitversion", "3f2c1ab", "--skipped")
+			rows := in.jobs(t, "end", "--gitversion", "3f2c1ab", "--skipped")
 			if len(rows) != 1 || rows[0].ID != run.ID || rows[0].Ended == nil || !rows[0].Skipped || *rows[0].Ended < run.Started {
 				t.Fatalf("jobs end: %+v, want the run %s ended and skipped", rows, run.ID)
 			}
 		}},
 		{"when jobs active looks back 1h, then it no longer shows the run", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "active", "--jobname", "deploy-prod", "--ttl", "1h")
+			rows := in.jobs(t, "active", "--jobname", "deploy-prod", "--ttl", "1h")
 			if len(rows) != 0 {
 				t.Errorf("jobs active: %+v, want none", rows)
 			}
 		}},
 		{"when jobs skipped looks back 1h, then it shows the run", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "skipped", "--jobname", "deploy-prod", "--ttl", "1h")
+			rows := in.jobs(t, "skipped", "--jobname", "deploy-prod", "--ttl", "1h")
 			if ids := jobIDs(rows); len(ids) != 1 || ids[0] != run.ID {
 				t.Errorf("jobs skipped: %+v, want the run %s", rows, run.ID)
 			}
@@ -84,20 +87,18 @@ func TestJobs(t *testing.T) {
 		{"given deploy-stage and smoke run at 9d8e7f6, when jobs active looks back 1ms a moment later, then it shows nothing", func(t *testing.T) {
 			in.ok(t, "jobs", "start", "--jobname", "deploy-stage", "--user", "alice", "--gitversion", "9d8e7f6")
 			in.ok(t, "jobs", "start", "--jobname", "smoke", "--user", "alice", "--gitversion", "9d8e7f6")
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "active", "--jobname", "deploy-stage", "--ttl", "1h")
+			rows := in.jobs(t, "active", "--jobname", "deploy-stage", "--ttl", "1h")
 			if len(rows) != 1 || rows[0].Version != "9d8e7f6" {
 				t.Fatalf("jobs active --ttl 1h: %+v, want the run at 9d8e7f6", rows)
 			}
 			time.Sleep(20 * time.Millisecond)
-			in.okJSON(t, &rows, "jobs", "active", "--jobname", "deploy-stage", "--ttl", "1ms")
+			rows = in.jobs(t, "active", "--jobname", "deploy-stage", "--ttl", "1ms")
 			if len(rows) != 0 {
 				t.Errorf("jobs active --ttl 1ms: %+v, want none", rows)
 			}
 		}},
 		{"when 9d8e7f6 ends, then the runs of both jobs end, not skipped", func(t *testing.T) {
-			var rows []projections.Job
-			in.okJSON(t, &rows, "jobs", "end", "--gitversion", "9d8e7f6", "--user", "carol@example.com")
+			rows := in.jobs(t, "end", "--gitversion", "9d8e7f6", "--user", "carol@example.com")
 			names := map[string]bool{}
 			for _, r := range rows {
 				names[r.Jobname] = true
@@ -108,7 +109,7 @@ func TestJobs(t *testing.T) {
 			if len(rows) != 2 || !names["deploy-stage"] || !names["smoke"] {
 				t.Errorf("jobs end: %+v, want the runs of deploy-stage and smoke", rows)
 			}
-			in.okJSON(t, &rows, "jobs", "skipped", "--jobname", "deploy-stage", "--ttl", "1h")
+			rows = in.jobs(t, "skipped", "--jobname", "deploy-stage", "--ttl", "1h")
 			if len(rows) != 0 {
 				t.Errorf("jobs skipped: %+v, want none", rows)
 			}

@@ -55,25 +55,34 @@ func mintPolicyTokens(t *testing.T, iss *oidctest.Issuer) policyTokens {
 	}
 }
 
-// launchPolicyWorker starts a worker trusting iss and applying the policy file in mode,
-// as launchWorker does, and returns it with its HTTP address.
-func (in *installation) launchPolicyWorker(t *testing.T, iss *oidctest.Issuer, file, mode string) (*workerProcess, string) {
+// policySetup is an installation whose worker trusts an issuer of the test's own and
+// applies e2ePolicy, kept in file, and the ID tokens that issuer minted for the callers.
+type policySetup struct {
+	in   *installation
+	tok  policyTokens
+	file string
+	w    *workerProcess
+}
+
+// newPolicySetup creates the installation and starts its worker with the policy in mode
+// (enforce or audit), as launchWorker does; the worker is stopped when the test ends.
+func newPolicySetup(t *testing.T, what, mode string) policySetup {
 	t.Helper()
-	w := in.launchWorker(t, "--oidc-issuer", iss.URL(), "--policy", file, "--policy-mode", mode)
-	t.Cleanup(func() { w.terminate(t) })
-	return w, w.addr
+	ps := policySetup{in: newInstallation(t, what), file: filepath.Join(t.TempDir(), "policy.yaml")}
+	iss := oidctest.New(t)
+	ps.tok = mintPolicyTokens(t, iss)
+	if err := os.WriteFile(ps.file, []byte(e2ePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ps.w = ps.in.launchWorker(t, "--oidc-issuer", iss.URL(), "--policy", ps.file, "--policy-mode", mode)
+	t.Cleanup(func() { ps.w.terminate(t) })
+	return ps
 }
 
 func TestPolicyEnforce(t *testing.T) {
 	t.Parallel()
-	in := newInstallation(t, "e2e-policy-enforce")
-	iss := oidctest.New(t)
-	tok := mintPolicyTokens(t, iss)
-	file := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(file, []byte(e2ePolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, _ := in.launchPolicyWorker(t, iss, file, "enforce")
+	ps := newPolicySetup(t, "e2e-policy-enforce", "enforce")
+	in, tok, file, w := ps.in, ps.tok, ps.file, ps.w
 
 	// given the main-branch identity, when alice locks production as herself, then it is granted
 	wantLock(t, in.ok(t, "locks", "lock", "--env", "production", "--user", "alice", "--id-token", tok.alice), "production", "alice", false)
@@ -129,14 +138,8 @@ func TestPolicyEnforce(t *testing.T) {
 
 func TestPolicyAudit(t *testing.T) {
 	t.Parallel()
-	in := newInstallation(t, "e2e-policy-audit")
-	iss := oidctest.New(t)
-	tok := mintPolicyTokens(t, iss)
-	file := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(file, []byte(e2ePolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, addr := in.launchPolicyWorker(t, iss, file, "audit")
+	ps := newPolicySetup(t, "e2e-policy-audit", "audit")
+	in, tok, w := ps.in, ps.tok, ps.w
 
 	// given audit mode, when the commands enforce refuses are sent, then they succeed as without a policy
 	wantLock(t, in.ok(t, "locks", "lock", "--env", "production", "--user", "bob", "--id-token", tok.bobFeature), "production", "bob", false)
@@ -145,7 +148,7 @@ func TestPolicyAudit(t *testing.T) {
 	in.wantLocks(t, "production", projections.Lock{User: "alice", Active: true}, projections.Lock{User: "bob", Active: false})
 
 	// then buildledger_policy_would_reject_total counts them by action, and the log says what enforce would have done
-	metrics := scrape(t, addr)
+	metrics := scrape(t, w.addr)
 	for _, want := range []string{`buildledger_policy_would_reject_total{action="lock"} 1`, `buildledger_policy_would_reject_total{action="release"} 1`, `buildledger_policy_rejected_total{action="lock"} 0`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
