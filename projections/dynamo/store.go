@@ -86,32 +86,26 @@ func (s *Store) batchGet(ctx context.Context, keys []projections.Key, tables map
 		r.ConsistentRead = aws.Bool(true)
 		req[name] = r
 	}
-	for attempt := 1; len(req) > 0; attempt++ {
+	return untilProcessed(ctx, s, "batch get: keys", req, func(req map[string]types.KeysAndAttributes) (map[string]types.KeysAndAttributes, error) {
 		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return translate(err, "batch get")
+			return nil, translate(err, "batch get")
 		}
 		for name, list := range res.Responses {
 			for _, a := range list {
 				it, err := fromAttrs(a)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				k, err := projections.KeyOf(tables[name], it)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				out[k] = it
 			}
 		}
-		req = res.UnprocessedKeys
-		if len(req) > 0 {
-			if err := s.awaitRetry(ctx, "batch get: keys", attempt); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return res.UnprocessedKeys, nil
+	})
 }
 
 // maxTransactGet is the most items one TransactGetItems reads.
@@ -339,14 +333,26 @@ func (s *Store) WriteBatch(ctx context.Context, puts []projections.Put, deletes 
 }
 
 func (s *Store) batchWrite(ctx context.Context, req map[string][]types.WriteRequest) error {
-	for attempt := 1; len(req) > 0; attempt++ {
+	return untilProcessed(ctx, s, "batch write: items", req, func(req map[string][]types.WriteRequest) (map[string][]types.WriteRequest, error) {
 		res, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
 		if err != nil {
-			return translate(err, "batch write")
+			return nil, translate(err, "batch write")
 		}
-		req = res.UnprocessedItems
+		return res.UnprocessedItems, nil
+	})
+}
+
+// untilProcessed sends req with a batch call, then sends again what each call leaves
+// unprocessed (see awaitRetry; what names it, e.g. "batch get: keys") until nothing is left.
+func untilProcessed[R any](ctx context.Context, s *Store, what string, req map[string]R, send func(map[string]R) (map[string]R, error)) error {
+	for attempt := 1; len(req) > 0; attempt++ {
+		left, err := send(req)
+		if err != nil {
+			return err
+		}
+		req = left
 		if len(req) > 0 {
-			if err := s.awaitRetry(ctx, "batch write: items", attempt); err != nil {
+			if err := s.awaitRetry(ctx, what, attempt); err != nil {
 				return err
 			}
 		}
