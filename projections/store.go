@@ -235,11 +235,8 @@ func CheckWrite(puts []Put, deletes []Key, batch bool) error {
 		return fmt.Errorf("%w: %d items in one transaction, at most %d", ErrInvalidWrite, len(puts)+len(deletes), MaxWriteItems)
 	}
 	seen := make(map[Key]bool, len(puts)+len(deletes))
-	for _, p := range puts {
-		k, err := KeyOf(p.Table, p.Item)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidWrite, err)
-		}
+	// once checks k and that no other write of the call has it.
+	once := func(k Key) error {
 		if err := CheckKey(k); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidWrite, err)
 		}
@@ -247,6 +244,16 @@ func CheckWrite(puts []Put, deletes []Key, batch bool) error {
 			return fmt.Errorf("%w: %s is written twice", ErrInvalidWrite, k)
 		}
 		seen[k] = true
+		return nil
+	}
+	for _, p := range puts {
+		k, err := KeyOf(p.Table, p.Item)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidWrite, err)
+		}
+		if err := once(k); err != nil {
+			return err
+		}
 		for name, v := range p.Item {
 			if name == "" {
 				return fmt.Errorf("%w: item %s has an empty attribute name", ErrInvalidWrite, k)
@@ -263,13 +270,9 @@ func CheckWrite(puts []Put, deletes []Key, batch bool) error {
 		}
 	}
 	for _, k := range deletes {
-		if err := CheckKey(k); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidWrite, err)
+		if err := once(k); err != nil {
+			return err
 		}
-		if seen[k] {
-			return fmt.Errorf("%w: %s is written twice", ErrInvalidWrite, k)
-		}
-		seen[k] = true
 	}
 	return nil
 }
