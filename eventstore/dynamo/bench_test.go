@@ -26,7 +26,7 @@ import (
 // tables for the raw requests, so that the two never share items or partitions.
 func benchStore(b *testing.B) (st *dynamo.Store, raw *dynamodb.Client, events, commands string) {
 	b.Helper()
-	st = newStore(b, nil)
+	st = newStore(b, dynamo.Config{})
 	raw = awstest.DynamoDB(b)
 	events, commands = newTables(b, raw)
 	return st, raw, events, commands

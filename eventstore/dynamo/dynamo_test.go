@@ -40,11 +40,12 @@ func newTables(t testing.TB, client *dynamodb.Client) (events, commands string) 
 	return events, commands
 }
 
-func newStore(t testing.TB, now func() time.Time) *dynamo.Store {
+// newStore returns a Store of cfg on fresh tables (newTables) of the emulator.
+func newStore(t testing.TB, cfg dynamo.Config) *dynamo.Store {
 	t.Helper()
-	client := awstest.DynamoDB(t)
-	events, commands := newTables(t, client)
-	st, err := dynamo.New(dynamo.Config{Client: client, EventsTable: events, CommandsTable: commands, Now: now})
+	cfg.Client = awstest.DynamoDB(t)
+	cfg.EventsTable, cfg.CommandsTable = newTables(t, cfg.Client)
+	st, err := dynamo.New(cfg)
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}
@@ -52,7 +53,7 @@ func newStore(t testing.TB, now func() time.Time) *dynamo.Store {
 }
 
 func TestConformance(t *testing.T) {
-	eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return newStore(t, nil) })
+	eventstoretest.Run(t, func(t *testing.T) eventstore.Store { return newStore(t, dynamo.Config{}) })
 }
 
 func TestCreateTables_given_existing_tables_then_left_alone_and_not_reported(t *testing.T) {
@@ -96,7 +97,7 @@ func TestReadAll_given_events_over_several_days_then_pages_cross_day_buckets(t *
 		defer mu.Unlock()
 		now = now.Add(d)
 	}
-	st := newStore(t, clock)
+	st := newStore(t, dynamo.Config{Now: clock})
 	ctx := t.Context()
 	var want []string
 	for day := range 3 {

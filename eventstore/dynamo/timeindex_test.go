@@ -13,13 +13,7 @@ import (
 // The unsharded layout of earlier versions (one time bucket a day) still passes the suite.
 func TestConformance_given_one_time_shard(t *testing.T) {
 	eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
-		client := awstest.DynamoDB(t)
-		events, commands := newTables(t, client)
-		st, err := dynamo.New(dynamo.Config{Client: client, EventsTable: events, CommandsTable: commands, TimeShards: 1})
-		if err != nil {
-			t.Fatalf("new store: %v", err)
-		}
-		return st
+		return newStore(t, dynamo.Config{TimeShards: 1})
 	})
 }
 
