@@ -20,6 +20,8 @@ type applier struct {
 	maxAttempts int
 	// cache, when set, keeps what the applier wrote of each stream (the live projector's).
 	cache *rowCache
+	// writer, when set, writes concurrent applies together (the live projector's).
+	writer *groupWriter
 }
 
 // apply applies rec, and the gap before it, to the tables of generation pin, or of the
@@ -162,7 +164,12 @@ func (a *applier) write(ctx context.Context, p *projection, gen int64, rec event
 		puts = append(puts, rp.put(gen))
 	}
 	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
-	if err := a.store.Write(ctx, puts, nil); err != nil {
+	if a.writer != nil {
+		err = a.writer.write(ctx, puts)
+	} else {
+		err = a.store.Write(ctx, puts, nil)
+	}
+	if err != nil {
 		return err
 	}
 	if a.cache != nil {

@@ -28,6 +28,10 @@ type ProjectorConfig struct {
 	// writing them, so that a stream's next event is applied without reading them again;
 	// default DefaultRowCacheStreams, negative keeps none.
 	RowCacheStreams int
+	// WriteSlots is how many transactions the projector has in flight at once; events
+	// applied while all are busy wait and are written together, one transaction for several
+	// streams. Default DefaultWriteSlots; negative writes every event alone.
+	WriteSlots int
 }
 
 const defaultMaxAttempts = 10
@@ -41,6 +45,9 @@ func (c *ProjectorConfig) setDefaults() {
 	}
 	if c.RowCacheStreams == 0 {
 		c.RowCacheStreams = DefaultRowCacheStreams
+	}
+	if c.WriteSlots == 0 {
+		c.WriteSlots = DefaultWriteSlots
 	}
 }
 
@@ -78,6 +85,7 @@ func NewProjector(cfg ProjectorConfig) (*Projector, error) {
 		gens:        newGenerations(cfg.Store, GenerationCacheTTL, cfg.Now),
 		maxAttempts: cfg.MaxAttempts,
 		cache:       newRowCache(cfg.RowCacheStreams),
+		writer:      newGroupWriter(cfg.Store, cfg.WriteSlots),
 	}}, nil
 }
 
