@@ -12,17 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"buildledger/client"
 	"buildledger/domain"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/app"
 	"buildledger/internal/awstest"
 	"buildledger/projections"
-	projdynamo "buildledger/projections/dynamo"
 )
 
 // The arguments of dynostore's sample usage: createBuild(u, r, t, ['BrowserA', 'BrowserB']).
@@ -157,9 +153,9 @@ func sameView(t *testing.T, what string, got []byte, want map[string]any) {
 	}
 }
 
-// installationClients are what a program of its own uses to talk to an installation: a
-// client sending commands to its queue and waiting for them, its event store and its read
-// models.
+// installationClients are what a program of its own uses to talk to an installation, built
+// by the composition root: a client sending commands to its queue and waiting for them, its
+// event store and its read models.
 type installationClients struct {
 	commands *client.Client
 	events   *esdynamo.Store
@@ -168,31 +164,23 @@ type installationClients struct {
 
 func (in *installation) clients(t *testing.T) installationClients {
 	t.Helper()
-	ctx := context.Background()
-	cfg := awstest.Config(t)
-	ddb, sqsc, snsc := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
 	names, err := handlers.NewNames(in.prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := handlers.ResolveMessaging(ctx, sqsc, snsc, names)
+	a, err := app.New(app.Config{AWS: awstest.Config(t), Names: names})
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := esdynamo.New(esdynamo.Config{Client: ddb, EventsTable: names.EventsTable, CommandsTable: names.CommandsTable})
+	ep, err := a.ResolveMessaging(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads, err := projdynamo.New(projdynamo.Config{Client: ddb, Prefix: names.Prefix})
+	commands, err := a.Client(ep.CommandsQueueURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	queries := projections.NewQueries(reads)
-	commands, err := client.New(client.Config{SQS: sqsc, QueueURL: ep.CommandsQueueURL, Outcomes: events, Positions: queries})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return installationClients{commands: commands, events: events, queries: queries}
+	return installationClients{commands: commands, events: a.Events, queries: a.Queries}
 }
 
 func TestGivenAWorker_WhenTheDynostoreSampleIsSentAsSQSCommands_ThenTheReadTablesShowTheSampleOutputAtEveryStep(t *testing.T) {
