@@ -22,15 +22,24 @@ func locksOwned(parts []string) rowSet {
 func lockRef(env, id string) ref { return ref{table: TableLocks, partition: env, sort: id} }
 
 func locksNeeds(e domain.Event) []ref {
-	switch e := e.(type) {
-	case domain.LockRefreshed:
-		return []ref{lockRef(e.Env, e.LockID.String())}
-	case domain.Released:
-		return []ref{lockRef(e.Env, e.LockID.String())}
-	case domain.LockExpired:
-		return []ref{lockRef(e.Env, e.LockID.String())}
+	if env, id, _, _, ok := lockUpdate(e); ok {
+		return []ref{lockRef(env, id)}
 	}
 	return nil
+}
+
+// lockUpdate returns the lock an event after its grant changes, the user the event names
+// and when it happened; ok is false for the grant and for events that change no lock row.
+func lockUpdate(e domain.Event) (env, id, user string, at time.Time, ok bool) {
+	switch e := e.(type) {
+	case domain.LockRefreshed:
+		return e.Env, e.LockID.String(), e.User, e.At, true
+	case domain.Released:
+		return e.Env, e.LockID.String(), e.User, e.At, true
+	case domain.LockExpired:
+		return e.Env, e.LockID.String(), e.User, e.At, true
+	}
+	return "", "", "", time.Time{}, false
 }
 
 func (v view) lock(env, id, user string, at time.Time) (Lock, error) {
@@ -48,42 +57,44 @@ const (
 // Lease, queue and force fields of the row are set only by events that carry them, so
 // that the row of a lock without them is the one Da-Playa's fields alone make.
 func projectLocks(rec eventstore.Record, e domain.Event, v view) (change, error) {
-	var l Lock
-	switch e := e.(type) {
-	case domain.Locked:
-		l = Lock{
+	l, ok, err := lockRow(e, v)
+	if err != nil || !ok {
+		return change{}, err
+	}
+	l.StreamVersion = rec.Version
+	return change{puts: []rowPut{lockRows.put(l)}}, nil
+}
+
+// lockRow returns the row of the lock e grants or changes; ok is false when e changes none.
+func lockRow(e domain.Event, v view) (l Lock, ok bool, err error) {
+	if e, ok := e.(domain.Locked); ok {
+		return Lock{
 			ID: e.LockID.String(), User: e.User, Env: e.Env, CreatedAt: ms(e.At), UpdatedAt: ms(e.At),
 			Active: true, Uberlock: e.Uberlock, Meta: e.Meta,
 			FencingToken: e.Token, LeaseMs: e.LeaseMs, ExpiresAt: optMs(e.ExpiresAt), Claim: e.Claim,
 			BreakGlass: e.BreakGlass, Reason: e.Reason,
-		}
+		}, true, nil
+	}
+	env, id, user, at, ok := lockUpdate(e)
+	if !ok {
+		return Lock{}, false, nil
+	}
+	if l, err = v.lock(env, id, user, at); err != nil {
+		return Lock{}, false, err
+	}
+	switch e := e.(type) {
 	case domain.LockRefreshed:
-		var err error
-		if l, err = v.lock(e.Env, e.LockID.String(), e.User, e.At); err != nil {
-			return change{}, err
-		}
 		l.User, l.Meta, l.Uberlock, l.Active, l.UpdatedAt = e.User, e.Meta, e.Uberlock, true, ms(e.At)
 		l.LeaseMs, l.ExpiresAt, l.Claim = e.LeaseMs, optMs(e.ExpiresAt), false
 	case domain.Released:
-		var err error
-		if l, err = v.lock(e.Env, e.LockID.String(), e.User, e.At); err != nil {
-			return change{}, err
-		}
 		l.Active, l.Uberlock, l.UpdatedAt = false, e.Uberlock, ms(e.At)
 		if e.ForcedBy != "" {
 			l.Ended, l.ForcedBy, l.Reason = LockEndedForced, e.ForcedBy, e.Reason
 		}
 	case domain.LockExpired:
-		var err error
-		if l, err = v.lock(e.Env, e.LockID.String(), e.User, e.At); err != nil {
-			return change{}, err
-		}
 		l.Active, l.UpdatedAt, l.Ended = false, ms(e.At), LockEndedExpired
-	default:
-		return change{}, nil
 	}
-	l.StreamVersion = rec.Version
-	return change{puts: []rowPut{lockRows.put(l)}}, nil
+	return l, true, nil
 }
 
 // optMs returns t in epoch milliseconds, 0 for nil.
