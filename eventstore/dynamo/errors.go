@@ -15,6 +15,7 @@ const (
 	roleEvent         itemRole = iota // Put of an event: its version slot was taken
 	roleExpectedCheck                 // ConditionCheck that the expected version exists
 	roleOutcome                       // Put of the command outcome: the id was used
+	roleAlso                          // a write carried along (AppendWith): its condition failed
 )
 
 // writeTarget names what a write was about, for the errors it may turn into.
@@ -34,12 +35,15 @@ func translateWriteError(err error, op string, roles []itemRole, t writeTarget) 
 	if err == nil {
 		return nil
 	}
-	duplicate, conflict := false, false
+	duplicate, conflict, also := false, false, false
 	if f, ok := ddb.ConditionFailure(err); ok {
 		for _, i := range f.Failed {
-			if i < len(roles) && roles[i] == roleOutcome {
+			switch {
+			case i < len(roles) && roles[i] == roleOutcome:
 				duplicate = true
-			} else {
+			case i < len(roles) && roles[i] == roleAlso:
+				also = true
+			default:
 				conflict = true
 			}
 		}
@@ -50,6 +54,8 @@ func translateWriteError(err error, op string, roles []itemRole, t writeTarget) 
 		return &eventstore.DuplicateCommandError{CommandID: t.commandID}
 	case conflict:
 		return &eventstore.ConflictError{Stream: t.stream, ExpectedVersion: t.expectedVersion}
+	case also:
+		return fmt.Errorf("%w: %s", ErrAlsoRefused, op)
 	}
 	return fmt.Errorf("eventstore/dynamo: %s: %w", op, err)
 }

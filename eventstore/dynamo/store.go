@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +22,22 @@ const maxTransactItems = 100
 // read (consistently) before it instead; versions are never deleted, so the read cannot go
 // stale.
 func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
+	return s.AppendWith(ctx, stream, expectedVersion, events, cmd, nil)
+}
+
+// Also returns writes of other tables to commit in the same transaction as the records of
+// an append, at most room items; nil for none.
+type Also func(records []eventstore.Record, room int) ([]types.TransactWriteItem, error)
+
+// ErrAlsoRefused means the writes an append carried (see AppendWith) did not hold their
+// conditions: nothing was written, and the append alone may be tried again.
+var ErrAlsoRefused = errors.New("eventstore/dynamo: the writes appended with the events were refused")
+
+// AppendWith appends as Append does, and commits in the same transaction what also returns
+// for the records (when also is not nil and returns items). A failed condition of those
+// items alone is ErrAlsoRefused; a used command id or a taken version is reported as by
+// Append.
+func (s *Store) AppendWith(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef, also Also) ([]eventstore.Record, error) {
 	if err := eventstore.ValidateAppend(stream, expectedVersion, events, cmd); err != nil {
 		return nil, err
 	}
@@ -55,6 +72,19 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 			roles = append(roles, roleExpectedCheck)
 		} else if err := s.checkVersionExists(ctx, target); err != nil {
 			return nil, err
+		}
+	}
+	if also != nil {
+		more, err := also(records, maxTransactItems-len(items))
+		if err != nil {
+			return nil, err
+		}
+		if len(more) > maxTransactItems-len(items) {
+			return nil, fmt.Errorf("eventstore/dynamo: append to %s: %d items do not fit the transaction", stream, len(items)+len(more))
+		}
+		items = append(items, more...)
+		for range more {
+			roles = append(roles, roleAlso)
 		}
 	}
 	if err := s.recordBuckets(ctx, records); err != nil {
