@@ -15,9 +15,6 @@ import (
 	"buildledger/client"
 	"buildledger/domain"
 	esdynamo "buildledger/eventstore/dynamo"
-	"buildledger/handlers"
-	"buildledger/internal/app"
-	"buildledger/internal/awstest"
 	"buildledger/projections"
 )
 
@@ -164,18 +161,7 @@ type installationClients struct {
 
 func (in *installation) clients(t *testing.T) installationClients {
 	t.Helper()
-	names, err := handlers.NewNames(in.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(app.Config{AWS: awstest.Config(t), Names: names})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := a.ResolveMessaging(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, ep := in.messaging(t)
 	commands, err := a.Client(ep.CommandsQueueURL)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-
-	"buildledger/handlers"
-	"buildledger/internal/awstest"
 )
 
 // grantedTo returns the users that held env's lock, in order, from the history as
@@ -212,15 +209,8 @@ func TestLock_GivenReadModelsThatNeverCatchUp_WhenGranted_ThenLockSaysItIsTaken(
 	in := newInstallation(t, "e2e-lag")
 	// Cut the projector off the events topic: the read models never see the grant.
 	ctx := context.Background()
-	names, err := handlers.NewNames(in.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := handlers.ResolveMessaging(ctx, awstest.SQS(t), awstest.SNS(t), names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snsc := awstest.SNS(t)
+	a, ep := in.messaging(t)
+	snsc := a.SNS
 	subs, err := snsc.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(ep.EventsTopicARN)})
 	if err != nil {
 		t.Fatal(err)

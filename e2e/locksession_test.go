@@ -15,10 +15,7 @@ const lockSessionFile = "testdata/lock_session.txt"
 // records it into testdata/lock_session.txt.
 func TestREADMELockSession(t *testing.T) {
 	t.Parallel()
-	needJQ(t)
-	in := newInstallation(t, "e2e-lock-session")
-	in.startWorker(t)
-	s := &session{in: in}
+	s := newSession(t, "e2e-lock-session")
 	alice, bob, ops := "alice@example.com", "bob@example.com", "ops@example.com"
 	mustExit := func(r result, code int) {
 		t.Helper()
@@ -29,11 +26,7 @@ func TestREADMELockSession(t *testing.T) {
 
 	mustExit(s.run(t, ".", "locks", "lock", "--env", "production", "--user", alice, "--lease", "10m", "--meta", "https://ci.example/builds/42"), 0)
 	during := time.Now()
-	waiting := in.start(t, "locks", "lock", "--env", "production", "--user", bob, "--wait", "5m")
-	s.prompt("buildledger " + shellJoin(waiting.args) + " | jq -c . &")
-	waitAttempts(t, waiting, "Still locked at env production by "+alice, 2)
-	shown := waiting.stderr.String()
-	s.out.WriteString(shown)
+	waiting := s.background(t, "Still locked at env production by "+alice, "locks", "lock", "--env", "production", "--user", bob, "--wait", "5m")
 	r := s.run(t, ".", "locks", "queue", "--env", "production")
 	mustExit(r, 0)
 	if !strings.Contains(r.stdout, bob) {
@@ -41,11 +34,7 @@ func TestREADMELockSession(t *testing.T) {
 	}
 	mustExit(s.run(t, ".", "locks", "renew", "--env", "production", "--user", alice, "--token", "1"), 0)
 	mustExit(s.run(t, ".", "locks", "release", "--env", "production", "--user", alice), 0)
-	s.prompt("wait")
-	r = waiting.wait()
-	mustExit(r, 0)
-	s.out.WriteString(strings.TrimPrefix(r.stderr, shown))
-	s.out.WriteString(jq(t, ".", r.stdout))
+	mustExit(s.wait(t, waiting), 0)
 
 	r = s.run(t, "", "locks", "check", "--env", "production", "--token", "1")
 	mustExit(r, 1)

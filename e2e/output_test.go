@@ -183,6 +183,18 @@ func (in *installation) app(t *testing.T) *app.App {
 	return a
 }
 
+// messaging returns the installation's composition root and the endpoints of its queues and
+// topic.
+func (in *installation) messaging(t *testing.T) (*app.App, handlers.Endpoints) {
+	t.Helper()
+	a := in.app(t)
+	ep, err := a.ResolveMessaging(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, ep
+}
+
 // okTTY runs a command line that must succeed with its standard output on a pseudo-terminal
 // wide enough that no table needs fitting in it (termout's tests cover that) and returns what it printed there, with the terminal's
 // CR LF line ends made LF. env is added to the command's environment; NO_COLOR is unset

@@ -20,12 +20,49 @@ type session struct {
 	out strings.Builder
 }
 
+// newSession returns a session against a new installation whose worker runs.
+func newSession(t *testing.T, what string) *session {
+	t.Helper()
+	needJQ(t)
+	in := newInstallation(t, what)
+	in.startWorker(t)
+	return &session{in: in}
+}
+
 func (s *session) prompt(line string) { s.out.WriteString("$ " + line + "\n") }
 
 // exitStatus records `echo $?` after a command that exited with code.
 func (s *session) exitStatus(code int) {
 	s.prompt("echo $?")
 	fmt.Fprintln(&s.out, code)
+}
+
+// sessionJob is a command line of a session that runs in the background.
+type sessionJob struct {
+	p     *process
+	shown string // its standard error as recorded when it was started
+}
+
+// background starts a command line in the background, recorded as `… | jq -c . &`, waits
+// until it has printed line twice (a waiting lock's attempts) and records what it printed.
+func (s *session) background(t *testing.T, line string, args ...string) *sessionJob {
+	t.Helper()
+	p := s.in.start(t, args...)
+	s.prompt("buildledger " + shellJoin(p.args) + " | jq -c . &")
+	waitAttempts(t, p, line, 2)
+	j := &sessionJob{p: p, shown: p.stderr.String()}
+	s.out.WriteString(j.shown)
+	return j
+}
+
+// wait records `wait`, waits until the job ends and records the rest of what it printed.
+func (s *session) wait(t *testing.T, j *sessionJob) result {
+	t.Helper()
+	s.prompt("wait")
+	r := j.p.wait()
+	s.out.WriteString(strings.TrimPrefix(r.stderr, j.shown))
+	s.out.WriteString(jq(t, ".", r.stdout))
+	return r
 }
 
 // run runs a command line and records it; filter, when not empty, is the jq filter its
@@ -83,10 +120,7 @@ func shellQuote(s string) string {
 // it into testdata/session.txt.
 func TestREADMESession(t *testing.T) {
 	t.Parallel()
-	needJQ(t)
-	in := newInstallation(t, "e2e-session")
-	in.startWorker(t)
-	s := &session{in: in}
+	s := newSession(t, "e2e-session")
 	repo := []string{"--user", "api", "--repo", "foo"}
 	update := func(browser, status string, finished bool) {
 		args := append(append([]string{"builds", "update"}, repo...), "--build", "1", "--browser", browser, "--status", status)
@@ -107,20 +141,11 @@ func TestREADMESession(t *testing.T) {
 
 	alice, bob := "alice@example.com", "bob@example.com"
 	s.run(t, ".", "locks", "lock", "--env", "production", "--user", alice, "--meta", "https://ci.example/builds/42")
-	waiting := in.start(t, "locks", "lock", "--env", "production", "--user", bob)
-	s.prompt("buildledger " + shellJoin(waiting.args) + " | jq -c . &")
-	still := "Still locked at env production by " + alice + "\n"
-	waitAttempts(t, waiting, still, 2)
-	shown := waiting.stderr.String()
-	s.out.WriteString(shown)
+	waiting := s.background(t, "Still locked at env production by "+alice+"\n", "locks", "lock", "--env", "production", "--user", bob)
 	s.run(t, ".", "locks", "release", "--env", "production", "--user", alice)
-	s.prompt("wait")
-	r := waiting.wait()
-	if r.code != 0 {
+	if r := s.wait(t, waiting); r.code != 0 {
 		t.Fatalf("bob's lock was not granted:\n%s", r)
 	}
-	s.out.WriteString(strings.TrimPrefix(r.stderr, shown))
-	s.out.WriteString(jq(t, ".", r.stdout))
 	s.run(t, ".[]", "locks", "list", "--env", "production")
 	if r := s.run(t, "", "locks", "release", "--env", "production", "--user", alice); r.code != 1 {
 		t.Fatalf("alice released a lock she does not hold:\n%s", r)

@@ -9,14 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
-	"buildledger/handlers"
-	"buildledger/internal/awstest"
 	"buildledger/projections"
 )
 
@@ -116,17 +113,8 @@ func TestGivenABurst_WhenTheWorkerIsStoppedWithSIGTERMMidway_ThenARestartedWorke
 // deleted.
 func (in *installation) messagesInFlight(t *testing.T) int {
 	t.Helper()
-	cfg := awstest.Config(t)
-	names, err := handlers.NewNames(in.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqsc := sqs.NewFromConfig(cfg)
-	ep, err := handlers.ResolveMessaging(context.Background(), sqsc, sns.NewFromConfig(cfg), names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sqsc.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+	a, ep := in.messaging(t)
+	out, err := a.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(ep.CommandsQueueURL),
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
 	})
