@@ -16,7 +16,9 @@
 //     TransactWriteItems per command; and, counted by internal/costmeter, the work per
 //     accepted command of each side (DynamoDB requests, capacity units, SQS+SNS requests).
 //   - replay: events/s rebuilding every read model from the events table, vs a parallel
-//     Scan of that table; and the peak memory of a small vs a large replay.
+//     Scan of that table, and vs that Scan plus BatchWriteItem of the rows the replay ends
+//     with; the work per replayed event of the replay and of the scan and writes; and the
+//     peak memory of a small vs a large replay.
 //   - put: events/s of the dynamodb-eventstore operation (Store.Put) at 1 and many callers,
 //     vs one PutItem per event, and vs the seed's npm package (dynamodb-eventstore@0.1.0)
 //     driven by Node (npmseed/driver.js) in the same run.
@@ -285,8 +287,8 @@ type Report struct {
 	Duration string `json:"duration"`
 	// Figures are the measurements, in the order they were taken.
 	Figures []Figure `json:"figures"`
-	// Work is, for the figures that count it (end to end), what each side asked of AWS
-	// per accepted command.
+	// Work is, for the figures that count it (end to end, replay), what each side asked
+	// of AWS per accepted command or replayed event.
 	Work []Work `json:"work,omitempty"`
 }
 

@@ -11,12 +11,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"buildledger/eventstore/dynamo"
+	"buildledger/internal/costmeter"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 )
 
 // replayGoal is the least share of the raw Scan rate a full replay should reach.
 const replayGoal = 0.5
+
+// replayFloorGoal is the least share a full replay should reach of the rate of the work it
+// cannot avoid: the raw Scan plus the writes of the rows it ends with.
+const replayFloorGoal = 0.7
 
 // replayMemoryGoal bounds the peak memory of the large replay as a multiple of the small
 // one's: ten times the events in flat memory, give or take.
@@ -34,7 +39,13 @@ const replayStreamLength = 50
 //
 //   - the large replay's rate with a raw parallel Scan of the same table (same segments, same
 //     page size), taken before and after the replay;
+//   - the large replay's rate with the floor of its work: the same Scan, then BatchWriteItem
+//     of exactly the rows the replay left in its rebuilt tables, into fresh tables of the
+//     same key schema;
 //   - the peak memory of the large replay with the small one's.
+//
+// The cost meter counts, per replayed event, the requests and capacity units of the large
+// replay and of the floor.
 func measureReplay(ctx context.Context, e *environment) ([]Figure, error) {
 	small := &replayDataset{what: "replay-small", events: e.cfg.ReplaySmallEvents}
 	large := &replayDataset{what: "replay", events: e.cfg.ReplayEvents}
@@ -48,11 +59,37 @@ func measureReplay(ctx context.Context, e *environment) ([]Figure, error) {
 			return nil, err
 		}
 	}
-	run, err := replayBeside(ctx, e, small, large)
+	cl := newReplayClients(e)
+	run, err := replayBeside(ctx, e, cl, small, large)
 	if err != nil {
 		return nil, err
 	}
+	// The rows are read before the floor's clock starts: the floor writes what it is given.
+	rows, err := collectFinalRows(ctx, e.db, large.rmPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if run.floor, err = runFloor(ctx, e, cl.raw, cl.rawMeter, large.table, rows); err != nil {
+		return nil, err
+	}
+	e.recordWork(Work{Figure: "replay", Per: "replayed event",
+		Ours: newCommandWork(run.large.work, int(run.large.res.Events)), Raw: newCommandWork(run.floor.work, int(run.large.res.Events))})
 	return replayFigures(e.cfg, run), nil
+}
+
+// replayClients are the DynamoDB clients of the replay figure's two sides, each reporting
+// to a meter of its own: ours (the replays) and raw (the Scans and the floor's writes).
+type replayClients struct {
+	ours, raw           *dynamodb.Client
+	oursMeter, rawMeter *costmeter.Meter
+}
+
+func newReplayClients(e *environment) replayClients {
+	oursMeter, rawMeter := costmeter.New(), costmeter.New()
+	return replayClients{
+		ours: dynamodb.NewFromConfig(oursMeter.Attach(e.aws)), raw: dynamodb.NewFromConfig(rawMeter.Attach(e.aws)),
+		oursMeter: oursMeter, rawMeter: rawMeter,
+	}
 }
 
 // replayDataset is one events table of the replay figure and the read models rebuilt from it.
@@ -60,25 +97,30 @@ type replayDataset struct {
 	what     string
 	events   int
 	table    string
-	store    *dynamo.Store
+	commands string
 	rmPrefix string
 	written  int64
+}
+
+// storeOn returns the event store of ds's tables with db as its client. Its clock stands
+// replayHistoryAge back, as in a store whose history is older than the replay's catch-up
+// margin: otherwise the catch-up pass would apply every event written just before the
+// replay a second time, through the live path.
+func (ds *replayDataset) storeOn(db *dynamodb.Client) (*dynamo.Store, error) {
+	past := func() time.Time { return time.Now().Add(-replayHistoryAge) }
+	return dynamo.New(dynamo.Config{Client: db, EventsTable: ds.table, CommandsTable: ds.commands, Now: past})
 }
 
 // fill writes ds's events of the workload to the events table and creates the read-model
 // tables the replay rebuilds.
 func (ds *replayDataset) fill(ctx context.Context, e *environment, events, commands string) error {
-	ds.table = events
-	// The events are stamped two hours back, as in a store whose history is older than
-	// the replay's catch-up margin: otherwise the catch-up pass would apply every event
-	// written just before the replay a second time, through the live path.
-	past := func() time.Time { return time.Now().Add(-replayHistoryAge) }
-	var err error
-	if ds.store, err = dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands, Now: past}); err != nil {
+	ds.table, ds.commands = events, commands
+	store, err := ds.storeOn(e.db)
+	if err != nil {
 		return err
 	}
 	start := time.Now()
-	if ds.written, err = fillEventStore(ctx, ds.store, e.runID()+"-"+ds.what, ds.events, replayStreamLength, 8); err != nil {
+	if ds.written, err = fillEventStore(ctx, store, e.runID()+"-"+ds.what, ds.events, replayStreamLength, 8); err != nil {
 		return fmt.Errorf("write %d events: %w", ds.events, err)
 	}
 	e.logf("replay: wrote %s events in %s", thousands(ds.written), time.Since(start).Round(time.Millisecond))
@@ -93,20 +135,26 @@ type replayResult struct {
 	res     projections.ReplayResult
 	scanned float64 // events/s while scanning, as the replay's progress reported it
 	mem     memPeak
+	work    costmeter.Counts
 }
 
 // replay rebuilds every read model from ds with the projections' Replayer, as `buildledger
-// replay` does, and measures the process's memory peak meanwhile.
-func (ds *replayDataset) replay(ctx context.Context, e *environment) (replayResult, error) {
-	rm, err := projdynamo.New(projdynamo.Config{Client: e.db, Prefix: ds.rmPrefix})
+// replay` does, through db, and measures the process's memory peak and the work meter
+// counts meanwhile.
+func (ds *replayDataset) replay(ctx context.Context, e *environment, db *dynamodb.Client, meter *costmeter.Meter) (replayResult, error) {
+	rm, err := projdynamo.New(projdynamo.Config{Client: db, Prefix: ds.rmPrefix})
+	if err != nil {
+		return replayResult{}, err
+	}
+	store, err := ds.storeOn(db)
 	if err != nil {
 		return replayResult{}, err
 	}
 	var scanRate atomic.Value
 	rp, err := projections.NewReplayer(projections.ReplayerConfig{
 		Store:            rm,
-		Events:           ds.store,
-		Scanner:          ds.store,
+		Events:           store,
+		Scanner:          store,
 		Segments:         e.cfg.ReplaySegments,
 		ProgressInterval: -1,
 		Progress:         func(_, _ int64, rate float64) { scanRate.Store(rate) },
@@ -114,16 +162,18 @@ func (ds *replayDataset) replay(ctx context.Context, e *environment) (replayResu
 	if err != nil {
 		return replayResult{}, err
 	}
+	before := meter.Snapshot()
 	probe := startMemProbe()
 	res, err := rp.Replay(ctx, projections.ReplayScope{})
 	mem := probe.stopProbe()
+	work := meter.Snapshot().Sub(before)
 	if err != nil {
 		return replayResult{}, fmt.Errorf("replay %s events: %w", thousands(ds.written), err)
 	}
 	if res.Events < ds.written {
 		return replayResult{}, fmt.Errorf("replay read %d events, %d were written", res.Events, ds.written)
 	}
-	r := replayResult{res: res, mem: mem}
+	r := replayResult{res: res, mem: mem, work: work}
 	if v, ok := scanRate.Load().(float64); ok {
 		r.scanned = v
 	}
@@ -132,28 +182,29 @@ func (ds *replayDataset) replay(ctx context.Context, e *environment) (replayResu
 	return r, nil
 }
 
-// replayRun is the replay figure's measurements: both replays, and the raw Scan rate of the
-// large table before and after its replay.
+// replayRun is the replay figure's measurements: both replays, the raw Scan rate of the
+// large table before and after its replay, and the floor of the large replay's work.
 type replayRun struct {
 	small, large          replayResult
 	scanBefore, scanAfter float64
+	floor                 floorResult
 }
 
 // replayBeside replays small, then large between two raw Scans of large's table, so that
 // the raw rate is the mean of one taken on each side of the replay.
-func replayBeside(ctx context.Context, e *environment, small, large *replayDataset) (replayRun, error) {
+func replayBeside(ctx context.Context, e *environment, cl replayClients, small, large *replayDataset) (replayRun, error) {
 	var run replayRun
 	var err error
-	if run.small, err = small.replay(ctx, e); err != nil {
+	if run.small, err = small.replay(ctx, e, cl.ours, cl.oursMeter); err != nil {
 		return replayRun{}, err
 	}
-	if run.scanBefore, err = rawScan(ctx, e, large.table, e.cfg.ReplaySegments); err != nil {
+	if run.scanBefore, err = rawScan(ctx, cl.raw, large.table, e.cfg.ReplaySegments); err != nil {
 		return replayRun{}, err
 	}
-	if run.large, err = large.replay(ctx, e); err != nil {
+	if run.large, err = large.replay(ctx, e, cl.ours, cl.oursMeter); err != nil {
 		return replayRun{}, err
 	}
-	if run.scanAfter, err = rawScan(ctx, e, large.table, e.cfg.ReplaySegments); err != nil {
+	if run.scanAfter, err = rawScan(ctx, cl.raw, large.table, e.cfg.ReplaySegments); err != nil {
 		return replayRun{}, err
 	}
 	e.logf("replay: raw scan %.0f/s before, %.0f/s after", run.scanBefore, run.scanAfter)
@@ -181,14 +232,44 @@ func replayFigures(cfg Config, run replayRun) []Figure {
 		"segments":          float64(cfg.ReplaySegments),
 		"events_per_stream": replayStreamLength,
 	}
+	floor := replayFloorFigure(cfg, large.res.Events, oursRate, run.floor)
 	mem := memoryFigure(fmt.Sprintf("Memory, replay of %s vs %s events", thousands(large.res.Events), thousands(small.res.Events)),
 		large.mem, small.mem, replayMemoryGoal, fmt.Sprintf("peak RSS of this process during each replay; goal: flat (at most %sx for 10x the events)", formatValue(replayMemoryGoal, "")))
-	return []Figure{f, mem}
+	return []Figure{f, floor, mem}
 }
 
-// rawScan reads every item of table with a parallel Scan of segments segments, pages of
-// 1,000 items as the replay's scanner reads them, and returns items per second.
-func rawScan(ctx context.Context, e *environment, table string, segments int) (float64, error) {
+// replayFloorFigure reports the large replay's rate, oursRate for events events, against
+// the floor's for the same events.
+func replayFloorFigure(cfg Config, events int64, oursRate float64, fl floorResult) Figure {
+	f := newFigure("Replay vs scan + writes of the final rows", "events/s", oursRate, fl.rate(events), replayFloorGoal, false)
+	f.Notes = fmt.Sprintf("raw: the parallel Scan of the events table (%d segments), then BatchWriteItem of the %s rows the replay left in its rebuilt tables, positions included, in %s requests of up to %d items (%d in flight, unprocessed items sent again) into fresh tables of the same key schema; timed scan %s + writes %s",
+		cfg.ReplaySegments, thousands(fl.rows), thousands(fl.requests), floorBatchSize, cfg.ReplaySegments,
+		fl.scan.Round(time.Millisecond), fl.write.Round(time.Millisecond))
+	f.Extra = map[string]float64{
+		"events":         float64(events),
+		"scanned_items":  float64(fl.scanned),
+		"rows":           float64(fl.rows),
+		"batch_requests": float64(fl.requests),
+		"scan_seconds":   fl.scan.Seconds(),
+		"write_seconds":  fl.write.Seconds(),
+		"rows_per_event": float64(fl.rows) / float64(max(events, 1)),
+	}
+	return f
+}
+
+// rawScan reads every item of table with scanTable and returns items per second.
+func rawScan(ctx context.Context, db *dynamodb.Client, table string, segments int) (float64, error) {
+	items, took, err := scanTable(ctx, db, table, segments)
+	if err != nil {
+		return 0, err
+	}
+	return float64(items) / took.Seconds(), nil
+}
+
+// scanTable reads every item of table with a parallel Scan of segments segments, pages of
+// 1,000 items as the replay's scanner reads them, and returns how many it read and how long
+// that took.
+func scanTable(ctx context.Context, db *dynamodb.Client, table string, segments int) (int64, time.Duration, error) {
 	var items atomic.Int64
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -196,7 +277,7 @@ func rawScan(ctx context.Context, e *environment, table string, segments int) (f
 	start := time.Now()
 	for seg := range segments {
 		wg.Go(func() {
-			p := dynamodb.NewScanPaginator(e.db, &dynamodb.ScanInput{
+			p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{
 				TableName:     aws.String(table),
 				Segment:       aws.Int32(int32(seg)),
 				TotalSegments: aws.Int32(int32(segments)),
@@ -213,8 +294,9 @@ func rawScan(ctx context.Context, e *environment, table string, segments int) (f
 		})
 	}
 	wg.Wait()
+	took := time.Since(start)
 	if err := context.Cause(ctx); err != nil {
-		return 0, fmt.Errorf("raw scan of %s: %w", table, err)
+		return 0, 0, fmt.Errorf("raw scan of %s: %w", table, err)
 	}
-	return float64(items.Load()) / time.Since(start).Seconds(), nil
+	return items.Load(), took, nil
 }

@@ -11,12 +11,15 @@ import (
 	"buildledger/internal/costmeter"
 )
 
-// Work is what each side of a figure asked of AWS per accepted command, as the cost meter
-// counted it on the side's own clients during the side's rounds. Unlike rates, these
-// numbers do not depend on how fast the machine is.
+// Work is what each side of a figure asked of AWS per accepted command (or per what Per
+// names), as the cost meter counted it on the side's own clients during the side's rounds.
+// Unlike rates, these numbers do not depend on how fast the machine is.
 type Work struct {
 	// Figure names the figure the work was counted in.
 	Figure string `json:"figure"`
+	// Per is what the counts are divided by, e.g. "replayed event"; empty for an accepted
+	// command.
+	Per string `json:"per,omitempty"`
 	// Ours is buildledger's side.
 	Ours CommandWork `json:"ours"`
 	// Raw is the raw baseline's side.
@@ -25,7 +28,8 @@ type Work struct {
 
 // CommandWork is one side's work per accepted command.
 type CommandWork struct {
-	// Commands is how many commands were accepted: what the counts are divided by.
+	// Commands is how many commands were accepted (or, when the Work's Per says so, events
+	// replayed): what the counts are divided by.
 	Commands int `json:"commands"`
 	// DynamoDBRequests are DynamoDB requests per command.
 	DynamoDBRequests float64 `json:"dynamodbRequests"`
@@ -74,12 +78,13 @@ func newCommandWork(c costmeter.Counts, commands int) CommandWork {
 }
 
 // Markdown returns the work as a table of ours, raw and the difference, with the
-// operations behind each row.
+// operations behind each row; a row that is zero on both sides is left out.
 func (w Work) Markdown() string {
+	per, counted := w.units()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Work per accepted command, %s (%s commands ours, %s raw; counted by the cost meter, independent of machine noise)\n\n",
-		w.Figure, thousands(int64(w.Ours.Commands)), thousands(int64(w.Raw.Commands)))
-	b.WriteString("| Work per accepted command | Ours | Raw | Above raw | Ours by operation | Raw by operation |\n")
+	fmt.Fprintf(&b, "Work per %s, %s (%s %s ours, %s raw; counted by the cost meter, independent of machine noise)\n\n",
+		per, w.Figure, thousands(int64(w.Ours.Commands)), counted, thousands(int64(w.Raw.Commands)))
+	fmt.Fprintf(&b, "| Work per %s | Ours | Raw | Above raw | Ours by operation | Raw by operation |\n", per)
 	b.WriteString("| --- | ---: | ---: | ---: | --- | --- |\n")
 	rows := []struct {
 		name       string
@@ -94,6 +99,9 @@ func (w Work) Markdown() string {
 		{"SQS+SNS requests", w.Ours.MessagingRequests, w.Raw.MessagingRequests, []string{costmeter.ServiceSQS, costmeter.ServiceSNS}, func(o OperationWork) float64 { return o.Requests }, false},
 	}
 	for _, r := range rows {
+		if r.ours == 0 && r.raw == 0 {
+			continue
+		}
 		oursOps, rawOps := byOperation(w.Ours, r.services, r.of), byOperation(w.Raw, r.services, r.of)
 		if r.indexShare {
 			oursOps += indexNote(w.Ours)
@@ -103,6 +111,17 @@ func (w Work) Markdown() string {
 			signed(r.ours-r.raw), cell(oursOps), cell(rawOps))
 	}
 	return b.String()
+}
+
+// units returns what the counts are divided by ("accepted command") and the plural of
+// its noun ("commands").
+func (w Work) units() (per, counted string) {
+	per = w.Per
+	if per == "" {
+		per = "accepted command"
+	}
+	words := strings.Fields(per)
+	return per, words[len(words)-1] + "s"
 }
 
 // byOperation lists the operations of services with a non-zero value, in name order.
