@@ -89,9 +89,14 @@ func scanIndexWrites(ctx context.Context, db *dynamodb.Client, table string) ([]
 // timeIndexFigure reports how the end-to-end run's events spread over time index
 // partitions: as the worker wrote them (its configured shards) against the same events
 // bucketed as before sharding (one partition a day, computed with layout.TimeBucket at one
-// shard, which is what TimeShards 1 writes).
+// shard, which is what TimeShards 1 writes). Its notes and extra numbers add the same
+// measured on a short round against an installation with TimeShards 1 (measureOneShard).
 func timeIndexFigure(ctx context.Context, e *environment, eventsTable string, shards int) (Figure, error) {
 	ws, err := scanIndexWrites(ctx, e.db, eventsTable)
+	if err != nil {
+		return Figure{}, err
+	}
+	round, err := measureOneShard(ctx, e)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -99,12 +104,6 @@ func timeIndexFigure(ctx context.Context, e *environment, eventsTable string, sh
 	unsharded := measureIndexLoad(ws, func(w indexWrite) string { return layout.TimeBucket(w.stream, w.key, 1) })
 	f := newFigure(fmt.Sprintf("Time index, hottest partition's share of the end to end run's index writes, %d shards vs 1", shards), "%",
 		100*sharded.share(), 100*unsharded.share(), 0, true)
-	capOf := func(l indexLoad) float64 {
-		if l.share() == 0 {
-			return 0
-		}
-		return partitionWriteCap / l.share()
-	}
 	f.Notes = fmt.Sprintf("%d index writes (one per event); %d shards: %d partitions, hottest %s, at most %d writes/s on one partition of %d/s in all; 1 shard (the bare day, as before sharding): %d partition(s), hottest %s, at most %d/s of %d/s; at about %d writes/s per partition the system caps near %.0f events/s sharded vs %.0f unsharded",
 		len(ws), shards, sharded.partitions, sharded.hottest, sharded.peakHot, sharded.peakTotal,
 		unsharded.partitions, unsharded.hottest, unsharded.peakHot, unsharded.peakTotal,
@@ -119,5 +118,30 @@ func timeIndexFigure(ctx context.Context, e *environment, eventsTable string, sh
 		"sharded_cap_events_per_s":   capOf(sharded),
 		"unsharded_cap_events_per_s": capOf(unsharded),
 	}
+	addOneShard(&f, round)
 	return f, nil
+}
+
+// capOf is the events per second the system takes before the hottest partition of l
+// reaches partitionWriteCap.
+func capOf(l indexLoad) float64 {
+	if l.share() == 0 {
+		return 0
+	}
+	return partitionWriteCap / l.share()
+}
+
+// addOneShard adds to f, the time index figure, what the round at one shard measured.
+func addOneShard(f *Figure, r oneShardRound) {
+	l := measureIndexLoad(r.writes, func(w indexWrite) string { return w.bucket })
+	f.Notes += fmt.Sprintf("; measured at 1 shard (an installation with TimeShards 1, %d commands on the same streams, %s commands/s): %d index writes, %d partition(s), hottest %s with %s of them, at most %d writes/s on it of %d/s in all, a cap near %.0f events/s",
+		r.commands, formatValue(r.rate(), ""), len(r.writes), l.partitions, l.hottest, formatValue(100*l.share(), "%"), l.peakHot, l.peakTotal, capOf(l))
+	f.Extra["measured_1shard_commands"] = float64(r.commands)
+	f.Extra["measured_1shard_commands_per_s"] = r.rate()
+	f.Extra["measured_1shard_index_writes"] = float64(len(r.writes))
+	f.Extra["measured_1shard_partitions"] = float64(l.partitions)
+	f.Extra["measured_1shard_hottest_share"] = l.share()
+	f.Extra["measured_1shard_peak_hot_per_s"] = float64(l.peakHot)
+	f.Extra["measured_1shard_peak_writes_per_s"] = float64(l.peakTotal)
+	f.Extra["measured_1shard_cap_events_per_s"] = capOf(l)
 }

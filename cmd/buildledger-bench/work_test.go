@@ -60,4 +60,17 @@ func TestRun_SmallEndToEnd(t *testing.T) {
 	if !(w.Raw.WCU > 0) || w.Ours.WCU < w.Raw.WCU || w.Ours.DynamoDBRequests < w.Raw.DynamoDBRequests {
 		t.Errorf("ours %+v, raw %+v: want raw WCU positive and ours at least raw's", w.Ours, w.Raw)
 	}
+	// The round at one time index shard writes every event of the day to one partition.
+	var index *Figure
+	for i, f := range rep.Figures {
+		if strings.HasPrefix(f.Name, "Time index") {
+			index = &rep.Figures[i]
+		}
+	}
+	if index == nil {
+		t.Fatalf("no time index figure in %+v", rep.Figures)
+	}
+	if x := index.Extra; x["measured_1shard_commands"] != 8 || x["measured_1shard_index_writes"] < 8 || x["measured_1shard_partitions"] != 1 || x["measured_1shard_hottest_share"] != 1 {
+		t.Errorf("measured at 1 shard: %v", x)
+	}
 }
