@@ -73,7 +73,7 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 			a.cache.put(cs)
 			return nil
 		case rec.Version == cs.pos+1:
-			return a.writeFrom(ctx, p, gen, rec, e, needs, cs)
+			return a.writeFrom(ctx, p, gen, rec, cs)
 		}
 		// A gap: read the position and fill it from the event store.
 	}
@@ -90,7 +90,7 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 	case rec.Version <= pos:
 		return nil
 	case rec.Version == pos+1:
-		return a.write(ctx, p, gen, rec, e, v, pos, nil)
+		return a.write(ctx, p, gen, rec, e, v, pos)
 	}
 	err = fillGap(ctx, a.events, rec.Stream, pos, rec.Version, func(m eventstore.Record) error {
 		err := a.step(ctx, p, gen, m, pos)
@@ -135,35 +135,89 @@ func (a *applier) step(ctx context.Context, p *projection, gen int64, rec events
 	if _, err := loadRows(ctx, a.store, gen, needs, v); err != nil {
 		return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
 	}
-	return a.write(ctx, p, gen, rec, e, v, pos, nil)
+	return a.write(ctx, p, gen, rec, e, v, pos)
 }
 
 // writeFrom applies the next event of a stream whose rows this process wrote last (cs): it
 // reads only the needed rows cs does not hold, such as shared ones. The write is guarded by
 // cs's position, so it fails if anyone moved the stream on since.
-func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, needs []ref, cs *cachedStream) error {
-	v := make(view, len(needs))
-	if missing := cs.split(needs, v); len(missing) > 0 {
-		if _, err := loadRows(ctx, a.store, gen, missing, v); err != nil {
-			return fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, rec eventstore.Record, cs *cachedStream) error {
+	rows, err := a.plan(ctx, p, gen, []eventstore.Record{rec}, cs)
+	if err != nil {
+		return err
+	}
+	return a.writeRows(ctx, gen, rec, rows, cs.pos, cs)
+}
+
+// plan runs the projection over recs, the events of cs's stream after cs.pos in order, from
+// the rows cs holds (reading the others once), and returns the rows to write: one write
+// per row, with its last state and guard.
+func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eventstore.Record, cs *cachedStream) ([]rowPut, error) {
+	// working holds the rows as the events so far leave them (nil: no row).
+	working := make(map[ref]Item)
+	final := make(map[ref]int) // index in rows
+	var rows []rowPut
+	for _, rec := range recs {
+		e, needs, err := p.neededRows(rec)
+		if err != nil {
+			return nil, err
+		}
+		v := make(view, len(needs))
+		var missing []ref
+		for _, r := range needs {
+			if it, ok := working[r]; ok {
+				v[r] = it
+			} else if it, ok := cs.rows[r]; ok {
+				v[r] = it
+			} else {
+				missing = append(missing, r)
+			}
+		}
+		if len(missing) > 0 {
+			if _, err := loadRows(ctx, a.store, gen, missing, v); err != nil {
+				return nil, fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+			}
+			for _, r := range missing {
+				working[r] = v[r]
+			}
+		}
+		ch, err := p.changeOf(rec, e, v)
+		if err != nil {
+			return nil, err
+		}
+		for _, rp := range ch.puts {
+			it, err := NormalizeItem(rp.item)
+			if err != nil {
+				return nil, fmt.Errorf("projections: %s@%d: %w", rec.Stream, rec.Version, err)
+			}
+			working[rp.ref] = it
+			if i, ok := final[rp.ref]; ok {
+				rows[i] = rp
+				continue
+			}
+			final[rp.ref] = len(rows)
+			rows = append(rows, rp)
 		}
 	}
-	return a.write(ctx, p, gen, rec, e, v, cs.pos, cs)
+	return rows, nil
 }
 
 // write runs the projection and writes its rows and the stream's new position in one
-// transaction, conditioned on the position still being pos; then it keeps what it wrote in
-// the cache, over prev (the stream's entry at pos, nil for none).
-func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, v view, pos int64, prev *cachedStream) error {
+// transaction, conditioned on the position still being pos.
+func (a *applier) write(ctx context.Context, p *projection, gen int64, rec eventstore.Record, e domain.Event, v view, pos int64) error {
 	ch, err := p.changeOf(rec, e, v)
 	if err != nil {
 		return err
 	}
-	puts := make([]Put, 0, len(ch.puts)+1)
-	for _, rp := range ch.puts {
-		puts = append(puts, rp.put(gen))
-	}
-	puts = append(puts, positionPut(gen, rec.Stream, rec.Version, pos))
+	return a.writeRows(ctx, gen, rec, ch.puts, pos, nil)
+}
+
+// writeRows writes rows and rec's stream's new position, rec.Version, in one transaction
+// conditioned on the position still being pos; then it keeps what it wrote in the cache,
+// over prev (the stream's entry at pos, nil for none).
+func (a *applier) writeRows(ctx context.Context, gen int64, rec eventstore.Record, rows []rowPut, pos int64, prev *cachedStream) error {
+	puts := withPosition(gen, rec.Stream, rec.Version, pos, rows)
+	var err error
 	if a.writer != nil {
 		err = a.writer.write(ctx, puts)
 	} else {
@@ -173,7 +227,17 @@ func (a *applier) write(ctx context.Context, p *projection, gen int64, rec event
 		return err
 	}
 	if a.cache != nil {
-		a.cache.put(wrote(prev, streamAt{gen, rec.Stream}, rec.Version, ch.puts))
+		a.cache.put(wrote(prev, streamAt{gen, rec.Stream}, rec.Version, rows))
 	}
 	return nil
+}
+
+// withPosition returns the writes of rows to generation gen and of stream's position,
+// moved from pos to version.
+func withPosition(gen int64, stream string, version, pos int64, rows []rowPut) []Put {
+	puts := make([]Put, 0, len(rows)+1)
+	for _, rp := range rows {
+		puts = append(puts, rp.put(gen))
+	}
+	return append(puts, positionPut(gen, stream, version, pos))
 }

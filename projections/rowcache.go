@@ -123,15 +123,3 @@ func wrote(prev *cachedStream, at streamAt, pos int64, puts []rowPut) *cachedStr
 	}
 	return cs
 }
-
-// split returns the needed rows the entry holds, in v, and the ones it does not.
-func (cs *cachedStream) split(needs []ref, v view) (missing []ref) {
-	for _, r := range needs {
-		if it, ok := cs.rows[r]; ok {
-			v[r] = it
-			continue
-		}
-		missing = append(missing, r)
-	}
-	return missing
-}

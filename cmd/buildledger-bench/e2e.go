@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"buildledger/client"
+	"buildledger/eventstore"
 	"buildledger/eventstore/dynamo/layout"
 	"buildledger/handlers"
 	"buildledger/internal/app"
@@ -138,6 +139,12 @@ func startWorker(ctx context.Context, a *app.App, ep handlers.Endpoints, paralle
 			ReceiveWaitTime: time.Second,
 		},
 		WrapApplier: func(p *projections.Projector) handlers.EventApplier { return watchedApplier{next: p, vis: vis} },
+		// Rows committed with their events are visible at once.
+		WatchInline: func(recs []eventstore.Record) {
+			for _, r := range recs {
+				vis.reached(r.Stream, r.Version)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

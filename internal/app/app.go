@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"buildledger/client"
+	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
 	"buildledger/internal/webhooks"
@@ -210,6 +211,13 @@ type WorkerConfig struct {
 	NoProjector bool
 	// WrapApplier, when set, wraps the projector, to watch what it applies.
 	WrapApplier func(*projections.Projector) handlers.EventApplier
+	// NoInlineReadSide leaves the read side to the projector alone: a command's events are
+	// committed without their read-model rows, which follow when the projector applies the
+	// published events. By default a worker that runs the projector commits the rows with
+	// the events whenever it can (see inlineEvents).
+	NoInlineReadSide bool
+	// WatchInline, when set, is told of the records whose read side was committed with them.
+	WatchInline func([]eventstore.Record)
 }
 
 // Worker returns a worker of the installation: it decides commands from the commands
@@ -223,20 +231,24 @@ func (a *App) Worker(cfg WorkerConfig) (*handlers.Worker, error) {
 	if wc.Names.Prefix == "" {
 		wc.Names = a.Names
 	}
-	if wc.Commands.Events == nil {
-		wc.Commands.Events = a.Events
-	}
 	if wc.Commands.Snapshots == nil {
 		wc.Commands.Snapshots = a.Snapshots
 	}
+	var projector *projections.Projector
 	if wc.Applier == nil && !cfg.NoProjector {
 		p, err := a.Projector()
 		if err != nil {
 			return nil, err
 		}
-		wc.Applier = p
+		projector, wc.Applier = p, p
 		if cfg.WrapApplier != nil {
 			wc.Applier = cfg.WrapApplier(p)
+		}
+	}
+	if wc.Commands.Events == nil {
+		wc.Commands.Events = a.Events
+		if projector != nil && !cfg.NoInlineReadSide {
+			wc.Commands.Events = inlineEvents{Store: a.Events, reads: a.Reads, projector: projector, committed: cfg.WatchInline}
 		}
 	}
 	return handlers.NewWorker(wc)

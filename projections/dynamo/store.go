@@ -262,23 +262,41 @@ func (s *Store) Write(ctx context.Context, puts []projections.Put, deletes []pro
 		})
 		return translate(err, "put into "+p.Table.String())
 	}
+	items, err := s.transactItems(puts, deletes)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return translate(err, fmt.Sprintf("transaction of %d items", len(items)))
+}
+
+// TransactItems returns puts as the items of a DynamoDB transaction, guards included, for
+// a caller that commits them with writes of its own (the worker's append: see
+// eventstore/dynamo.AppendWith). Their failed conditions mean what ErrConditionFailed means.
+func (s *Store) TransactItems(puts []projections.Put) ([]types.TransactWriteItem, error) {
+	if err := projections.CheckWrite(puts, nil, false); err != nil {
+		return nil, err
+	}
+	return s.transactItems(puts, nil)
+}
+
+func (s *Store) transactItems(puts []projections.Put, deletes []projections.Key) ([]types.TransactWriteItem, error) {
 	items := make([]types.TransactWriteItem, 0, len(puts)+len(deletes))
 	for _, p := range puts {
 		in, err := s.putInput(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		items = append(items, types.TransactWriteItem{Put: in})
 	}
 	for _, k := range deletes {
 		ka, err := keyAttrs(k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.name(k.Table)), Key: ka}})
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return translate(err, fmt.Sprintf("transaction of %d items", len(items)))
+	return items, nil
 }
 
 func (s *Store) putInput(p projections.Put) (*types.Put, error) {

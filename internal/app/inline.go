@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"buildledger/eventstore"
+	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/projections"
+	projdynamo "buildledger/projections/dynamo"
+)
+
+// inlineEvents is the event store of a worker whose projector runs in the same process. An
+// append carries the read side of its events in its own transaction whenever the projector
+// can prepare it without reading (projections.Projector.Prepare: it wrote the stream's
+// previous version itself), so that a command's effects show in the read model the moment
+// it is committed, and the projector has nothing left to write when the published events
+// reach it. When the read side moved on (another worker, a rebuild, a replay's switch) or
+// the carried writes fail for any other reason, the events are appended alone and the
+// projector applies them as it always does: the command never fails for its read side.
+type inlineEvents struct {
+	*esdynamo.Store
+	reads     *projdynamo.Store
+	projector *projections.Projector
+	// committed, when set, is told of the records whose read side was committed with them.
+	committed func([]eventstore.Record)
+}
+
+// Append implements eventstore.Store.
+func (s inlineEvents) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
+	var prepared *projections.Prepared
+	recs, err := s.Store.AppendWith(ctx, stream, expectedVersion, events, cmd, func(recs []eventstore.Record, room int) ([]types.TransactWriteItem, error) {
+		pr, err := s.projector.Prepare(ctx, recs)
+		if err != nil || pr == nil {
+			return nil, nil // the projector applies them once they are published
+		}
+		items, err := s.reads.TransactItems(pr.Puts)
+		if err != nil || len(items) > room {
+			pr.Done(false)
+			return nil, nil
+		}
+		prepared = pr
+		return items, nil
+	})
+	if prepared == nil {
+		return recs, err
+	}
+	prepared.Done(err == nil)
+	switch {
+	case err == nil:
+		if s.committed != nil {
+			s.committed(recs)
+		}
+		return recs, nil
+	case errors.Is(err, eventstore.ErrDuplicateCommand), ctx.Err() != nil:
+		return recs, err
+	}
+	// The read side's guard failed, or its writes could not go: the events go alone (a real
+	// version conflict is reported again by this append).
+	return s.Store.Append(ctx, stream, expectedVersion, events, cmd)
+}
