@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,7 +109,7 @@ func (w Work) Markdown() string {
 			oursOps += indexNote(w.Ours)
 			rawOps += indexNote(w.Raw)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, formatValue(r.ours, ""), formatValue(r.raw, ""),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, workValue(r.ours), workValue(r.raw),
 			signed(r.ours-r.raw), cell(oursOps), cell(rawOps))
 	}
 	return b.String()
@@ -136,7 +138,7 @@ func byOperation(w CommandWork, services []string, of func(OperationWork) float6
 		if len(services) > 1 {
 			op = name
 		}
-		parts = append(parts, op+" "+formatValue(v, ""))
+		parts = append(parts, op+" "+workValue(v))
 	}
 	if len(parts) == 0 {
 		return "—"
@@ -148,12 +150,22 @@ func indexNote(w CommandWork) string {
 	if w.IndexWCU == 0 {
 		return ""
 	}
-	return "; of which index writes " + formatValue(w.IndexWCU, "")
+	return "; of which index writes " + workValue(w.IndexWCU)
 }
 
 func signed(v float64) string {
 	if v > 0 {
-		return "+" + formatValue(v, "")
+		return "+" + workValue(v)
+	}
+	return workValue(v)
+}
+
+// workValue prints a count of work as formatValue does, except a non-zero one below 0.1
+// (requests per replayed event, say), which it prints with three significant digits
+// rather than two decimals.
+func workValue(v float64) string {
+	if v != 0 && math.Abs(v) < 0.1 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	return formatValue(v, "")
 }
