@@ -43,7 +43,7 @@ func openBackend(ctx context.Context, s *settings, meter *costmeter.Meter) (*bac
 	if cfg, err = s.Clock.attach(cfg); err != nil {
 		return nil, err
 	}
-	a, err := app.New(app.Config{AWS: cfg, Names: s.names()})
+	a, err := app.New(app.Config{AWS: cfg, Names: s.names(), TimeShards: s.TimeShards})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"buildledger/eventstore/dynamo/layout"
 	"buildledger/handlers"
 	"buildledger/internal/termout"
 )
@@ -37,6 +38,10 @@ type settings struct {
 	MaxReceiveCount int
 	// DefaultLease is the worker's lease of a lock that asks for none; 0 for none.
 	DefaultLease time.Duration
+	// InlineReadSide commits a command's read-model rows with its events when the worker can.
+	InlineReadSide bool
+	// TimeShards is how many time index partitions a day's events are spread over.
+	TimeShards int
 	// AWSDebug shows the AWS SDK's own warnings (env BUILDLEDGER_AWS_DEBUG, no flag).
 	AWSDebug bool
 	// Identity says how commands prove who sends them and which tokens the worker trusts.
@@ -65,6 +70,15 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return def
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -86,6 +100,8 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	s.AWSDebug = os.Getenv("BUILDLEDGER_AWS_DEBUG") != ""
 	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
 	fs.DurationVar(&s.DefaultLease, "default-lease", envDuration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
+	fs.BoolVar(&s.InlineReadSide, "inline-read-side", envBool("BUILDLEDGER_INLINE_READ_SIDE", true), "worker: commit a command's read-model rows in the command's own transaction when the worker's projector wrote the stream last; false leaves every row to the projector (env BUILDLEDGER_INLINE_READ_SIDE)")
+	fs.IntVar(&s.TimeShards, "time-shards", envInt("BUILDLEDGER_TIME_SHARDS", layout.DefaultTimeShards), fmt.Sprintf("time index partitions a day's events are spread over, 1 to %d; every count used is recorded, so readers find them all (env BUILDLEDGER_TIME_SHARDS)", layout.MaxTimeShards))
 	s.Identity.bindFlags(fs)
 	s.APIAuth.bindFlags(fs)
 	s.Policy.bindFlags(fs)

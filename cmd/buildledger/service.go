@@ -147,7 +147,7 @@ func newServiceWorker(b *backend, s *settings, log *zerolog.Logger, reg *prometh
 		Parallelism:     s.Parallelism,
 		Logger:          log,
 		MetricsRegistry: reg,
-	}})
+	}, NoInlineReadSide: !s.InlineReadSide})
 }
 
 // newServiceMux routes /healthz and /metrics, ready once w is (always, without a worker),
