@@ -1,10 +1,8 @@
 package handlers
 
 import (
-	"container/list"
-	"sync"
-
 	"buildledger/domain"
+	"buildledger/internal/lru"
 )
 
 // DefaultAggregateCacheSize is how many streams' aggregates a command handler keeps
@@ -19,10 +17,7 @@ const DefaultAggregateCacheSize = 10_000
 // A cached aggregate is mutable and not safe for concurrent use, so take hands it over:
 // the entry leaves the cache and belongs to the caller until it puts it back.
 type aggregateCache struct {
-	mu      sync.Mutex
-	max     int
-	order   *list.List // of domain.Aggregate, most recently put first
-	streams map[string]*list.Element
+	streams *lru.Cache[string, domain.Aggregate]
 }
 
 // newAggregateCache returns a cache of at most max aggregates; nil when max < 1, which
@@ -31,7 +26,10 @@ func newAggregateCache(max int) *aggregateCache {
 	if max < 1 {
 		return nil
 	}
-	return &aggregateCache{max: max, order: list.New(), streams: make(map[string]*list.Element)}
+	// Of two aggregates of one stream (two deliveries of its commands overlapped), the one
+	// at the higher version stays.
+	higher := func(stored, put domain.Aggregate) bool { return stored.Version() > put.Version() }
+	return &aggregateCache{streams: lru.New[string](max, higher)}
 }
 
 // take removes the aggregate of stream from the cache and returns it, or nil.
@@ -39,40 +37,16 @@ func (c *aggregateCache) take(stream string) domain.Aggregate {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.streams[stream]
-	if !ok {
-		return nil
-	}
-	c.order.Remove(e)
-	delete(c.streams, stream)
-	return e.Value.(domain.Aggregate)
+	agg, _ := c.streams.Take(stream)
+	return agg
 }
 
-// put keeps agg, which the caller must no longer use. Of two aggregates of one stream (two
-// deliveries of its commands overlapped), the one at the higher version stays.
+// put keeps agg, which the caller must no longer use.
 func (c *aggregateCache) put(agg domain.Aggregate) {
 	if c == nil || agg == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	stream := agg.StreamID()
-	if e, ok := c.streams[stream]; ok {
-		if e.Value.(domain.Aggregate).Version() > agg.Version() {
-			return
-		}
-		e.Value = agg
-		c.order.MoveToFront(e)
-		return
-	}
-	c.streams[stream] = c.order.PushFront(agg)
-	for c.order.Len() > c.max {
-		oldest := c.order.Back()
-		c.order.Remove(oldest)
-		delete(c.streams, oldest.Value.(domain.Aggregate).StreamID())
-	}
+	c.streams.Put(agg.StreamID(), agg)
 }
 
 // len returns how many aggregates are cached.
@@ -80,7 +54,5 @@ func (c *aggregateCache) len() int {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
+	return c.streams.Len()
 }

@@ -1,9 +1,6 @@
 package projections
 
-import (
-	"container/list"
-	"sync"
-)
+import "buildledger/internal/lru"
 
 // DefaultRowCacheStreams is how many streams' rows a live projector keeps between events
 // unless configured otherwise.
@@ -23,10 +20,7 @@ const maxCachedRowsPerStream = 32
 // An entry is mutable, so take hands it over: it leaves the cache and belongs to the caller
 // until it puts it back.
 type rowCache struct {
-	mu      sync.Mutex
-	max     int
-	order   *list.List // of *cachedStream, most recently put first
-	streams map[streamAt]*list.Element
+	streams *lru.Cache[streamAt, *cachedStream]
 }
 
 // streamAt names a stream's rows in one generation of the read model.
@@ -49,7 +43,10 @@ func newRowCache(max int) *rowCache {
 	if max < 1 {
 		return nil
 	}
-	return &rowCache{max: max, order: list.New(), streams: make(map[streamAt]*list.Element)}
+	// Of two entries of one stream (two deliveries overlapped), the one at the higher
+	// position stays.
+	higher := func(stored, put *cachedStream) bool { return stored.pos > put.pos }
+	return &rowCache{streams: lru.New[streamAt](max, higher)}
 }
 
 // take removes the entry of stream in generation gen from the cache and returns it, or nil.
@@ -57,49 +54,16 @@ func (c *rowCache) take(gen int64, stream string) *cachedStream {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.streams[streamAt{gen, stream}]
-	if !ok {
-		return nil
-	}
-	c.order.Remove(e)
-	delete(c.streams, streamAt{gen, stream})
-	return e.Value.(*cachedStream)
+	cs, _ := c.streams.Take(streamAt{gen, stream})
+	return cs
 }
 
-// put keeps cs, which the caller must no longer use. Of two entries of one stream (two
-// deliveries overlapped), the one at the higher position stays.
+// put keeps cs, which the caller must no longer use.
 func (c *rowCache) put(cs *cachedStream) {
 	if c == nil || cs == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.streams[cs.at]; ok {
-		if e.Value.(*cachedStream).pos > cs.pos {
-			return
-		}
-		e.Value = cs
-		c.order.MoveToFront(e)
-		return
-	}
-	c.streams[cs.at] = c.order.PushFront(cs)
-	for c.order.Len() > c.max {
-		oldest := c.order.Back()
-		c.order.Remove(oldest)
-		delete(c.streams, oldest.Value.(*cachedStream).at)
-	}
-}
-
-// len returns how many streams are cached.
-func (c *rowCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
+	c.streams.Put(cs.at, cs)
 }
 
 // wrote returns the entry of a stream after a write at version pos of the rows puts: the
