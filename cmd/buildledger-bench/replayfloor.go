@@ -138,16 +138,39 @@ type floorResult struct {
 	work                    costmeter.Counts
 }
 
-// rate is events per second of the scan and the writes together.
-func (f floorResult) rate(events int64) float64 {
-	return float64(events) / (f.scan + f.write).Seconds()
+// floorRounds is how often the floor runs, and the large replay with it.
+const floorRounds = 2
+
+// replayAgainstFloor runs the floor floorRounds times on large's table, then replays large
+// floorRounds-1 more times, so that, after the replay that made rows, the two sides alternate
+// (ours, floor, floor, ours) and drift of a noisy machine hits both alike. It returns the
+// floor's rounds and the further replays.
+func replayAgainstFloor(ctx context.Context, e *environment, cl replayClients, large *replayDataset, rows []finalRow) ([]floorResult, []replayResult, error) {
+	var floors []floorResult
+	for r := range floorRounds {
+		f, err := runFloor(ctx, e, cl, fmt.Sprintf("replay-floor%d-", r+1), large.table, rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		floors = append(floors, f)
+	}
+	var again []replayResult
+	for range floorRounds - 1 {
+		r, err := large.replay(ctx, e, cl.ours, cl.oursMeter)
+		if err != nil {
+			return nil, nil, err
+		}
+		again = append(again, r)
+	}
+	return floors, again, nil
 }
 
 // runFloor scans eventsTable with segments parallel segments, then puts rows into fresh
-// tables of the read model's key schema (created beforehand, untimed) with as many
-// BatchWriteItem calls in flight, through db, whose requests meter counts.
-func runFloor(ctx context.Context, e *environment, db *dynamodb.Client, meter *costmeter.Meter, eventsTable string, rows []finalRow) (floorResult, error) {
-	prefix := e.name("replay-floor-")
+// tables of the read model's key schema under what (created beforehand, untimed) with as
+// many BatchWriteItem calls in flight, through the raw side's client and meter.
+func runFloor(ctx context.Context, e *environment, cl replayClients, what, eventsTable string, rows []finalRow) (floorResult, error) {
+	db, meter := cl.raw, cl.rawMeter
+	prefix := e.name(what)
 	created, err := projdynamo.CreateTables(ctx, e.db, prefix)
 	e.track(created...)
 	defer e.dropTables(context.WithoutCancel(ctx), created...)
@@ -168,6 +191,6 @@ func runFloor(ctx context.Context, e *environment, db *dynamodb.Client, meter *c
 	f.write = time.Since(start)
 	f.work = meter.Snapshot().Sub(before)
 	e.logf("replay floor: scanned %s events in %s, wrote %s rows in %s BatchWriteItem requests in %s (%.0f items/s)",
-		thousands(f.scanned), f.scan.Round(time.Millisecond), thousands(f.rows), thousands(f.requests), f.write.Round(time.Millisecond), f.rate(f.scanned))
+		thousands(f.scanned), f.scan.Round(time.Millisecond), thousands(f.rows), thousands(f.requests), f.write.Round(time.Millisecond), float64(f.scanned)/(f.scan+f.write).Seconds())
 	return f, nil
 }
