@@ -8,7 +8,7 @@ const DefaultRowCacheStreams = 10_000
 
 // maxCachedRowsPerStream bounds the rows kept of one stream: a stream that writes a row per
 // event (status events, builds) keeps only its latest ones.
-const maxCachedRowsPerStream = 32
+const maxCachedRowsPerStream = 8
 
 // rowCache keeps, per generation and stream, the position the live projector last wrote and
 // the rows of the stream it wrote then, so that the stream's next event needs no read: the
