@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"buildledger/handlers"
-	"buildledger/internal/app"
 )
 
 // oneShardShare is the share of the end-to-end figure's commands the round at one time index
@@ -27,7 +24,7 @@ type oneShardRound struct {
 // events table.
 func measureOneShard(ctx context.Context, e *environment) (oneShardRound, error) {
 	cfg := e.cfg
-	a, ep, err := provisionOneShard(ctx, e)
+	a, ep, err := provisionEndToEnd(ctx, e, "e2e-ts1-", 1, nil)
 	if err != nil {
 		return oneShardRound{}, err
 	}
@@ -62,29 +59,3 @@ func measureOneShard(ctx context.Context, e *environment) (oneShardRound, error)
 
 // rate is the round's commands per second.
 func (r oneShardRound) rate() float64 { return float64(r.commands) / r.took.Seconds() }
-
-// provisionOneShard builds, through the composition root, an installation named under
-// "e2e-ts1-" whose event store has one time index shard, and creates its tables, queues and
-// topic; everything it creates is tracked for cleanup, even when creating the rest fails.
-func provisionOneShard(ctx context.Context, e *environment) (*app.App, handlers.Endpoints, error) {
-	names, err := handlers.NewNames(e.name("e2e-ts1-"))
-	if err != nil {
-		return nil, handlers.Endpoints{}, err
-	}
-	a, err := app.New(app.Config{AWS: e.aws, Names: names, ReadPrefix: e.name("e2e-ts1-rm-"), TimeShards: 1})
-	if err != nil {
-		return nil, handlers.Endpoints{}, err
-	}
-	e.track(names.EventsTable, names.CommandsTable, names.SnapshotsTable)
-	created, err := a.CreateTables(ctx)
-	e.track(created...)
-	if err != nil {
-		return nil, handlers.Endpoints{}, err
-	}
-	ep, _, err := a.ProvisionMessaging(ctx, handlers.MessagingConfig{})
-	e.trackMessaging([]string{ep.CommandsQueueURL, ep.CommandsDLQURL, ep.ProjectorQueueURL, ep.ProjectorDLQURL, ep.TimersQueueURL, ep.TimersDLQURL}, []string{ep.EventsTopicARN})
-	if err != nil {
-		return nil, handlers.Endpoints{}, err
-	}
-	return a, ep, nil
-}
