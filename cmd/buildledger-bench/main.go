@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,13 @@ run unless AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) points at an emulator
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			rep, err := Run(cmd.Context(), cfg, cmd.ErrOrStderr())
 			fmt.Fprint(cmd.OutOrStdout(), rep.Markdown())
 			if werr := rep.WriteJSON(cfg.Output); werr != nil {
@@ -78,5 +86,25 @@ run unless AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) points at an emulator
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	BindFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run (worker, clients and baselines) to this file, for go tool pprof")
 	return cmd
+}
+
+// cpuProfile is the --cpu-profile file; "" for none.
+var cpuProfile string
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
