@@ -94,6 +94,10 @@ type Config struct {
 	E2EStreams int
 	// E2EParallelism is how many messages the worker (and the raw consumer) handle at once.
 	E2EParallelism int
+	// E2EWarmup is how many commands of each stream each side sends, untimed and uncounted,
+	// before the end-to-end figure's rounds: the emulators' code paths and the worker's
+	// caches are warm, as in a service that has been running; default 2, negative for none.
+	E2EWarmup int
 	// ReplayEvents is the size of the large replay, in events.
 	ReplayEvents int
 	// ReplaySmallEvents is the size of the small replay whose peak memory the large one's is
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		E2ECommands:       5000,
 		E2EStreams:        100,
 		E2EParallelism:    16,
+		E2EWarmup:         2,
 		ReplayEvents:      100_000,
 		ReplaySmallEvents: 10_000,
 		ReplaySegments:    8,
@@ -153,6 +158,7 @@ func (c *Config) setDefaults() {
 	setInt(&c.E2ECommands, d.E2ECommands)
 	setInt(&c.E2EStreams, d.E2EStreams)
 	setInt(&c.E2EParallelism, d.E2EParallelism)
+	setInt(&c.E2EWarmup, d.E2EWarmup)
 	setInt(&c.ReplayEvents, d.ReplayEvents)
 	setInt(&c.ReplaySmallEvents, d.ReplaySmallEvents)
 	setInt(&c.ReplaySegments, d.ReplaySegments)
@@ -270,6 +276,7 @@ func BindFlags(fs *pflag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.E2ECommands, "e2e-commands", def(cfg.E2ECommands, d.E2ECommands), "commands sent through each side of the end-to-end figure")
 	fs.IntVar(&cfg.E2EStreams, "e2e-streams", def(cfg.E2EStreams, d.E2EStreams), "streams the end-to-end commands are spread over")
 	fs.IntVar(&cfg.E2EParallelism, "e2e-parallelism", def(cfg.E2EParallelism, d.E2EParallelism), "messages the worker and the raw consumer handle at once")
+	fs.IntVar(&cfg.E2EWarmup, "e2e-warmup", def(cfg.E2EWarmup, d.E2EWarmup), "commands of each stream each side sends untimed before the end-to-end rounds (warm emulators and caches); negative for none")
 	fs.IntVar(&cfg.ReplayEvents, "replay-events", def(cfg.ReplayEvents, d.ReplayEvents), "events of the large replay")
 	fs.IntVar(&cfg.ReplaySmallEvents, "replay-small-events", def(cfg.ReplaySmallEvents, d.ReplaySmallEvents), "events of the small replay (memory comparison)")
 	fs.IntVar(&cfg.ReplaySegments, "replay-segments", def(cfg.ReplaySegments, d.ReplaySegments), "segments of the raw parallel scan")

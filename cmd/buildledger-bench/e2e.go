@@ -38,6 +38,7 @@ const visibleTimeout = 2 * time.Minute
 func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	cfg := e.cfg
 	perStream := cfg.E2ECommands / cfg.E2EStreams
+	warmup := max(cfg.E2EWarmup, 0)
 	// Each side's clients report to a meter of their own.
 	oursMeter, rawMeter := costmeter.New(), costmeter.New()
 	a, ep, err := provisionEndToEnd(ctx, e, "e2e-", 0, oursMeter)
@@ -62,11 +63,11 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	defer stopWorker()
 
 	// Both sides run the same workload, on separate streams and ids.
-	oursPlan, err := planCommands(e.runID()+"-o", cfg.E2EStreams, perStream)
+	oursPlan, err := planCommands(e.runID()+"-o", cfg.E2EStreams, warmup+perStream)
 	if err != nil {
 		return nil, err
 	}
-	rawPlan, err := planCommands(e.runID()+"-r", cfg.E2EStreams, perStream)
+	rawPlan, err := planCommands(e.runID()+"-r", cfg.E2EStreams, warmup+perStream)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,10 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 
 	ours := &e2eSide{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis, meter: oursMeter}
 	raw := &e2eSide{name: "raw", plan: rawPlan, send: rawSender(rawSQS, rawQueueURL), vis: rawVis, meter: rawMeter}
-	if err := runEndToEndRounds(ctx, e, ours, raw, consumers, perStream); err != nil {
+	if err := warmUp(ctx, e, warmup, ours, raw); err != nil {
+		return nil, err
+	}
+	if err := runEndToEndRounds(ctx, e, ours, raw, consumers, warmup, perStream); err != nil {
 		return nil, err
 	}
 	e.recordWork(Work{Figure: "end to end", Ours: newCommandWork(ours.work, ours.done), Raw: newCommandWork(raw.work, raw.done)})
@@ -197,16 +201,34 @@ type e2eSide struct {
 	done    int
 	latency []float64
 	mem     memPeak
+	warmup  float64 // commands/s of the untimed warm-up
 	meter   *costmeter.Meter
 	work    costmeter.Counts
 }
 
+// warmUp sends the first n commands of every stream on each side, untimed and uncounted.
+func warmUp(ctx context.Context, e *environment, n int, sides ...*e2eSide) error {
+	if n == 0 {
+		return nil
+	}
+	for _, sd := range sides {
+		start := time.Now()
+		if _, err := runClosedLoop(ctx, sd.plan, 0, n, sd.send, sd.vis); err != nil {
+			return fmt.Errorf("%s, warm-up: %w", sd.name, err)
+		}
+		took := time.Since(start)
+		sd.warmup = float64(n*len(sd.plan)) / took.Seconds()
+		e.logf("e2e warm-up, %s: %d commands in %s (%.0f/s), not counted", sd.name, n*len(sd.plan), took.Round(time.Millisecond), sd.warmup)
+	}
+	return nil
+}
+
 // runEndToEndRounds runs both sides in alternating rounds, each round a slice of every
-// stream's commands, so that drift of a noisy machine hits both alike.
-func runEndToEndRounds(ctx context.Context, e *environment, ours, raw *e2eSide, consumers *rawConsumers, perStream int) error {
+// stream's commands after the first skip, so that drift of a noisy machine hits both alike.
+func runEndToEndRounds(ctx context.Context, e *environment, ours, raw *e2eSide, consumers *rawConsumers, skip, perStream int) error {
 	rounds := min(e.cfg.Rounds, perStream)
 	for r := range rounds {
-		from, to := r*perStream/rounds, (r+1)*perStream/rounds
+		from, to := skip+r*perStream/rounds, skip+(r+1)*perStream/rounds
 		order := []*e2eSide{ours, raw}
 		if r%2 == 1 {
 			order = []*e2eSide{raw, ours}
@@ -259,6 +281,9 @@ func endToEndFigures(cfg Config, total int, ours, raw *e2eSide) []Figure {
 		formatValue(o50, ""), formatValue(o95, ""), formatValue(o99, ""),
 		formatValue(r50, ""), formatValue(r95, ""), formatValue(r99, ""),
 		cfg.E2EParallelism)
+	if cfg.E2EWarmup > 0 {
+		f.Notes += fmt.Sprintf("; after an untimed warm-up of %d commands per stream on each side (ours %.0f/s, raw %.0f/s)", cfg.E2EWarmup, ours.warmup, raw.warmup)
+	}
 	if total < 5000 {
 		f.Notes += fmt.Sprintf("; smaller than the 5,000 commands of the issue (--e2e-commands %d)", cfg.E2ECommands)
 	}
