@@ -15,6 +15,10 @@ import (
 // flushThreshold is the number of buffered writes after which a worker writes them out.
 const flushThreshold = 500
 
+// maxSeenStreams bounds the positions a scan's worker remembers; past it, the position of a
+// stream it has not seen is read.
+const maxSeenStreams = 1 << 20
+
 // replayWorker projects the streams routed to it.
 type replayWorker struct {
 	r       *Replayer
@@ -27,6 +31,13 @@ type replayWorker struct {
 	// buffered are the streams with writes in pending: a batch that holds one of them
 	// writes the buffer out first, so that the positions and rows it reads are current.
 	buffered map[string]bool
+	// seen are the positions this worker wrote in a fresh generation, which only it writes
+	// for its streams during the scan: a stream it has not seen has no position there, and
+	// one it has seen is where it left it, so neither needs a read (nil: read them all).
+	seen map[string]int64
+	// seenAll says seen holds every stream the worker wrote (it stayed below
+	// maxSeenStreams).
+	seenAll bool
 }
 
 // replayStream is the state of the stream a worker is projecting.
@@ -62,13 +73,7 @@ func (w *replayWorker) process(ctx context.Context, batch []eventstore.Record) e
 			if err := w.close(ctx, st); err != nil {
 				return err
 			}
-			pos := int64(0)
-			if it := positions[positionKey(w.gen, rec.Stream)]; it != nil {
-				if pos, _, err = readPosition(it); err != nil {
-					return err
-				}
-			}
-			st = newReplayStream(projectionOf(rec.Stream), rec.Stream, pos)
+			st = newReplayStream(projectionOf(rec.Stream), rec.Stream, positions[rec.Stream])
 		}
 		if err := w.apply(ctx, st, rec); err != nil {
 			return err
@@ -92,13 +97,26 @@ func (w *replayWorker) streamsOf(batch []eventstore.Record) []eventstore.Record 
 	return recs
 }
 
-// positions reads the positions of the streams of recs, after writing out the buffer if it
-// holds writes of one of them.
-func (w *replayWorker) positions(ctx context.Context, recs []eventstore.Record) (map[Key]Item, error) {
+// positions returns the positions of the streams of recs: from what the worker has seen
+// when it can, else read, after writing out the buffer if it holds writes of a stream whose
+// position or rows are then read.
+func (w *replayWorker) positions(ctx context.Context, recs []eventstore.Record) (map[string]int64, error) {
+	out := map[string]int64{}
 	var keys []Key
 	stale := false
 	for i, rec := range recs {
-		if i == 0 || recs[i-1].Stream != rec.Stream {
+		if i > 0 && recs[i-1].Stream == rec.Stream {
+			continue
+		}
+		pos, seen := w.seen[rec.Stream]
+		switch {
+		case seen:
+			// Its rows are read from the store when it goes on: they must be there.
+			out[rec.Stream] = pos
+			stale = stale || w.buffered[rec.Stream]
+		case w.seenAll:
+			out[rec.Stream] = 0
+		default:
 			keys = append(keys, positionKey(w.gen, rec.Stream))
 			stale = stale || w.buffered[rec.Stream]
 		}
@@ -108,11 +126,35 @@ func (w *replayWorker) positions(ctx context.Context, recs []eventstore.Record) 
 			return nil, err
 		}
 	}
-	positions, err := w.r.store.Get(ctx, keys)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	items, err := w.r.store.Get(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("projections: replay: read positions: %w", err)
 	}
-	return positions, nil
+	for _, k := range keys {
+		pos := int64(0)
+		if it := items[k]; it != nil {
+			if pos, _, err = readPosition(it); err != nil {
+				return nil, err
+			}
+		}
+		out[k.Partition] = pos
+	}
+	return out, nil
+}
+
+// saw records that the worker wrote stream up to pos.
+func (w *replayWorker) saw(stream string, pos int64) {
+	if w.seen == nil {
+		return
+	}
+	if _, ok := w.seen[stream]; !ok && len(w.seen) >= maxSeenStreams {
+		w.seenAll = false
+		return
+	}
+	w.seen[stream] = pos
 }
 
 // apply projects rec into the stream's in-memory rows, after filling any gap before it.
@@ -197,6 +239,7 @@ func (w *replayWorker) flushStream(ctx context.Context, st *replayStream) error 
 	if w.buffered != nil {
 		w.buffered[st.stream] = true
 	}
+	w.saw(st.stream, st.pos)
 	if len(w.pending)+len(w.guarded) >= flushThreshold {
 		return w.writeOut(ctx)
 	}

@@ -70,7 +70,10 @@ func (r *Replayer) startWorkers(ctx context.Context, cancel context.CancelCauseF
 	for i := range pool.inputs {
 		in := make(chan []eventstore.Record, 4)
 		pool.inputs[i] = in
-		w := &replayWorker{r: r, gen: gen, inScope: scope, prog: prog, buffered: map[string]bool{}}
+		// The generation was created for this scan: only its workers write it, each its own
+		// streams.
+		w := &replayWorker{r: r, gen: gen, inScope: scope, prog: prog, buffered: map[string]bool{},
+			seen: map[string]int64{}, seenAll: true}
 		pool.wg.Go(func() {
 			for batch := range in {
 				if ctx.Err() != nil {
