@@ -16,9 +16,6 @@ import (
 	projdynamo "buildledger/projections/dynamo"
 )
 
-// replayGoal is the least share of the raw Scan rate a full replay should reach.
-const replayGoal = 0.5
-
 // replayFloorGoal is the least share a full replay should reach of the rate of the work it
 // cannot avoid: the raw Scan plus the writes of the rows it ends with.
 const replayFloorGoal = 0.7
@@ -227,8 +224,10 @@ func replayFigures(cfg Config, run replayRun) []Figure {
 	large, small := run.large, run.small
 	rawRate := (run.scanBefore + run.scanAfter) / 2
 	oursRate := float64(large.res.Events) / large.res.Elapsed.Seconds()
-	f := newFigure(fmt.Sprintf("Replay, %s events", thousands(large.res.Events)), "events/s", oursRate, rawRate, replayGoal, false)
-	f.Notes = fmt.Sprintf("full rebuild of every read model into a new generation (create, scan and project, switch, catch-up, drop), %d scan segments, about %d events per stream of the four kinds; raw: parallel Scan of the events table, same segments; while scanning %s events/s; catch-up applied %s events",
+	// No goal: a replay must write the rows it rebuilds, which a scan does not; the goal is
+	// against the scan and those writes (the next row).
+	f := newFigure(fmt.Sprintf("Replay, %s events", thousands(large.res.Events)), "events/s", oursRate, rawRate, 0, false)
+	f.Notes = fmt.Sprintf("full rebuild of every read model into a new generation (create, scan and project, switch, catch-up, drop), %d scan segments, about %d events per stream of the four kinds; raw: parallel Scan of the events table only, same segments (the goal is against the scan and the writes, next row); while scanning %s events/s; catch-up applied %s events",
 		cfg.ReplaySegments, replayStreamLength, formatValue(large.scanned, ""), thousands(large.res.CaughtUp))
 	f.Extra = map[string]float64{
 		"events":            float64(large.res.Events),
