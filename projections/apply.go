@@ -142,25 +142,25 @@ func (a *applier) step(ctx context.Context, p *projection, gen int64, rec events
 // reads only the needed rows cs does not hold, such as shared ones. The write is guarded by
 // cs's position, so it fails if anyone moved the stream on since.
 func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, rec eventstore.Record, cs *cachedStream) error {
-	rows, err := a.plan(ctx, p, gen, []eventstore.Record{rec}, cs)
+	rows, seen, err := a.plan(ctx, p, gen, []eventstore.Record{rec}, cs)
 	if err != nil {
 		return err
 	}
-	return a.writeRows(ctx, gen, rec, rows, cs.pos, cs)
+	return a.writeRows(ctx, gen, rec, rows, cs.pos, cs, seen)
 }
 
 // plan runs the projection over recs, the events of cs's stream after cs.pos in order, from
-// the rows cs holds (reading the others once), and returns the rows to write: one write
-// per row, with its last state and guard.
-func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eventstore.Record, cs *cachedStream) ([]rowPut, error) {
+// the rows cs holds (reading the others once), and returns the rows to write, one write per
+// row with its last state and guard, and every row it read or wrote as the events leave it.
+func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eventstore.Record, cs *cachedStream) ([]rowPut, view, error) {
 	// working holds the rows as the events so far leave them (nil: no row).
-	working := make(map[ref]Item)
+	working := make(view)
 	final := make(map[ref]int) // index in rows
 	var rows []rowPut
 	for _, rec := range recs {
 		e, needs, err := p.neededRows(rec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v := make(view, len(needs))
 		var missing []ref
@@ -175,7 +175,7 @@ func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eve
 		}
 		if len(missing) > 0 {
 			if _, err := loadRows(ctx, a.store, gen, missing, v); err != nil {
-				return nil, fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
+				return nil, nil, fmt.Errorf("projections: read rows of %s: %w", rec.Stream, err)
 			}
 			for _, r := range missing {
 				working[r] = v[r]
@@ -183,12 +183,12 @@ func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eve
 		}
 		ch, err := p.changeOf(rec, e, v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, rp := range ch.puts {
 			it, err := NormalizeItem(rp.item)
 			if err != nil {
-				return nil, fmt.Errorf("projections: %s@%d: %w", rec.Stream, rec.Version, err)
+				return nil, nil, fmt.Errorf("projections: %s@%d: %w", rec.Stream, rec.Version, err)
 			}
 			working[rp.ref] = it
 			if i, ok := final[rp.ref]; ok {
@@ -199,7 +199,7 @@ func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eve
 			rows = append(rows, rp)
 		}
 	}
-	return rows, nil
+	return rows, working, nil
 }
 
 // write runs the projection and writes its rows and the stream's new position in one
@@ -209,13 +209,13 @@ func (a *applier) write(ctx context.Context, p *projection, gen int64, rec event
 	if err != nil {
 		return err
 	}
-	return a.writeRows(ctx, gen, rec, ch.puts, pos, nil)
+	return a.writeRows(ctx, gen, rec, ch.puts, pos, nil, v)
 }
 
 // writeRows writes rows and rec's stream's new position, rec.Version, in one transaction
-// conditioned on the position still being pos; then it keeps what it wrote in the cache,
-// over prev (the stream's entry at pos, nil for none).
-func (a *applier) writeRows(ctx context.Context, gen int64, rec eventstore.Record, rows []rowPut, pos int64, prev *cachedStream) error {
+// conditioned on the position still being pos; then it keeps the rows it read (seen) and
+// wrote in the cache, over prev (the stream's entry at pos, nil for none).
+func (a *applier) writeRows(ctx context.Context, gen int64, rec eventstore.Record, rows []rowPut, pos int64, prev *cachedStream, seen view) error {
 	puts := withPosition(gen, rec.Stream, rec.Version, pos, rows)
 	var err error
 	if a.writer != nil {
@@ -227,7 +227,7 @@ func (a *applier) writeRows(ctx context.Context, gen int64, rec eventstore.Recor
 		return err
 	}
 	if a.cache != nil {
-		a.cache.put(wrote(prev, streamAt{gen, rec.Stream}, rec.Version, rows))
+		a.cache.put(wrote(prev, streamAt{gen, rec.Stream}, rec.Version, seen, rows))
 	}
 	return nil
 }

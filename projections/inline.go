@@ -56,7 +56,7 @@ func (p *Projector) Prepare(ctx context.Context, recs []eventstore.Record) (*Pre
 		a.cache.put(cs)
 		return nil, nil
 	}
-	rows, err := a.plan(ctx, proj, gen, recs, cs)
+	rows, seen, err := a.plan(ctx, proj, gen, recs, cs)
 	if err != nil {
 		a.cache.put(cs) // nothing was written: what it holds still stands
 		return nil, err
@@ -66,7 +66,7 @@ func (p *Projector) Prepare(ctx context.Context, recs []eventstore.Record) (*Pre
 		Puts: withPosition(gen, cs.at.stream, last, cs.pos, rows),
 		done: func(committed bool) {
 			if committed {
-				a.cache.put(wrote(cs, cs.at, last, rows))
+				a.cache.put(wrote(cs, cs.at, last, seen, rows))
 			}
 		},
 	}, nil

@@ -11,11 +11,16 @@ const DefaultRowCacheStreams = 10_000
 const maxCachedRowsPerStream = 8
 
 // rowCache keeps, per generation and stream, the position the live projector last wrote and
-// the rows of the stream it wrote then, so that the stream's next event needs no read: the
-// write that follows is still guarded by the position, so a stream that someone else moved
-// on (another worker, a single-stream rebuild) fails the write, the entry is dropped and the
-// event is applied again from a fresh read. Only rows written without a guard are kept:
-// those only their own stream writes. Shared rows (status heads) are always read.
+// the rows of the stream it read or wrote then, so that the stream's next event needs no
+// read. The write that follows is still guarded by the position, so a stream that someone
+// else moved on (another worker, a single-stream rebuild) fails the write, the entry is
+// dropped and the event is applied again from a fresh read.
+//
+// Shared rows (status heads, which every version of a package in an environment writes) are
+// kept too, though another stream may have changed them since: a shared row only moves
+// forward, and every write of one is guarded by that order (GuardOlder), so a stale copy can
+// make a write fail, and the event be applied again from a fresh read, but never make it
+// wrong, and a decision to leave a newer row alone holds for the row stored now.
 //
 // An entry is mutable, so take hands it over: it leaves the cache and belongs to the caller
 // until it puts it back.
@@ -66,18 +71,19 @@ func (c *rowCache) put(cs *cachedStream) {
 	c.streams.Put(cs.at, cs)
 }
 
-// wrote returns the entry of a stream after a write at version pos of the rows puts: the
-// unguarded ones are kept, over those of prev (nil for none) when prev was at the position
-// the write moved on from.
-func wrote(prev *cachedStream, at streamAt, pos int64, puts []rowPut) *cachedStream {
-	cs := &cachedStream{at: at, pos: pos, rows: make(map[ref]Item, len(puts))}
-	if prev != nil && len(prev.rows)+len(puts) <= maxCachedRowsPerStream {
+// wrote returns the entry of a stream after a write at version pos: the rows it read (seen;
+// nil for a row that is not stored) and the rows it wrote (puts), over those of prev (nil for
+// none) when prev was at the position the write moved on from and there is room.
+func wrote(prev *cachedStream, at streamAt, pos int64, seen view, puts []rowPut) *cachedStream {
+	n := len(seen) + len(puts)
+	cs := &cachedStream{at: at, pos: pos, rows: make(map[ref]Item, n)}
+	if prev != nil && len(prev.rows)+n <= maxCachedRowsPerStream {
 		cs.rows = prev.rows
 	}
+	for r, it := range seen {
+		cs.rows[r] = it
+	}
 	for _, rp := range puts {
-		if rp.guard != nil {
-			continue
-		}
 		// As a store returns it, so that the next event reads what it would have read.
 		if it, err := NormalizeItem(rp.item); err == nil {
 			cs.rows[rp.ref] = it
