@@ -18,7 +18,8 @@ type applier struct {
 	events      eventstore.Store
 	gens        *generations
 	maxAttempts int
-	// cache, when set, keeps what the applier wrote of each stream (the live projector's).
+	// cache, when set, keeps what the applier read and wrote of each stream (the live
+	// projector's).
 	cache *rowCache
 	// writer, when set, writes concurrent applies together (the live projector's).
 	writer *groupWriter
@@ -60,12 +61,11 @@ func (a *applier) apply(ctx context.Context, p *projection, rec eventstore.Recor
 }
 
 func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec eventstore.Record) error {
-	// One read brings the position and the rows the event needs: the common case, the
-	// next event of the stream, then takes one read and one write.
 	e, needs, err := p.neededRows(rec)
 	if err != nil {
 		return err
 	}
+	// The common case, the next event of a stream this process wrote last, takes no read.
 	if cs := a.cache.take(gen, rec.Stream); cs != nil {
 		switch {
 		case rec.Version <= cs.pos:
@@ -77,6 +77,7 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 		}
 		// A gap: read the position and fill it from the event store.
 	}
+	// Else one read brings the position and the rows the event needs.
 	v := make(view, len(needs))
 	items, err := loadRows(ctx, a.store, gen, needs, v, positionKey(gen, rec.Stream))
 	if err != nil {
