@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/rs/zerolog"
 
 	"buildledger/client"
 	esdynamo "buildledger/eventstore/dynamo"
@@ -176,19 +175,10 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	w, err := a.Worker(app.WorkerConfig{
-		WorkerConfig: handlers.WorkerConfig{
-			Endpoints:       s.ep,
-			Commands:        handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(wc.SnapshotEvery)},
-			Parallelism:     wc.Parallelism,
-			ReceiveWaitTime: time.Second,
-			CloseTimeout:    20 * time.Second,
-			Retry:           handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
-			Logger:          &log,
-		},
-		NoProjector: wc.NoProjector,
-	})
+	cfg := workertest.Config(s.ep, s.logs)
+	cfg.Commands = handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(wc.SnapshotEvery)}
+	cfg.Parallelism = wc.Parallelism
+	w, err := a.Worker(app.WorkerConfig{WorkerConfig: cfg, NoProjector: wc.NoProjector})
 	if err != nil {
 		t.Fatal(err)
 	}

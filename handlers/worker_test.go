@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/rs/zerolog"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
@@ -69,17 +68,10 @@ func newStack(t *testing.T, what string) *stack {
 // is called (or the test ends).
 func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier, opts ...func(*handlers.WorkerConfig)) (*handlers.Worker, func()) {
 	t.Helper()
-	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	cfg := handlers.WorkerConfig{
-		Endpoints:         s.ep,
-		Commands:          handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(25)},
-		Applier:           applier,
-		ReceiveWaitTime:   time.Second,
-		VisibilityTimeout: 3 * time.Second,
-		CloseTimeout:      20 * time.Second,
-		Retry:             handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
-		Logger:            &log,
-	}
+	cfg := workertest.Config(s.ep, s.logs)
+	cfg.Commands = handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(25)}
+	cfg.Applier = applier
+	cfg.VisibilityTimeout = 3 * time.Second
 	for _, o := range opts {
 		o(&cfg)
 	}
