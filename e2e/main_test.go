@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"buildledger/internal/awstest"
+	"buildledger/internal/binarytest"
 	"buildledger/internal/logbuf"
 )
 
@@ -42,15 +43,9 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "buildledger")
-	args := []string{"build", "-o", binary}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "buildledger/cmd/buildledger")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build buildledger/cmd/buildledger:", err)
+	binary, err = binarytest.Build(dir, raceEnabled)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	// awstest would set these with t.Setenv, which parallel tests may not call; the

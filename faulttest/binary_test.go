@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"buildledger/internal/binarytest"
 	"buildledger/internal/logbuf"
 )
 
@@ -31,26 +31,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		binary, buildErr = build(filepath.Join(dir, "buildledger"))
+		binary, buildErr = binarytest.Build(dir, raceEnabled)
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-// build compiles cmd/buildledger to path, with the race detector when the tests have it.
-func build(path string) (string, error) {
-	args := []string{"build", "-o", path}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "buildledger/cmd/buildledger")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return path, nil
 }
 
 // needBinary returns the built binary or ends the test with the reason there is none.
