@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"buildledger/internal/authget"
 	"buildledger/internal/httpapi"
 	"buildledger/internal/logbuf"
 	"buildledger/internal/oidctest"
@@ -92,23 +92,12 @@ func servedMux(t *testing.T, auth apiAuthSettings, id identitySettings) (*httpte
 
 func getWith(t *testing.T, srv *httptest.Server, path, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	authorization := ""
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		authorization = "Bearer " + token
 	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	got := authget.Get(t, srv, path, authorization)
+	return got.Status, string(got.Body)
 }
 
 func TestServiceMux_GivenAPIAuth_WhenRead_ThenHealthzIsOpenTheAPIAsksForATokenAndThePolicyDecides(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	esmemory "buildledger/eventstore/memory"
 	"buildledger/internal/apiauth"
+	"buildledger/internal/authget"
 	"buildledger/internal/httpapi"
 	"buildledger/internal/logbuf"
 	"buildledger/internal/oidcauth"
@@ -87,25 +88,10 @@ type answer struct {
 
 func (g *guarded) get(t *testing.T, path, authorization string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, g.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := g.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := answer{status: resp.StatusCode, header: resp.Header}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(raw, &a.body)
+	got := authget.Get(t, g.srv, path, authorization)
+	a := answer{status: got.Status, header: got.Header}
+	if strings.HasPrefix(got.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(got.Body, &a.body)
 	}
 	return a
 }

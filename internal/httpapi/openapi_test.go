@@ -24,6 +24,7 @@ import (
 	"buildledger/domain"
 	"buildledger/eventstore"
 	"buildledger/internal/apiauth"
+	"buildledger/internal/authget"
 	"buildledger/internal/httpapi"
 	"buildledger/internal/oidcauth"
 	"buildledger/internal/oidctest"
@@ -83,22 +84,8 @@ func (c *contract) send(t *testing.T, srv *httptest.Server, path string) exchang
 // sendWith is send with an Authorization header, unless authorization is empty.
 func (c *contract) sendWith(t *testing.T, srv *httptest.Server, path, authorization string) exchange {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := authget.Get(t, srv, path, authorization)
+	req, body := got.Request, got.Body
 	route, pathParams, err := c.router.FindRoute(req)
 	if err != nil {
 		t.Fatalf("GET %s: the document has no route for it: %v", brief(path), err)
@@ -107,17 +94,17 @@ func (c *contract) sendWith(t *testing.T, srv *httptest.Server, path, authorizat
 	ctx := context.Background()
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, AuthenticationFunc: bearerPresent}}
-	ex := exchange{operation: route.Operation.OperationID, status: resp.StatusCode, body: body,
+	ex := exchange{operation: route.Operation.OperationID, status: got.Status, body: body,
 		requestErr: openapi3filter.ValidateRequest(ctx, in)}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
-		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(body)), Options: in.Options}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: got.Status,
+		Header: got.Header, Body: io.NopCloser(bytes.NewReader(body)), Options: in.Options}
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		t.Fatalf("GET %s: the %d answer breaks the document: %v\nbody: %s", brief(path), resp.StatusCode, err, brief(string(body)))
+		t.Fatalf("GET %s: the %d answer breaks the document: %v\nbody: %s", brief(path), got.Status, err, brief(string(body)))
 	}
 	if c.checked[ex.operation] == nil {
 		c.checked[ex.operation] = map[int]bool{}
 	}
-	c.checked[ex.operation][resp.StatusCode] = true
+	c.checked[ex.operation][got.Status] = true
 	return ex
 }
 
@@ -359,20 +346,12 @@ func TestOpenAPI_GivenEveryRoute_WhenAnswering200_400And404_ThenEachAnswerValida
 
 func TestOpenAPI_GivenTheDocumentServed_ThenItIsTheEmbeddedDocument(t *testing.T) {
 	f := newFixture(t)
-	resp, err := http.Get(f.srv.URL + httpapi.OpenAPIPath)
-	if err != nil {
-		t.Fatal(err)
+	got := authget.Get(t, f.srv, httpapi.OpenAPIPath, "")
+	if got.Status != http.StatusOK || got.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET %s = %d %q, want 200 application/json", httpapi.OpenAPIPath, got.Status, got.Header.Get("Content-Type"))
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("GET %s = %d %q, want 200 application/json", httpapi.OpenAPIPath, resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if !bytes.Equal(body, httpapi.OpenAPIDocument()) {
-		t.Errorf("GET %s serves %d bytes that are not the embedded document", httpapi.OpenAPIPath, len(body))
+	if !bytes.Equal(got.Body, httpapi.OpenAPIDocument()) {
+		t.Errorf("GET %s serves %d bytes that are not the embedded document", httpapi.OpenAPIPath, len(got.Body))
 	}
 }
 
