@@ -47,12 +47,7 @@ func npmSeedRate(ctx context.Context, e *environment, n, callers int) (float64, 
 	table := e.name("put-npm-events")
 	e.track(table)
 	defer e.dropTables(context.WithoutCancel(ctx), table)
-	if _, err := ddb.CreateTable(ctx, e.db, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("key"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	}); err != nil {
+	if _, err := ddb.CreateTable(ctx, e.db, ddb.StringKeyTable(table, "key")); err != nil {
 		return 0, err
 	}
 	warm := min(max(n/20, callers), 200)

@@ -40,12 +40,7 @@ func TableName(prefix string) string { return prefix + "subscriptions" }
 
 // CreateTable creates the subscriptions table unless it exists and waits until it is active.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) (created bool, err error) {
-	created, err = ddb.CreateTable(ctx, client, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrName), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrName), KeyType: types.KeyTypeHash}},
-	})
+	created, err = ddb.CreateTable(ctx, client, ddb.StringKeyTable(table, attrName))
 	if err != nil {
 		return created, fmt.Errorf("webhooks: %w", err)
 	}
