@@ -1,25 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"buildledger/internal/awstest"
-	"buildledger/internal/webhooks"
+	"buildledger/internal/webhooks/webhookstest"
 )
 
 func TestSubscriptions_GivenATable_WhenAddedListedPausedReplayedResumedRemoved_ThenEachShowsInTheTable(t *testing.T) {
-	client := awstest.DynamoDB(t)
-	prefix := awstest.Prefix(t, "subs")
-	ctx := context.Background()
-	if _, err := webhooks.CreateTable(ctx, client, webhooks.TableName(prefix)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { awstest.DeleteTables(context.Background(), t, client, prefix) })
+	_, prefix := webhookstest.Table(t, "subs")
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)

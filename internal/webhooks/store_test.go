@@ -6,20 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"buildledger/internal/awstest"
 	"buildledger/internal/webhooks"
+	"buildledger/internal/webhooks/webhookstest"
 )
 
 // newDynamoStore returns a store on a fresh subscriptions table of DynamoDB Local.
 func newDynamoStore(t *testing.T) webhooks.Store {
 	t.Helper()
-	client := awstest.DynamoDB(t)
-	prefix := awstest.Prefix(t, "webhooks")
-	ctx := context.Background()
-	if _, err := webhooks.CreateTable(ctx, client, webhooks.TableName(prefix)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { awstest.DeleteTables(context.Background(), t, client, prefix) })
+	client, prefix := webhookstest.Table(t, "webhooks")
 	s, err := webhooks.NewDynamoStore(webhooks.DynamoConfig{Client: client, Table: webhooks.TableName(prefix)})
 	if err != nil {
 		t.Fatal(err)
