@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/rs/zerolog"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
@@ -52,19 +51,11 @@ func (s *stack) startSkewedWorker(t *testing.T, skew, tolerance time.Duration) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zerolog.New(s.logs).Level(zerolog.InfoLevel).With().Timestamp().Str("skew", skew.String()).Logger()
-	w, err := a.Worker(app.WorkerConfig{
-		WorkerConfig: handlers.WorkerConfig{
-			Endpoints: s.ep,
-			Commands: handlers.CommandHandlerConfig{Events: events, Clock: now, ClockCheck: check,
-				SnapshotPolicy: snapshots.EveryN(1000)},
-			ReceiveWaitTime: time.Second,
-			CloseTimeout:    20 * time.Second,
-			Retry:           handlers.RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond},
-			Logger:          &log,
-		},
-		NoProjector: true,
-	})
+	wc := workertest.Config(s.ep, s.logs)
+	log := wc.Logger.With().Str("skew", skew.String()).Logger()
+	wc.Logger = &log
+	wc.Commands = handlers.CommandHandlerConfig{Events: events, Clock: now, ClockCheck: check, SnapshotPolicy: snapshots.EveryN(1000)}
+	w, err := a.Worker(app.WorkerConfig{WorkerConfig: wc, NoProjector: true})
 	if err != nil {
 		t.Fatal(err)
 	}
