@@ -12,7 +12,11 @@ type Prepared struct {
 	// Puts are the rows the events change, each once with its last state, and the stream's
 	// new position, guarded as the projector's own writes are.
 	Puts []Put
-	done func(committed bool)
+	// After is the stream version the position's guard requires: the writes commit only
+	// while the read model is at it, which it reached only once that version's event was
+	// committed (the event store never deletes one).
+	After int64
+	done  func(committed bool)
 }
 
 // Done tells the projector whether Puts were committed: it then keeps them as what it
@@ -63,7 +67,8 @@ func (p *Projector) Prepare(ctx context.Context, recs []eventstore.Record) (*Pre
 	}
 	last := recs[len(recs)-1].Version
 	return &Prepared{
-		Puts: withPosition(gen, cs.at.stream, last, cs.pos, rows),
+		Puts:  withPosition(gen, cs.at.stream, last, cs.pos, rows),
+		After: cs.pos,
 		done: func(committed bool) {
 			if committed {
 				a.cache.put(wrote(cs, cs.at, last, seen, rows))

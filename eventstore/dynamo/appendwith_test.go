@@ -16,22 +16,23 @@ import (
 )
 
 // alsoWrite returns an Also that writes one item of the commands table under id, on the
-// condition that nothing is stored there (or, with mustExist, that something is).
-func alsoWrite(table, id string, mustExist bool, gotRoom *int) dynamo.Also {
+// condition that nothing is stored there (or, with mustExist, that something is); proves
+// says its condition proves the expected version.
+func alsoWrite(table, id string, mustExist, proves bool, gotRoom *int) dynamo.Also {
 	cond := "attribute_not_exists(commandId)"
 	if mustExist {
 		cond = "attribute_exists(commandId)"
 	}
-	return func(records []eventstore.Record, room int) ([]types.TransactWriteItem, error) {
+	return func(records []eventstore.Record, room int) (dynamo.Carried, error) {
 		*gotRoom = room
-		return []types.TransactWriteItem{{Put: &types.Put{
+		return dynamo.Carried{ProveExpected: proves, Items: []types.TransactWriteItem{{Put: &types.Put{
 			TableName: aws.String(table),
 			Item: map[string]types.AttributeValue{
 				"commandId": &types.AttributeValueMemberS{Value: id},
 				"stream":    &types.AttributeValueMemberS{Value: records[0].Stream},
 			},
 			ConditionExpression: aws.String(cond),
-		}}}, nil
+		}}}}, nil
 	}
 }
 
@@ -59,7 +60,7 @@ func TestAppendWith(t *testing.T) {
 
 	t.Run("given writes carried along, when the append commits, then they are written with the events", func(t *testing.T) {
 		also := "also-" + uuid.NewString()
-		recs, err := st.AppendWith(ctx, "s-1", 0, event, cmd(), alsoWrite(commands, also, false, &room))
+		recs, err := st.AppendWith(ctx, "s-1", 0, event, cmd(), alsoWrite(commands, also, false, false, &room))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestAppendWith(t *testing.T) {
 	})
 	t.Run("given a carried write whose condition fails, then nothing is written and the error says so", func(t *testing.T) {
 		c := cmd()
-		_, err := st.AppendWith(ctx, "s-2", 0, event, c, alsoWrite(commands, "absent-"+uuid.NewString(), true, &room))
+		_, err := st.AppendWith(ctx, "s-2", 0, event, c, alsoWrite(commands, "absent-"+uuid.NewString(), true, false, &room))
 		if !errors.Is(err, dynamo.ErrAlsoRefused) {
 			t.Fatalf("err = %v, want ErrAlsoRefused", err)
 		}
@@ -94,13 +95,25 @@ func TestAppendWith(t *testing.T) {
 		if _, err := st.Append(ctx, "s-3", 0, event, c); err != nil {
 			t.Fatal(err)
 		}
-		_, err := st.AppendWith(ctx, "s-3", 1, event, c, alsoWrite(commands, "absent-"+uuid.NewString(), true, &room))
+		_, err := st.AppendWith(ctx, "s-3", 1, event, c, alsoWrite(commands, "absent-"+uuid.NewString(), true, false, &room))
 		if !errors.Is(err, eventstore.ErrDuplicateCommand) {
 			t.Fatalf("err = %v, want ErrDuplicateCommand", err)
 		}
 	})
+	t.Run("given carried writes that prove the expected version, then the append's own check of it is left out", func(t *testing.T) {
+		// Version 5 of s-4 does not exist: only the check would refuse the append. Real
+		// carried writes that claim the proof hold only when it exists (a read model's
+		// position at that version).
+		if _, err := st.AppendWith(ctx, "s-4", 5, event, cmd(), alsoWrite(commands, "also-"+uuid.NewString(), false, false, &room)); !errors.Is(err, eventstore.ErrVersionConflict) {
+			t.Fatalf("without the proof: err = %v, want ErrVersionConflict", err)
+		}
+		recs, err := st.AppendWith(ctx, "s-4", 5, event, cmd(), alsoWrite(commands, "also-"+uuid.NewString(), false, true, &room))
+		if err != nil || len(recs) != 1 || recs[0].Version != 6 {
+			t.Fatalf("with the proof: %v, %v; want version 6 appended", recs, err)
+		}
+	})
 	t.Run("given a taken version and a failing carried write, then the conflict is reported", func(t *testing.T) {
-		_, err := st.AppendWith(ctx, "s-3", 0, event, cmd(), alsoWrite(commands, "absent-"+uuid.NewString(), true, &room))
+		_, err := st.AppendWith(ctx, "s-3", 0, event, cmd(), alsoWrite(commands, "absent-"+uuid.NewString(), true, false, &room))
 		if !errors.Is(err, eventstore.ErrVersionConflict) {
 			t.Fatalf("err = %v, want ErrVersionConflict", err)
 		}

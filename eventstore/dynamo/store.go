@@ -26,8 +26,18 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 }
 
 // Also returns writes of other tables to commit in the same transaction as the records of
-// an append, at most room items; nil for none.
-type Also func(records []eventstore.Record, room int) ([]types.TransactWriteItem, error)
+// an append, at most room items (none: zero Carried).
+type Also func(records []eventstore.Record, room int) (Carried, error)
+
+// Carried are the writes an append carries along (see AppendWith).
+type Carried struct {
+	// Items are the writes, conditions included.
+	Items []types.TransactWriteItem
+	// ProveExpected says the Items' conditions hold only if the append's expected version
+	// is stored (e.g. a read model's position at that version, which only that event's
+	// commit writes): the append's own check of it is then left out of the transaction.
+	ProveExpected bool
+}
 
 // ErrAlsoRefused means the writes an append carried (see AppendWith) did not hold their
 // conditions: nothing was written, and the append alone may be tried again.
@@ -75,16 +85,9 @@ func (s *Store) AppendWith(ctx context.Context, stream string, expectedVersion i
 		}
 	}
 	if also != nil {
-		more, err := also(records, maxTransactItems-len(items))
-		if err != nil {
-			return nil, err
-		}
-		if len(more) > maxTransactItems-len(items) {
-			return nil, fmt.Errorf("eventstore/dynamo: append to %s: %d items do not fit the transaction", stream, len(items)+len(more))
-		}
-		items = append(items, more...)
-		for range more {
-			roles = append(roles, roleAlso)
+		var err error
+		if items, roles, err = carry(also, records, items, roles); err != nil {
+			return nil, fmt.Errorf("eventstore/dynamo: append to %s: %w", stream, err)
 		}
 	}
 	if err := s.recordBuckets(ctx, records); err != nil {
@@ -264,4 +267,24 @@ func (s *Store) Outcome(ctx context.Context, commandID string) (eventstore.Outco
 		return eventstore.Outcome{}, fmt.Errorf("eventstore/dynamo: outcome of %s: %w", commandID, eventstore.ErrNotFound)
 	}
 	return decodeOutcome(out.Item)
+}
+
+// carry adds what also returns for records to the transaction's items and roles, leaving
+// out the expected-version check when the carried writes prove it.
+func carry(also Also, records []eventstore.Record, items []types.TransactWriteItem, roles []itemRole) ([]types.TransactWriteItem, []itemRole, error) {
+	c, err := also(records, maxTransactItems-len(items))
+	if err != nil || len(c.Items) == 0 {
+		return items, roles, err
+	}
+	if c.ProveExpected && roles[len(roles)-1] == roleExpectedCheck {
+		items, roles = items[:len(items)-1], roles[:len(roles)-1]
+	}
+	if len(items)+len(c.Items) > maxTransactItems {
+		return nil, nil, fmt.Errorf("%d items do not fit the transaction", len(items)+len(c.Items))
+	}
+	items = append(items, c.Items...)
+	for range c.Items {
+		roles = append(roles, roleAlso)
+	}
+	return items, roles, nil
 }

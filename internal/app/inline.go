@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/projections"
@@ -31,18 +29,24 @@ type inlineEvents struct {
 // Append implements eventstore.Store.
 func (s inlineEvents) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	var prepared *projections.Prepared
-	recs, err := s.Store.AppendWith(ctx, stream, expectedVersion, events, cmd, func(recs []eventstore.Record, room int) ([]types.TransactWriteItem, error) {
+	recs, err := s.Store.AppendWith(ctx, stream, expectedVersion, events, cmd, func(recs []eventstore.Record, room int) (esdynamo.Carried, error) {
 		pr, err := s.projector.Prepare(ctx, recs)
 		if err != nil || pr == nil {
-			return nil, nil // the projector applies them once they are published
+			return esdynamo.Carried{}, nil // the projector applies them once they are published
 		}
 		items, err := s.reads.TransactItems(pr.Puts)
+		// The position's guard at the expected version proves that version stored, so the
+		// append's own check of it is left out; it needs no room then.
+		proves := expectedVersion > 0 && pr.After == expectedVersion
+		if proves {
+			room++
+		}
 		if err != nil || len(items) > room {
 			pr.Done(false)
-			return nil, nil
+			return esdynamo.Carried{}, nil
 		}
 		prepared = pr
-		return items, nil
+		return esdynamo.Carried{Items: items, ProveExpected: proves}, nil
 	})
 	if prepared == nil {
 		return recs, err
