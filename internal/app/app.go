@@ -248,7 +248,11 @@ func (a *App) Worker(cfg WorkerConfig) (*handlers.Worker, error) {
 	if wc.Commands.Events == nil {
 		wc.Commands.Events = a.Events
 		if projector != nil && !cfg.NoInlineReadSide {
-			wc.Commands.Events = inlineEvents{Store: a.Events, reads: a.Reads, projector: projector, committed: cfg.WatchInline}
+			results, err := inlineResults(wc.MetricsRegistry)
+			if err != nil {
+				return nil, err
+			}
+			wc.Commands.Events = inlineEvents{Store: a.Events, reads: a.Reads, projector: projector, committed: cfg.WatchInline, results: results}
 		}
 	}
 	return handlers.NewWorker(wc)

@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
@@ -24,6 +27,35 @@ type inlineEvents struct {
 	projector *projections.Projector
 	// committed, when set, is told of the records whose read side was committed with them.
 	committed func([]eventstore.Record)
+	// results counts appends by what became of their read side (see inlineResults).
+	results *prometheus.CounterVec
+}
+
+// Values of the result label of buildledger_read_side_inline_total.
+const (
+	inlineCommitted = "committed" // the rows went with the events
+	inlineDeferred  = "deferred"  // nothing prepared: the projector applies the events
+	inlineRefused   = "refused"   // the carried rows failed: the events went alone
+)
+
+// inlineResults returns the counter of appends by what became of their read side,
+// registered with reg (nil: unregistered); workers sharing a registry share it.
+func inlineResults(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "buildledger", Name: "read_side_inline_total",
+		Help: "Appended commands by what became of their read-model rows: committed with the events, deferred to the projector, or refused (the events went alone).",
+	}, []string{"result"})
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, fmt.Errorf("app: register read side metric: %w", err)
+		}
+		return are.ExistingCollector.(*prometheus.CounterVec), nil
+	}
+	return c, nil
 }
 
 // Append implements eventstore.Store.
@@ -49,11 +81,15 @@ func (s inlineEvents) Append(ctx context.Context, stream string, expectedVersion
 		return esdynamo.Carried{Items: items, ProveExpected: proves}, nil
 	})
 	if prepared == nil {
+		if err == nil {
+			s.results.WithLabelValues(inlineDeferred).Inc()
+		}
 		return recs, err
 	}
 	prepared.Done(err == nil)
 	switch {
 	case err == nil:
+		s.results.WithLabelValues(inlineCommitted).Inc()
 		if s.committed != nil {
 			s.committed(recs)
 		}
@@ -63,5 +99,9 @@ func (s inlineEvents) Append(ctx context.Context, stream string, expectedVersion
 	}
 	// The read side's guard failed, or its writes could not go: the events go alone (a real
 	// version conflict is reported again by this append).
-	return s.Store.Append(ctx, stream, expectedVersion, events, cmd)
+	recs, err = s.Store.Append(ctx, stream, expectedVersion, events, cmd)
+	if err == nil {
+		s.results.WithLabelValues(inlineRefused).Inc()
+	}
+	return recs, err
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
@@ -49,9 +51,23 @@ func newInlineFixture(t *testing.T) *inlineFixture {
 	if f.projector, err = a.Projector(); err != nil {
 		t.Fatal(err)
 	}
-	f.events = inlineEvents{Store: a.Events, reads: a.Reads, projector: f.projector,
+	results, err := inlineResults(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.events = inlineEvents{Store: a.Events, reads: a.Reads, projector: f.projector, results: results,
 		committed: func(recs []eventstore.Record) { f.inline = append(f.inline, recs...) }}
 	return f
+}
+
+// counted fails unless the appends' read sides were counted as want (result → count).
+func (f *inlineFixture) counted(t *testing.T, want map[string]float64) {
+	t.Helper()
+	for _, result := range []string{inlineCommitted, inlineDeferred, inlineRefused} {
+		if got := testutil.ToFloat64(f.events.results.WithLabelValues(result)); got != want[result] {
+			t.Errorf("read_side_inline_total{result=%q} = %v, want %v", result, got, want[result])
+		}
+	}
 }
 
 // do decides each command and appends its events through the worker's event store; with
@@ -133,6 +149,7 @@ func TestInlineEvents_given_the_projector_wrote_the_stream_then_a_commands_rows_
 	if len(f.inline) != len(later) {
 		t.Fatalf("%d of %d records committed with their rows", len(f.inline), len(later))
 	}
+	f.counted(t, map[string]float64{inlineDeferred: 3, inlineCommitted: 6})
 	for _, r := range later {
 		if pos := f.position(t, r.Stream); pos < r.Version {
 			t.Errorf("position of %s = %d, want at least %d", r.Stream, pos, r.Version)
@@ -169,4 +186,5 @@ func TestInlineEvents_given_the_read_side_moved_on_then_the_events_are_appended_
 	if pos := f.position(t, "lock:prod"); pos != 7 {
 		t.Errorf("position = %d, want 7 (left alone)", pos)
 	}
+	f.counted(t, map[string]float64{inlineDeferred: 1, inlineRefused: 1})
 }
