@@ -138,11 +138,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	var errs []error
 	register := func(c prometheus.Collector) prometheus.Collector {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return are.ExistingCollector
-			}
+		c, err := RegisterShared(reg, c)
+		if err != nil {
 			errs = append(errs, err)
 		}
 		return c
@@ -173,4 +170,17 @@ func metricsOr(m *Metrics) (*Metrics, error) {
 		return m, nil
 	}
 	return NewMetrics(nil)
+}
+
+// RegisterShared registers c with reg and returns it, or the collector of the same
+// description registered before (workers sharing a registry share their metrics).
+func RegisterShared(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector, nil
+		}
+		return c, err
+	}
+	return c, nil
 }

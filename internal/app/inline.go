@@ -9,6 +9,7 @@ import (
 
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/handlers"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 )
@@ -48,14 +49,11 @@ func inlineResults(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	if reg == nil {
 		return c, nil
 	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("app: register read side metric: %w", err)
-		}
-		return are.ExistingCollector.(*prometheus.CounterVec), nil
+	shared, err := handlers.RegisterShared(reg, c)
+	if err != nil {
+		return nil, fmt.Errorf("app: register read side metric: %w", err)
 	}
-	return c, nil
+	return shared.(*prometheus.CounterVec), nil
 }
 
 // Append implements eventstore.Store.
