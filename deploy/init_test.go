@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"buildledger/handlers"
 )
@@ -29,72 +31,45 @@ func TestTemplateCreatesWhatInitCreates(t *testing.T) {
 	params["Prefix"] = prefix
 
 	t.Run("tables", func(t *testing.T) {
-		byName := namedResources(t, tpl, "AWS::DynamoDB::Table", params)
-		for _, in := range got.tables {
-			name := aws.ToString(in.TableName)
-			id, ok := byName[name]
-			if !ok {
-				t.Errorf("init creates table %s; the template has no AWS::DynamoDB::Table named so", name)
-				continue
-			}
-			delete(byName, name)
-			if diff := compareTable(tpl, id, in); diff != "" {
-				t.Errorf("table %s (%s): %s", name, id, diff)
-			}
-		}
-		for name, id := range byName {
-			t.Errorf("the template's table %s (%s) is not one init creates", name, id)
-		}
+		sameByName(t, tpl, params, "AWS::DynamoDB::Table", "table", got.tables,
+			func(in *dynamodb.CreateTableInput) string { return aws.ToString(in.TableName) },
+			func(name, id string, in *dynamodb.CreateTableInput) {
+				if diff := compareTable(tpl, id, in); diff != "" {
+					t.Errorf("table %s (%s): %s", name, id, diff)
+				}
+			})
 	})
 
 	t.Run("queues", func(t *testing.T) {
-		byName := namedResources(t, tpl, "AWS::SQS::Queue", params)
-		for _, in := range got.queues {
-			name := aws.ToString(in.QueueName)
-			id, ok := byName[name]
-			if !ok {
-				t.Errorf("init creates queue %s; the template has no AWS::SQS::Queue named so", name)
-				continue
-			}
-			delete(byName, name)
-			want, err := normalQueueAttributes(in.Attributes)
-			if err != nil {
-				t.Fatalf("queue %s: %v", name, err)
-			}
-			have, err := templateQueueAttributes(tpl, id, params)
-			if err != nil {
-				t.Errorf("queue %s (%s): %v", name, id, err)
-				continue
-			}
-			if !maps.Equal(have, want) {
-				t.Errorf("queue %s (%s) attributes:\n template %v\n init     %v", name, id, have, want)
-			}
-		}
-		for name, id := range byName {
-			t.Errorf("the template's queue %s (%s) is not one init creates", name, id)
-		}
+		sameByName(t, tpl, params, "AWS::SQS::Queue", "queue", got.queues,
+			func(in *sqs.CreateQueueInput) string { return aws.ToString(in.QueueName) },
+			func(name, id string, in *sqs.CreateQueueInput) {
+				want, err := normalQueueAttributes(in.Attributes)
+				if err != nil {
+					t.Fatalf("queue %s: %v", name, err)
+				}
+				have, err := templateQueueAttributes(tpl, id, params)
+				if err != nil {
+					t.Errorf("queue %s (%s): %v", name, id, err)
+					return
+				}
+				if !maps.Equal(have, want) {
+					t.Errorf("queue %s (%s) attributes:\n template %v\n init     %v", name, id, have, want)
+				}
+			})
 	})
 
 	t.Run("topics", func(t *testing.T) {
-		byName := namedResources(t, tpl, "AWS::SNS::Topic", params)
-		for _, in := range got.topics {
-			name := aws.ToString(in.Name)
-			id, ok := byName[name]
-			if !ok {
-				t.Errorf("init creates topic %s; the template has no AWS::SNS::Topic named so", name)
-				continue
-			}
-			delete(byName, name)
-			if len(in.Attributes) > 0 || len(in.Tags) > 0 {
-				t.Errorf("init gives topic %s attributes or tags the test does not compare: %v %v", name, in.Attributes, in.Tags)
-			}
-			if extra := slices.DeleteFunc(slices.Sorted(maps.Keys(tpl.Resources[id].Properties)), func(k string) bool { return k == "TopicName" }); len(extra) > 0 {
-				t.Errorf("topic %s (%s): the template sets %v, init does not", name, id, extra)
-			}
-		}
-		for name, id := range byName {
-			t.Errorf("the template's topic %s (%s) is not one init creates", name, id)
-		}
+		sameByName(t, tpl, params, "AWS::SNS::Topic", "topic", got.topics,
+			func(in *sns.CreateTopicInput) string { return aws.ToString(in.Name) },
+			func(name, id string, in *sns.CreateTopicInput) {
+				if len(in.Attributes) > 0 || len(in.Tags) > 0 {
+					t.Errorf("init gives topic %s attributes or tags the test does not compare: %v %v", name, in.Attributes, in.Tags)
+				}
+				if extra := slices.DeleteFunc(slices.Sorted(maps.Keys(tpl.Resources[id].Properties)), func(k string) bool { return k == "TopicName" }); len(extra) > 0 {
+					t.Errorf("topic %s (%s): the template sets %v, init does not", name, id, extra)
+				}
+			})
 	})
 
 	t.Run("queue policies", func(t *testing.T) {
@@ -141,6 +116,27 @@ func TestTemplateCreatesWhatInitCreates(t *testing.T) {
 			t.Errorf("subscriptions:\n template %q\n init     %q", have, want)
 		}
 	})
+}
+
+// sameByName requires the template's resources of type typ and the ones init created
+// (created, named by nameOf) to be the same set by physical name, and hands each pair to
+// compare with its logical id.
+func sameByName[T any](t *testing.T, tpl template, params map[string]string, typ, kind string, created []T, nameOf func(T) string, compare func(name, id string, in T)) {
+	t.Helper()
+	byName := namedResources(t, tpl, typ, params)
+	for _, in := range created {
+		name := nameOf(in)
+		id, ok := byName[name]
+		if !ok {
+			t.Errorf("init creates %s %s; the template has no %s named so", kind, name, typ)
+			continue
+		}
+		delete(byName, name)
+		compare(name, id, in)
+	}
+	for name, id := range byName {
+		t.Errorf("the template's %s %s (%s) is not one init creates", kind, name, id)
+	}
 }
 
 // namedResources maps the physical name of each resource of type typ to its logical id.
