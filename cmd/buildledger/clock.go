@@ -23,8 +23,8 @@ type clockSettings struct {
 	check *clockcheck.Check
 }
 
-func (c *clockSettings) bindFlags(fs *pflag.FlagSet) {
-	fs.DurationVar(&c.Tolerance, "clock-tolerance", envDuration("BUILDLEDGER_CLOCK_TOLERANCE", clockcheck.DefaultTolerance),
+func (c *clockSettings) bindFlags(fs *pflag.FlagSet, env *envDefaults) {
+	fs.DurationVar(&c.Tolerance, "clock-tolerance", env.duration("BUILDLEDGER_CLOCK_TOLERANCE", clockcheck.DefaultTolerance),
 		"the worker decides nothing while its clock is off from AWS's (the Date of its responses) by more; the feed (GET /v1/feed) stays this plus 2s behind the present (env BUILDLEDGER_CLOCK_TOLERANCE)")
 }
 

@@ -52,6 +52,8 @@ type settings struct {
 	Policy policySettings
 	// Clock says how far off the worker's clock may be, and so how far behind the feed stays.
 	Clock clockSettings
+
+	env envDefaults
 }
 
 func envString(name, def string) string {
@@ -61,31 +63,37 @@ func envString(name, def string) string {
 	return def
 }
 
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
+// envDefaults reads flag defaults from the environment and keeps every value it cannot
+// parse, for validate to report: a mistyped variable must not quietly mean the default.
+type envDefaults struct {
+	problems []error
 }
 
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
+// parsed returns the value of the environment variable name parsed by parse, or def when
+// it is unset or empty; a value parse refuses is a problem, and def is returned.
+func parsed[T any](e *envDefaults, name string, def T, want string, parse func(string) (T, error)) T {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
 	}
-	return def
+	out, err := parse(v)
+	if err != nil {
+		e.problems = append(e.problems, fmt.Errorf("%s %q: want %s", name, v, want))
+		return def
+	}
+	return out
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
+func (e *envDefaults) int(name string, def int) int {
+	return parsed(e, name, def, "a whole number", strconv.Atoi)
+}
+
+func (e *envDefaults) bool(name string, def bool) bool {
+	return parsed(e, name, def, "true or false", strconv.ParseBool)
+}
+
+func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	return parsed(e, name, def, "a duration such as 30s or 5m", time.ParseDuration)
 }
 
 // bindFlags registers the shared flags with defaults taken from the environment.
@@ -95,17 +103,17 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.LogFormat, "log-format", envString("BUILDLEDGER_LOG_FORMAT", logAuto), "log format: auto (pretty on a terminal, JSON otherwise), json or pretty (env BUILDLEDGER_LOG_FORMAT)")
 	fs.StringVar(&s.LogLevel, "log-level", envString("BUILDLEDGER_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env BUILDLEDGER_LOG_LEVEL)")
 	fs.StringVar(&s.HTTPAddr, "http-addr", envString("BUILDLEDGER_HTTP_ADDR", "127.0.0.1:8080"), "listen address of the read API, /healthz and /metrics (env BUILDLEDGER_HTTP_ADDR)")
-	fs.IntVar(&s.Parallelism, "parallelism", envInt("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
-	fs.IntVar(&s.SnapshotEvery, "snapshot-every", envInt("BUILDLEDGER_SNAPSHOT_EVERY", handlers.DefaultSnapshotEvery), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
+	fs.IntVar(&s.Parallelism, "parallelism", s.env.int("BUILDLEDGER_PARALLELISM", 8), "commands handled at once, on different streams (env BUILDLEDGER_PARALLELISM)")
+	fs.IntVar(&s.SnapshotEvery, "snapshot-every", s.env.int("BUILDLEDGER_SNAPSHOT_EVERY", handlers.DefaultSnapshotEvery), "take a snapshot every N events of a stream; 0 disables (env BUILDLEDGER_SNAPSHOT_EVERY)")
 	s.AWSDebug = os.Getenv("BUILDLEDGER_AWS_DEBUG") != ""
-	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", envInt("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
-	fs.DurationVar(&s.DefaultLease, "default-lease", envDuration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
-	fs.BoolVar(&s.InlineReadSide, "inline-read-side", envBool("BUILDLEDGER_INLINE_READ_SIDE", true), "worker: commit a command's read-model rows in the command's own transaction when the worker's projector wrote the stream last; false leaves every row to the projector (env BUILDLEDGER_INLINE_READ_SIDE)")
-	fs.IntVar(&s.TimeShards, "time-shards", envInt("BUILDLEDGER_TIME_SHARDS", layout.DefaultTimeShards), fmt.Sprintf("time index partitions a day's events are spread over, 1 to %d; every count used is recorded, so readers find them all (env BUILDLEDGER_TIME_SHARDS)", layout.MaxTimeShards))
-	s.Identity.bindFlags(fs)
+	fs.IntVar(&s.MaxReceiveCount, "max-receive-count", s.env.int("BUILDLEDGER_MAX_RECEIVE_COUNT", 20), "deliveries of a message before SQS dead-letters it; set at init (env BUILDLEDGER_MAX_RECEIVE_COUNT)")
+	fs.DurationVar(&s.DefaultLease, "default-lease", s.env.duration("BUILDLEDGER_DEFAULT_LEASE", 0), "worker: lease of a lock that asks for none, e.g. 30m; 0 for none (env BUILDLEDGER_DEFAULT_LEASE)")
+	fs.BoolVar(&s.InlineReadSide, "inline-read-side", s.env.bool("BUILDLEDGER_INLINE_READ_SIDE", true), "worker: commit a command's read-model rows in the command's own transaction when the worker's projector wrote the stream last; false leaves every row to the projector (env BUILDLEDGER_INLINE_READ_SIDE)")
+	fs.IntVar(&s.TimeShards, "time-shards", s.env.int("BUILDLEDGER_TIME_SHARDS", layout.DefaultTimeShards), fmt.Sprintf("time index partitions a day's events are spread over, 1 to %d; every count used is recorded, so readers find them all (env BUILDLEDGER_TIME_SHARDS)", layout.MaxTimeShards))
+	s.Identity.bindFlags(fs, &s.env)
 	s.APIAuth.bindFlags(fs)
 	s.Policy.bindFlags(fs)
-	s.Clock.bindFlags(fs)
+	s.Clock.bindFlags(fs, &s.env)
 }
 
 func (s settings) validate() error {
@@ -128,6 +136,10 @@ func (s settings) validate() error {
 	if s.SnapshotEvery < 0 {
 		errs = append(errs, fmt.Errorf("--snapshot-every %d: want 0 or more", s.SnapshotEvery))
 	}
+	if s.TimeShards < 1 || s.TimeShards > layout.MaxTimeShards {
+		errs = append(errs, fmt.Errorf("--time-shards %d: want 1 to %d", s.TimeShards, layout.MaxTimeShards))
+	}
+	errs = append(errs, s.env.problems...)
 	errs = append(errs, s.Policy.validate())
 	return errors.Join(errs...)
 }

@@ -34,14 +34,14 @@ type identitySettings struct {
 }
 
 // bindFlags registers the identity flags with defaults taken from the environment.
-func (s *identitySettings) bindFlags(fs *pflag.FlagSet) {
+func (s *identitySettings) bindFlags(fs *pflag.FlagSet, env *envDefaults) {
 	// The environment is read when the token is needed, never as the flag's default,
 	// which --help would print.
 	fs.StringVar(&s.IDToken, "id-token", "", "OIDC ID token sent with every command; inside GitHub Actions one is fetched when none is given (env BUILDLEDGER_ID_TOKEN)")
 	fs.StringArrayVar(&s.Issuers, "oidc-issuer", envList("BUILDLEDGER_OIDC_ISSUERS"), "worker: trust ID tokens of this issuer URL, e.g. https://token.actions.githubusercontent.com; repeatable (env BUILDLEDGER_OIDC_ISSUERS, comma-separated)")
 	fs.StringVar(&s.Audience, "oidc-audience", envString("BUILDLEDGER_OIDC_AUDIENCE", defaultOIDCAudience), "audience of ID tokens: the worker requires it, the CLI asks GitHub Actions for it (env BUILDLEDGER_OIDC_AUDIENCE)")
 	fs.StringSliceVar(&s.Algorithms, "oidc-alg", envList("BUILDLEDGER_OIDC_ALGS"), "worker: accepted ID token signing algorithms (default RS256,ES256; none is never accepted) (env BUILDLEDGER_OIDC_ALGS)")
-	fs.DurationVar(&s.ClockSkew, "oidc-clock-skew", envDuration("BUILDLEDGER_OIDC_CLOCK_SKEW", oidcauth.DefaultClockSkew), "worker: allowed clock skew on an ID token's exp, nbf and iat (env BUILDLEDGER_OIDC_CLOCK_SKEW)")
+	fs.DurationVar(&s.ClockSkew, "oidc-clock-skew", env.duration("BUILDLEDGER_OIDC_CLOCK_SKEW", oidcauth.DefaultClockSkew), "worker: allowed clock skew on an ID token's exp, nbf and iat (env BUILDLEDGER_OIDC_CLOCK_SKEW)")
 }
 
 // envList returns the comma-separated values of the environment variable name.
