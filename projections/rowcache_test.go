@@ -37,18 +37,14 @@ func newCountingProjector(t *testing.T, st projections.Store, es eventstore.Stor
 	return p, cs
 }
 
-// writeEvents runs commands through the domain into a fresh event store.
+// writeEvents runs commands through the domain into a fresh event store and returns all
+// their records in order.
 func writeEvents(t *testing.T, cmds ...domain.Command) (*esmemory.Store, []eventstore.Record) {
 	t.Helper()
-	es := esmemory.New()
-	w := projectionstest.NewWriter(es, 1, start)
+	es, byCmd := commandsOf(t, cmds...)
 	var recs []eventstore.Record
-	for _, c := range cmds {
-		out, err := w.Do(context.Background(), c)
-		if err != nil {
-			t.Fatalf("%s: %v", c.CommandType(), err)
-		}
-		recs = append(recs, out...)
+	for _, r := range byCmd {
+		recs = append(recs, r...)
 	}
 	return es, recs
 }
