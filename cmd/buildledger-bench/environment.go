@@ -204,35 +204,35 @@ func (e *environment) cleanup() {
 	topics = append(topics, e.listTopics(ctx)...)
 	var failed []string
 	deleted := map[string]bool{}
-	for _, t := range topics {
-		if deleted[t] {
-			continue
-		}
-		deleted[t] = true
-		if _, err := e.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(t)}); err != nil {
-			failed = append(failed, t)
+	remove := func(names []string, del func(string) error) {
+		for _, n := range names {
+			if deleted[n] {
+				continue
+			}
+			deleted[n] = true
+			if err := del(n); err != nil {
+				failed = append(failed, n)
+			}
 		}
 	}
-	for _, q := range queues {
-		if deleted[q] {
-			continue
-		}
-		deleted[q] = true
+	remove(topics, func(t string) error {
+		_, err := e.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(t)})
+		return err
+	})
+	remove(queues, func(q string) error {
 		var gone *sqstypes.QueueDoesNotExist
-		if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)}); err != nil && !errors.As(err, &gone) {
-			failed = append(failed, q)
+		if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)}); !errors.As(err, &gone) {
+			return err
 		}
-	}
-	for _, t := range tables {
-		if deleted[t] {
-			continue
-		}
-		deleted[t] = true
+		return nil
+	})
+	remove(tables, func(t string) error {
 		var notFound *ddbtypes.ResourceNotFoundException
-		if _, err := e.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)}); err != nil && !errors.As(err, &notFound) {
-			failed = append(failed, t)
+		if _, err := e.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)}); !errors.As(err, &notFound) {
+			return err
 		}
-	}
+		return nil
+	})
 	if len(failed) > 0 {
 		e.logf("could not delete %d resources: %v", len(failed), failed)
 		return
