@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"buildledger/internal/convert"
 )
 
 var (
@@ -215,17 +217,7 @@ func Normalize(v any) (any, error) {
 }
 
 // NormalizeItem returns a copy of it with every value normalized (see Normalize).
-func NormalizeItem(it Item) (Item, error) {
-	out := make(Item, len(it))
-	for k, v := range it {
-		n, err := Normalize(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", k, err)
-		}
-		out[k] = n
-	}
-	return out, nil
-}
+func NormalizeItem(it Item) (Item, error) { return convert.Attributes(it, Normalize) }
 
 // CheckWrite checks a Write or WriteBatch before a store sends anything: known tables, keys
 // that fit, supported values, well-formed guards (none when batch), each item once, and

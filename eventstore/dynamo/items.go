@@ -254,17 +254,6 @@ func decodeOutcome(item map[string]types.AttributeValue) (eventstore.Outcome, er
 	return o, nil
 }
 
-func decodeRecords(items []map[string]types.AttributeValue, into []eventstore.Record) ([]eventstore.Record, error) {
-	for _, item := range items {
-		r, err := decodeRecord(item)
-		if err != nil {
-			return nil, err
-		}
-		into = append(into, r)
-	}
-	return into, nil
-}
-
 // itemSize is the size DynamoDB counts for item toward its 400 KB limit: every attribute's
 // name plus its value.
 func itemSize(item map[string]types.AttributeValue) int {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
+	"buildledger/internal/convert"
 )
 
 // maxTransactItems is DynamoDB's limit on the items of one TransactWriteItems.
@@ -177,7 +178,7 @@ func (s *Store) queryStream(ctx context.Context, stream string, in *dynamodb.Que
 		if err != nil {
 			return nil, fmt.Errorf("eventstore/dynamo: load %s: %w", stream, err)
 		}
-		if records, err = decodeRecords(page.Items, records); err != nil {
+		if records, err = convert.All(records, page.Items, decodeRecord); err != nil {
 			return nil, err
 		}
 		if len(page.LastEvaluatedKey) == 0 {

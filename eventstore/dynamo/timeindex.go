@@ -11,6 +11,7 @@ import (
 
 	"buildledger/eventstore"
 	"buildledger/eventstore/dynamo/layout"
+	"buildledger/internal/convert"
 	"buildledger/internal/ddb"
 )
 
@@ -194,7 +195,7 @@ func (s *Store) fill(ctx context.Context, c *bucketCursor, want int) error {
 		if err != nil {
 			return fmt.Errorf("eventstore/dynamo: read all in bucket %s: %w", bucketOf(c.in), err)
 		}
-		if c.recs, err = decodeRecords(out.Items, c.recs); err != nil {
+		if c.recs, err = convert.All(c.recs, out.Items, decodeRecord); err != nil {
 			return err
 		}
 		c.more = len(out.LastEvaluatedKey) > 0

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/internal/convert"
 	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
@@ -58,35 +59,9 @@ func fromAttr(av types.AttributeValue) (any, error) {
 	return nil, fmt.Errorf("projections/dynamo: attribute of type %T is not used by the read model", av)
 }
 
-func toAttrs(it projections.Item) (attrs, error) { return convertAttrs(it, toAttr) }
+func toAttrs(it projections.Item) (attrs, error) { return convert.Attributes(it, toAttr) }
 
-func fromAttrs(a attrs) (projections.Item, error) { return convertAttrs(a, fromAttr) }
-
-// convertAttrs returns a copy of in with every value converted by conv; an error names the
-// attribute.
-func convertAttrs[V, W any](in map[string]V, conv func(V) (W, error)) (map[string]W, error) {
-	out := make(map[string]W, len(in))
-	for name, v := range in {
-		w, err := conv(v)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", name, err)
-		}
-		out[name] = w
-	}
-	return out, nil
-}
-
-func fromAttrsList(list []attrs) ([]projections.Item, error) {
-	out := make([]projections.Item, 0, len(list))
-	for _, a := range list {
-		it, err := fromAttrs(a)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, nil
-}
+func fromAttrs(a attrs) (projections.Item, error) { return convert.Attributes(a, fromAttr) }
 
 // keyAttrs returns the key attributes of k.
 func keyAttrs(k projections.Key) (attrs, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/internal/backoff"
+	"buildledger/internal/convert"
 	"buildledger/internal/ddb"
 	"buildledger/projections"
 )
@@ -210,7 +211,7 @@ func (s *Store) Query(ctx context.Context, q projections.Query) ([]projections.I
 		if err != nil {
 			return nil, translate(err, "query "+q.Table.String())
 		}
-		items, err := fromAttrsList(page.Items)
+		items, err := convert.All(nil, page.Items, fromAttrs)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +231,7 @@ func (s *Store) Scan(ctx context.Context, t projections.Table, fn func(items []p
 		if err != nil {
 			return translate(err, "scan "+t.String())
 		}
-		items, err := fromAttrsList(page.Items)
+		items, err := convert.All(nil, page.Items, fromAttrs)
 		if err != nil {
 			return err
 		}
