@@ -13,6 +13,7 @@ import (
 	"buildledger/eventstore"
 	esmemory "buildledger/eventstore/memory"
 	"buildledger/projections"
+	"buildledger/projections/projectionstest"
 )
 
 // lockDesk decides lock commands of one env with the domain at the times it is given and
@@ -30,39 +31,25 @@ func newLockDesk(t *testing.T, env string) *lockDesk {
 // do decides c at time at and fails the test unless it is accepted.
 func (d *lockDesk) do(at time.Time, c domain.Command) {
 	d.t.Helper()
-	ctx := context.Background()
-	recs, err := d.es.Load(ctx, c.StreamID(), 1)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	history := make([]domain.Event, len(recs))
-	for i, r := range recs {
-		if history[i], err = domain.DecodeEvent(r.Type, r.Body); err != nil {
-			d.t.Fatal(err)
-		}
-	}
-	agg, err := domain.Rehydrate(c.StreamID(), history)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	evs, err := agg.Handle(c, domain.Env{Now: at, NewID: uuid.New, NewTimeID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }})
+	version, stored, err := projectionstest.Decide(context.Background(), d.es, at, c)
 	if err != nil {
 		d.t.Fatalf("%s at %s: %v", c.CommandType(), at.Format(time.TimeOnly), err)
 	}
-	d.append(agg.Version(), evs...)
+	d.store(version, stored)
 }
 
 // append stores events as they are, after version.
 func (d *lockDesk) append(version int64, evs ...domain.Event) {
 	d.t.Helper()
-	stored := make([]eventstore.Event, len(evs))
-	for i, e := range evs {
-		typ, body, err := domain.EncodeEvent(e)
-		if err != nil {
-			d.t.Fatal(err)
-		}
-		stored[i] = eventstore.Event{Type: typ, Body: body}
+	stored, err := projectionstest.Encode(evs)
+	if err != nil {
+		d.t.Fatal(err)
 	}
+	d.store(version, stored)
+}
+
+func (d *lockDesk) store(version int64, stored []eventstore.Event) {
+	d.t.Helper()
 	if _, err := d.es.Append(context.Background(), domain.LockStreamID(d.env), version, stored,
 		eventstore.CommandRef{ID: uuid.NewString(), Type: "Test"}); err != nil {
 		d.t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"buildledger/internal/logbuf"
 	"buildledger/projections"
 	projmemory "buildledger/projections/memory"
+	"buildledger/projections/projectionstest"
 )
 
 // now is the fixed clock of the fixture: every event happened one minute before it.
@@ -72,37 +73,13 @@ func (f *fixture) do(cmd domain.Command) string {
 func (f *fixture) doAt(at time.Time, cmd domain.Command) string {
 	f.t.Helper()
 	ctx := context.Background()
-	recs, err := f.events.Load(ctx, cmd.StreamID(), 1)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	history := make([]domain.Event, 0, len(recs))
-	for _, r := range recs {
-		e, err := domain.DecodeEvent(r.Type, r.Body)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		history = append(history, e)
-	}
-	agg, err := domain.Rehydrate(cmd.StreamID(), history)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	evs, err := agg.Handle(cmd, domain.Env{Now: at, NewID: uuid.New, NewTimeID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }})
+	version, stored, err := projectionstest.Decide(ctx, f.events, at, cmd)
 	if err != nil {
 		f.t.Fatalf("%s: %v", cmd.CommandType(), err)
 	}
-	stored := make([]eventstore.Event, len(evs))
-	for i, e := range evs {
-		typ, body, err := domain.EncodeEvent(e)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		stored[i] = eventstore.Event{Type: typ, Body: body}
-	}
 	f.ids++
 	id := fmt.Sprintf("cmd-%d", f.ids)
-	appended, err := f.events.Append(ctx, cmd.StreamID(), agg.Version(), stored, eventstore.CommandRef{ID: id, Type: cmd.CommandType()})
+	appended, err := f.events.Append(ctx, cmd.StreamID(), version, stored, eventstore.CommandRef{ID: id, Type: cmd.CommandType()})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -69,13 +69,9 @@ func (w *Writer) Do(ctx context.Context, c domain.Command) ([]eventstore.Record,
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	out := make([]eventstore.Event, len(evs))
-	for i, e := range evs {
-		typ, body, err := domain.EncodeEvent(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = eventstore.Event{Type: typ, Body: body}
+	out, err := Encode(evs)
+	if err != nil {
+		return nil, err
 	}
 	recs, err := w.es.Append(ctx, a.StreamID(), a.Version(), out, eventstore.CommandRef{ID: w.uuid().String(), Type: c.CommandType()})
 	if err != nil {
