@@ -37,6 +37,7 @@ import (
 	"buildledger/domain"
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/eventstore/eventstoretest"
 	"buildledger/handlers"
 	"buildledger/internal/awstest"
 	"buildledger/projections"
@@ -102,18 +103,28 @@ func readFixture(t *testing.T, path string) fixture {
 	fx := fixture{writtenBy: doc.WrittenBy, tables: map[string][]item{}}
 	for name, items := range doc.Tables {
 		for i, it := range items {
-			decoded := item{}
-			for attr, v := range it {
-				av, err := decodeAV(v)
-				if err != nil {
-					t.Fatalf("%s: %s item %d: attribute %s: %v", path, name, i, attr, err)
-				}
-				decoded[attr] = av
+			decoded, err := decodeAttributes(it)
+			if err != nil {
+				t.Fatalf("%s: %s item %d: %v", path, name, i, err)
 			}
 			fx.tables[name] = append(fx.tables[name], decoded)
 		}
 	}
 	return fx
+}
+
+// decodeAttributes reads an item, or a map attribute, of attribute values in DynamoDB's
+// JSON form.
+func decodeAttributes(attrs map[string]json.RawMessage) (map[string]types.AttributeValue, error) {
+	out := make(map[string]types.AttributeValue, len(attrs))
+	for name, raw := range attrs {
+		av, err := decodeAV(raw)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", name, err)
+		}
+		out[name] = av
+	}
+	return out, nil
 }
 
 // decodeAV reads one attribute value in DynamoDB's JSON form, e.g. {"S":"x"} or {"N":"1"}.
@@ -181,15 +192,8 @@ func decodeAV(raw json.RawMessage) (types.AttributeValue, error) {
 			if err := json.Unmarshal(v, &mm); err != nil {
 				return nil, err
 			}
-			out := make(map[string]types.AttributeValue, len(mm))
-			for k, e := range mm {
-				av, err := decodeAV(e)
-				if err != nil {
-					return nil, err
-				}
-				out[k] = av
-			}
-			return &types.AttributeValueMemberM{Value: out}, nil
+			out, err := decodeAttributes(mm)
+			return &types.AttributeValueMemberM{Value: out}, err
 		}
 		return nil, fmt.Errorf("unknown attribute type %q", typ)
 	}
@@ -443,21 +447,7 @@ func TestStoredFormat_Given5db0546StoredItems_WhenReadByTodaysCode_ThenTheyLoadR
 			}
 		}
 		slices.Sort(want)
-		var got []string
-		for after := ""; ; {
-			page, err := in.events.ReadAll(t.Context(), after, 7)
-			if err != nil {
-				t.Fatalf("read all after %q: %v", after, err)
-			}
-			for _, rec := range page.Records {
-				got = append(got, rec.Key)
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-		if !slices.Equal(got, want) {
+		if got := eventstoretest.Keys(eventstoretest.ReadAll(t, in.events, "", 7)); !slices.Equal(got, want) {
 			t.Errorf("ReadAll returned keys\n  %v\nstored\n  %v", got, want)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
+	"buildledger/eventstore/eventstoretest"
 	"buildledger/internal/awstest"
 )
 
@@ -106,27 +107,13 @@ func TestStoredFormat_GivenUnshardedEventsAndShardedOnesOfTheSameDays_WhenReadAl
 	}
 	for _, limit := range []int{1, 2, 5, 9, 1000} {
 		t.Run(fmt.Sprintf("given pages of %d when read from the start then every key once in order", limit), func(t *testing.T) {
-			var got []string
-			for after := ""; ; {
-				page, err := st.ReadAll(t.Context(), after, limit)
-				if err != nil {
-					t.Fatalf("read all after %q: %v", after, err)
+			records := eventstoretest.ReadAll(t, st, "", limit)
+			for _, rec := range records {
+				if it, ok := legacy[rec.Key]; ok && !sameRecord(rec, storedRecord(t, it)) {
+					t.Errorf("stored event %s read as %+v", rec.Key, rec)
 				}
-				if len(page.Records) > limit || (page.Next != "" && len(page.Records) != limit) {
-					t.Fatalf("after %q: %d records and next %q with limit %d", after, len(page.Records), page.Next, limit)
-				}
-				for _, rec := range page.Records {
-					got = append(got, rec.Key)
-					if it, ok := legacy[rec.Key]; ok && !sameRecord(rec, storedRecord(t, it)) {
-						t.Errorf("stored event %s read as %+v", rec.Key, rec)
-					}
-				}
-				if page.Next == "" {
-					break
-				}
-				after = page.Next
 			}
-			if !slices.Equal(got, want) {
+			if got := eventstoretest.Keys(records); !slices.Equal(got, want) {
 				t.Errorf("ReadAll returned keys\n  %v\nwant\n  %v", got, want)
 			}
 		})
@@ -137,11 +124,7 @@ func TestStoredFormat_GivenUnshardedEventsAndShardedOnesOfTheSameDays_WhenReadAl
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, r := range page.Records {
-				got = append(got, r.Key)
-			}
-			if !slices.Equal(got, want[i+1:]) {
+			if got := eventstoretest.Keys(page.Records); !slices.Equal(got, want[i+1:]) {
 				t.Fatalf("after %s: %v, want %v", want[i], got, want[i+1:])
 			}
 		}
