@@ -190,12 +190,28 @@ func TestPrint_GivenJSON_ThenTheIndentedJSONScriptsRead(t *testing.T) {
 	}
 }
 
+// durationCase is a duration and the text a column prints for it.
+type durationCase struct {
+	name  string
+	given time.Duration
+	want  string
+}
+
+// checkDurationText checks that text, the function called name, prints each given
+// duration as wanted.
+func checkDurationText(t *testing.T, name string, text func(time.Duration) string, tests []durationCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := text(tt.given); got != tt.want {
+				t.Errorf("%s(%s) = %q, want %q", name, tt.given, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestRelative_GivenTheTimeSinceAnInstant_ThenTheLargestWholeUnit(t *testing.T) {
-	tests := []struct {
-		name  string
-		given time.Duration
-		want  string
-	}{
+	checkDurationText(t, "relative", relative, []durationCase{
 		{"given under a second either way, then now", 400 * time.Millisecond, "now"},
 		{"given 59 seconds ago, then seconds", 59 * time.Second, "59s ago"},
 		{"given 3 minutes 59 seconds ago, then whole minutes", 3*time.Minute + 59*time.Second, "3m ago"},
@@ -203,14 +219,7 @@ func TestRelative_GivenTheTimeSinceAnInstant_ThenTheLargestWholeUnit(t *testing.
 		{"given 3 days ago, then days", 72 * time.Hour, "3d ago"},
 		{"given 5 minutes ahead, then in 5m", -5 * time.Minute, "in 5m"},
 		{"given 3 years ago, then years", 3 * 366 * 24 * time.Hour, "3y ago"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := relative(tt.given); got != tt.want {
-				t.Errorf("relative(%s) = %q, want %q", tt.given, got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestPrint_GivenATableWiderThanTheTerminal_ThenItsWidestTextColumnsWrapAndTimesKeepTheirWidth(t *testing.T) {
@@ -256,23 +265,12 @@ func TestPrint_GivenATableWiderThanTheTerminal_ThenItsWidestTextColumnsWrapAndTi
 }
 
 func TestDuration_GivenMilliseconds_ThenTheShortestGoDuration(t *testing.T) {
-	tests := []struct {
-		name  string
-		given time.Duration
-		want  string
-	}{
+	checkDurationText(t, "duration", duration, []durationCase{
 		{"given 30 minutes, then 30m", 30 * time.Minute, "30m"},
 		{"given 64 hours, then 64h", 64 * time.Hour, "64h"},
 		{"given 1 hour 30, then 1h30m", 90 * time.Minute, "1h30m"},
 		{"given 1 minute 5 seconds, then 1m5s", 65 * time.Second, "1m5s"},
 		{"given 123 milliseconds, then 123ms", 123 * time.Millisecond, "123ms"},
 		{"given nothing, then 0s", 0, "0s"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := duration(tt.given); got != tt.want {
-				t.Errorf("duration(%s) = %q, want %q", tt.given, got, tt.want)
-			}
-		})
-	}
+	})
 }
