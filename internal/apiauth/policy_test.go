@@ -30,28 +30,30 @@ func TestParsePolicy_GivenAFile_ThenAGoodOneLoadsAndEveryProblemIsNamed(t *testi
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := apiauth.ParsePolicy(strings.NewReader(tt.file))
-			if len(tt.wantErr) == 0 {
-				if err != nil {
-					t.Fatalf("ParsePolicy: %v", err)
-				}
-				return
-			}
-			checkRefused(t, "ParsePolicy", tt.file, err, tt.wantErr)
+			checkParsed(t, "ParsePolicy", tt.file, err, tt.wantErr)
 		})
 	}
 }
 
-// checkRefused fails t unless parse refused file with an error that says each of want.
-func checkRefused(t *testing.T, parse, file string, err error, want []string) {
+// checkParsed fails t unless parse accepted file when wantErr is empty, or else refused it
+// with an error that says each of wantErr; it reports whether file was to be accepted.
+func checkParsed(t *testing.T, parse, file string, err error, wantErr []string) bool {
 	t.Helper()
+	if len(wantErr) == 0 {
+		if err != nil {
+			t.Fatalf("%s: %v", parse, err)
+		}
+		return true
+	}
 	if err == nil {
 		t.Fatalf("%s accepted %q", parse, file)
 	}
-	for _, w := range want {
+	for _, w := range wantErr {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
+	return false
 }
 
 func TestPolicy_GivenRules_WhenACallerAsksForAKind_ThenOnlyAMatchingRuleAllowsIt(t *testing.T) {
