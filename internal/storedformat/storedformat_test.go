@@ -40,6 +40,7 @@ import (
 	"buildledger/eventstore/eventstoretest"
 	"buildledger/handlers"
 	"buildledger/internal/awstest"
+	"buildledger/internal/convert"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
 	"buildledger/projections/projectionstest"
@@ -103,7 +104,7 @@ func readFixture(t *testing.T, path string) fixture {
 	fx := fixture{writtenBy: doc.WrittenBy, tables: map[string][]item{}}
 	for name, items := range doc.Tables {
 		for i, it := range items {
-			decoded, err := decodeAttributes(it)
+			decoded, err := convert.Attributes(it, decodeAV)
 			if err != nil {
 				t.Fatalf("%s: %s item %d: %v", path, name, i, err)
 			}
@@ -111,20 +112,6 @@ func readFixture(t *testing.T, path string) fixture {
 		}
 	}
 	return fx
-}
-
-// decodeAttributes reads an item, or a map attribute, of attribute values in DynamoDB's
-// JSON form.
-func decodeAttributes(attrs map[string]json.RawMessage) (map[string]types.AttributeValue, error) {
-	out := make(map[string]types.AttributeValue, len(attrs))
-	for name, raw := range attrs {
-		av, err := decodeAV(raw)
-		if err != nil {
-			return nil, fmt.Errorf("attribute %s: %w", name, err)
-		}
-		out[name] = av
-	}
-	return out, nil
 }
 
 // decodeAV reads one attribute value in DynamoDB's JSON form, e.g. {"S":"x"} or {"N":"1"}.
@@ -178,21 +165,14 @@ func decodeAV(raw json.RawMessage) (types.AttributeValue, error) {
 			if err := json.Unmarshal(v, &l); err != nil {
 				return nil, err
 			}
-			out := make([]types.AttributeValue, len(l))
-			for i, e := range l {
-				av, err := decodeAV(e)
-				if err != nil {
-					return nil, err
-				}
-				out[i] = av
-			}
-			return &types.AttributeValueMemberL{Value: out}, nil
+			out, err := convert.All(make([]types.AttributeValue, 0, len(l)), l, decodeAV)
+			return &types.AttributeValueMemberL{Value: out}, err
 		case "M":
 			var mm map[string]json.RawMessage
 			if err := json.Unmarshal(v, &mm); err != nil {
 				return nil, err
 			}
-			out, err := decodeAttributes(mm)
+			out, err := convert.Attributes(mm, decodeAV)
 			return &types.AttributeValueMemberM{Value: out}, err
 		}
 		return nil, fmt.Errorf("unknown attribute type %q", typ)
