@@ -29,6 +29,7 @@ import (
 	"buildledger/domain"
 	"buildledger/envelope"
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 )
 
 // Defaults of Config.
@@ -81,28 +82,17 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.PollInterval <= 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.MaxCommandBytes <= 0 {
-		c.MaxCommandBytes = envelope.DefaultMaxBytes
-	}
+	settings.DefaultUnlessPositive(&c.PollInterval, DefaultPollInterval)
+	settings.DefaultUnlessPositive(&c.MaxCommandBytes, envelope.DefaultMaxBytes)
 }
 
 // Validate reports every problem of the configuration. Only what sending needs is
 // required; the readers are checked when a wait needs them.
 func (c Config) Validate() error {
-	var errs []error
-	if c.SQS == nil {
-		errs = append(errs, errors.New("SQS client is required"))
-	}
-	if c.QueueURL == "" {
-		errs = append(errs, errors.New("QueueURL is required"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("client: config: %w", errors.Join(errs...))
-	}
-	return nil
+	p := settings.Wrapped("client: config")
+	p.If(c.SQS == nil, "SQS client is required")
+	p.If(c.QueueURL == "", "QueueURL is required")
+	return p.Err()
 }
 
 // Client sends commands and waits for their outcomes.

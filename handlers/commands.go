@@ -12,6 +12,7 @@ import (
 	"buildledger/domain"
 	"buildledger/envelope"
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 	"buildledger/snapshots"
 )
 
@@ -94,57 +95,26 @@ type CommandHandlerConfig struct {
 }
 
 func (c *CommandHandlerConfig) setDefaults() {
-	if c.SnapshotPolicy == nil {
-		c.SnapshotPolicy = snapshots.EveryN(DefaultSnapshotEvery)
-	}
-	if c.SnapshotTimeout <= 0 {
-		c.SnapshotTimeout = DefaultSnapshotTimeout
-	}
-	if c.MaxConflictRetries == 0 {
-		c.MaxConflictRetries = DefaultMaxConflictRetries
-	}
-	if c.ConflictBackoff == 0 {
-		c.ConflictBackoff = DefaultConflictBackoff
-	}
-	if c.AggregateCacheSize == 0 {
-		c.AggregateCacheSize = DefaultAggregateCacheSize
-	}
-	if c.MaxCommandBytes <= 0 {
-		c.MaxCommandBytes = envelope.DefaultMaxBytes
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	if c.NewID == nil {
-		c.NewID = uuid.New
-	}
-	if c.NewTimeID == nil {
-		c.NewTimeID = func() uuid.UUID { return uuid.Must(uuid.NewUUID()) }
-	}
+	settings.Default[snapshots.Policy](&c.SnapshotPolicy, snapshots.EveryN(DefaultSnapshotEvery))
+	settings.DefaultUnlessPositive(&c.SnapshotTimeout, DefaultSnapshotTimeout)
+	settings.Default(&c.MaxConflictRetries, DefaultMaxConflictRetries)
+	settings.Default(&c.ConflictBackoff, DefaultConflictBackoff)
+	settings.Default(&c.AggregateCacheSize, DefaultAggregateCacheSize)
+	settings.DefaultUnlessPositive(&c.MaxCommandBytes, envelope.DefaultMaxBytes)
+	settings.DefaultFunc(&c.Clock, time.Now)
+	settings.DefaultFunc(&c.NewID, uuid.New)
+	settings.DefaultFunc(&c.NewTimeID, func() uuid.UUID { return uuid.Must(uuid.NewUUID()) })
 }
 
 // Validate reports every problem of the configuration.
 func (c CommandHandlerConfig) Validate() error {
-	var errs []error
-	if c.Events == nil {
-		errs = append(errs, errors.New("Events (event store) is required"))
-	}
-	if c.Publisher == nil {
-		errs = append(errs, errors.New("Publisher is required"))
-	}
-	if c.MaxConflictRetries < 0 {
-		errs = append(errs, fmt.Errorf("MaxConflictRetries %d is negative", c.MaxConflictRetries))
-	}
-	if c.ConflictBackoff < 0 {
-		errs = append(errs, fmt.Errorf("ConflictBackoff %v is negative", c.ConflictBackoff))
-	}
-	if c.DefaultLease != 0 && (c.DefaultLease < domain.MinLease || c.DefaultLease > domain.MaxLease) {
-		errs = append(errs, fmt.Errorf("DefaultLease %v is outside %v to %v (0 for none)", c.DefaultLease, domain.MinLease, domain.MaxLease))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("handlers: command handler config: %w", errors.Join(errs...))
-	}
-	return nil
+	p := settings.Wrapped("handlers: command handler config")
+	p.If(c.Events == nil, "Events (event store) is required")
+	p.If(c.Publisher == nil, "Publisher is required")
+	settings.NotNegative(p, "MaxConflictRetries", c.MaxConflictRetries)
+	settings.NotNegative(p, "ConflictBackoff", c.ConflictBackoff)
+	p.If(c.DefaultLease != 0 && (c.DefaultLease < domain.MinLease || c.DefaultLease > domain.MaxLease), "DefaultLease %v is outside %v to %v (0 for none)", c.DefaultLease, domain.MinLease, domain.MaxLease)
+	return p.Err()
 }
 
 // Result is what became of one command message.

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"buildledger/domain"
 	"buildledger/envelope"
+	"buildledger/internal/settings"
 )
 
 // Expire carries out, in process, the ExpireLock that timer t causes, as a command with
@@ -45,24 +45,15 @@ type TimerHandlerConfig struct {
 }
 
 func (c *TimerHandlerConfig) setDefaults() {
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
+	settings.DefaultFunc(&c.Clock, time.Now)
 }
 
 // Validate reports every problem of the configuration.
 func (c TimerHandlerConfig) Validate() error {
-	var errs []error
-	if c.Commands == nil {
-		errs = append(errs, errors.New("Commands is required"))
-	}
-	if c.Timers == nil {
-		errs = append(errs, errors.New("Timers is required"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("handlers: timer handler config: %w", errors.Join(errs...))
-	}
-	return nil
+	p := settings.Wrapped("handlers: timer handler config")
+	p.If(c.Commands == nil, "Commands is required")
+	p.If(c.Timers == nil, "Timers is required")
+	return p.Err()
 }
 
 // TimerHandler handles the messages of the timers queue: lease timers the worker sent

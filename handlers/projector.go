@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 )
 
 // EventApplier applies one committed event to the read side. It must be idempotent (the
@@ -31,9 +32,7 @@ type ProjectorHandlerConfig struct {
 }
 
 func (c *ProjectorHandlerConfig) setDefaults() {
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
+	settings.DefaultFunc(&c.Clock, time.Now)
 }
 
 // Validate reports every problem of the configuration.

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"buildledger/internal/settings"
 )
 
 // Defaults of WorkerConfig.
@@ -60,18 +62,10 @@ type RetryConfig struct {
 }
 
 func (c *RetryConfig) setDefaults() {
-	if c.MaxRetries == 0 {
-		c.MaxRetries = DefaultRetries
-	}
-	if c.MaxRetries < 0 {
-		c.MaxRetries = 0
-	}
-	if c.InitialInterval <= 0 {
-		c.InitialInterval = 100 * time.Millisecond
-	}
-	if c.MaxInterval <= 0 {
-		c.MaxInterval = 5 * time.Second
-	}
+	settings.Default(&c.MaxRetries, DefaultRetries)
+	c.MaxRetries = max(c.MaxRetries, 0)
+	settings.DefaultUnlessPositive(&c.InitialInterval, 100*time.Millisecond)
+	settings.DefaultUnlessPositive(&c.MaxInterval, 5*time.Second)
 }
 
 // WorkerConfig configures a Worker.
@@ -121,59 +115,30 @@ type WorkerConfig struct {
 }
 
 func (c *WorkerConfig) setDefaults() {
-	if c.Parallelism <= 0 {
-		c.Parallelism = DefaultParallelism
-	}
-	if c.ProjectorParallelism <= 0 {
-		c.ProjectorParallelism = c.Parallelism
-	}
-	if c.ReceiveWaitTime == 0 {
-		c.ReceiveWaitTime = DefaultReceiveWaitTime
-	}
-	if c.CommandTimeout <= 0 {
-		c.CommandTimeout = DefaultCommandTimeout
-	}
-	if c.CloseTimeout <= 0 {
-		c.CloseTimeout = DefaultCloseTimeout
-	}
-	if c.Commands.Logger == nil {
-		c.Commands.Logger = c.Logger
-	}
+	settings.DefaultUnlessPositive(&c.Parallelism, DefaultParallelism)
+	settings.DefaultUnlessPositive(&c.ProjectorParallelism, c.Parallelism)
+	settings.Default(&c.ReceiveWaitTime, DefaultReceiveWaitTime)
+	settings.DefaultUnlessPositive(&c.CommandTimeout, DefaultCommandTimeout)
+	settings.DefaultUnlessPositive(&c.CloseTimeout, DefaultCloseTimeout)
+	settings.Default(&c.Commands.Logger, c.Logger)
 	c.Commands.setDefaults()
 	c.Retry.setDefaults()
 }
 
 // Validate reports every problem of the configuration, the command handler's included.
 func (c WorkerConfig) Validate() error {
-	var errs []error
-	if c.AWS.Credentials == nil {
-		errs = append(errs, errors.New("AWS config has no credentials"))
-	}
-	errs = append(errs, c.Endpoints.validate(c.Names, c.Applier != nil)...)
-	if c.ReceiveWaitTime < 0 || c.ReceiveWaitTime > 20*time.Second {
-		errs = append(errs, fmt.Errorf("ReceiveWaitTime %v is outside 0s to 20s", c.ReceiveWaitTime))
-	}
-	if c.VisibilityTimeout < 0 || c.VisibilityTimeout > 12*time.Hour {
-		errs = append(errs, fmt.Errorf("VisibilityTimeout %v is outside 0s to 12h", c.VisibilityTimeout))
-	}
-	if c.Commands.Publisher != nil {
-		errs = append(errs, errors.New("Commands.Publisher must be nil: the worker publishes to the events topic"))
-	}
-	if c.Commands.Timers != nil {
-		errs = append(errs, errors.New("Commands.Timers must be nil: the worker schedules on the timers queue"))
-	}
-	if c.Commands.Metrics != nil {
-		errs = append(errs, errors.New("Commands.Metrics must be nil: the worker registers its own with MetricsRegistry"))
-	}
+	p := settings.Wrapped("handlers: worker config")
+	p.If(c.AWS.Credentials == nil, "AWS config has no credentials")
+	p.Add(c.Endpoints.validate(c.Names, c.Applier != nil)...)
+	p.If(c.ReceiveWaitTime < 0 || c.ReceiveWaitTime > 20*time.Second, "ReceiveWaitTime %v is outside 0s to 20s", c.ReceiveWaitTime)
+	p.If(c.VisibilityTimeout < 0 || c.VisibilityTimeout > 12*time.Hour, "VisibilityTimeout %v is outside 0s to 12h", c.VisibilityTimeout)
+	p.If(c.Commands.Publisher != nil, "Commands.Publisher must be nil: the worker publishes to the events topic")
+	p.If(c.Commands.Timers != nil, "Commands.Timers must be nil: the worker schedules on the timers queue")
+	p.If(c.Commands.Metrics != nil, "Commands.Metrics must be nil: the worker registers its own with MetricsRegistry")
 	commands := c.Commands
 	commands.Publisher = noPublisher{} // stands in for the worker's own
-	if err := commands.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("handlers: worker config: %w", errors.Join(errs...))
-	}
-	return nil
+	p.Add(commands.Validate())
+	return p.Err()
 }
 
 // validate reports what is missing from endpoints, or from names when they are to be

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 )
 
 // ErrStreamRebuilding means a single-stream replay is rebuilding the stream's rows: the
@@ -37,33 +38,19 @@ type ProjectorConfig struct {
 const defaultMaxAttempts = 10
 
 func (c *ProjectorConfig) setDefaults() {
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = defaultMaxAttempts
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.RowCacheStreams == 0 {
-		c.RowCacheStreams = DefaultRowCacheStreams
-	}
-	if c.WriteSlots == 0 {
-		c.WriteSlots = DefaultWriteSlots
-	}
+	settings.Default(&c.MaxAttempts, defaultMaxAttempts)
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.RowCacheStreams, DefaultRowCacheStreams)
+	settings.Default(&c.WriteSlots, DefaultWriteSlots)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c ProjectorConfig) Validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("projections: projector config: Store is nil"))
-	}
-	if c.Events == nil {
-		errs = append(errs, errors.New("projections: projector config: Events is nil"))
-	}
-	if c.MaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("projections: projector config: MaxAttempts %d is below 1", c.MaxAttempts))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("projections: projector config")
+	p.If(c.Store == nil, "Store is nil")
+	p.If(c.Events == nil, "Events is nil")
+	settings.AtLeast(p, "MaxAttempts", c.MaxAttempts, 1)
+	return p.Err()
 }
 
 // Projector applies published events to the read models, each exactly once and in stream

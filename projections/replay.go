@@ -2,12 +2,12 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 )
 
 // EventScanner reads every event of the event store in parallel segments, as the DynamoDB
@@ -61,60 +61,28 @@ type ReplayerConfig struct {
 }
 
 func (c *ReplayerConfig) setDefaults() {
-	if c.Segments == 0 {
-		c.Segments = 8
-	}
-	if c.Workers == 0 {
-		c.Workers = 8
-	}
-	if c.PageSize == 0 {
-		c.PageSize = 1000
-	}
-	if c.CatchUpMargin == 0 {
-		c.CatchUpMargin = time.Minute
-	}
-	if c.LeaseTTL == 0 {
-		c.LeaseTTL = 30 * time.Second
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = defaultMaxAttempts
-	}
-	if c.ProgressInterval == 0 {
-		c.ProgressInterval = time.Second
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	settings.Default(&c.Segments, 8)
+	settings.Default(&c.Workers, 8)
+	settings.Default(&c.PageSize, 1000)
+	settings.Default(&c.CatchUpMargin, time.Minute)
+	settings.Default(&c.LeaseTTL, 30*time.Second)
+	settings.Default(&c.MaxAttempts, defaultMaxAttempts)
+	settings.Default(&c.ProgressInterval, time.Second)
+	settings.DefaultFunc(&c.Now, time.Now)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c ReplayerConfig) Validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("projections: replayer config: Store is nil"))
-	}
-	if c.Events == nil {
-		errs = append(errs, errors.New("projections: replayer config: Events is nil"))
-	}
-	if c.Segments < 1 || c.Segments > 1000 {
-		errs = append(errs, fmt.Errorf("projections: replayer config: Segments %d is outside 1..1000", c.Segments))
-	}
-	if c.Workers < 1 {
-		errs = append(errs, fmt.Errorf("projections: replayer config: Workers %d is below 1", c.Workers))
-	}
-	if c.PageSize < 1 {
-		errs = append(errs, fmt.Errorf("projections: replayer config: PageSize %d is below 1", c.PageSize))
-	}
-	if c.CatchUpMargin < 0 {
-		errs = append(errs, fmt.Errorf("projections: replayer config: CatchUpMargin %s is negative", c.CatchUpMargin))
-	}
-	if c.LeaseTTL < time.Second {
-		errs = append(errs, fmt.Errorf("projections: replayer config: LeaseTTL %s is below 1s", c.LeaseTTL))
-	}
-	if c.MaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("projections: replayer config: MaxAttempts %d is below 1", c.MaxAttempts))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("projections: replayer config")
+	p.If(c.Store == nil, "Store is nil")
+	p.If(c.Events == nil, "Events is nil")
+	settings.Within(p, "Segments", c.Segments, 1, 1000)
+	settings.AtLeast(p, "Workers", c.Workers, 1)
+	settings.AtLeast(p, "PageSize", c.PageSize, 1)
+	settings.NotNegative(p, "CatchUpMargin", c.CatchUpMargin)
+	settings.AtLeast(p, "LeaseTTL", c.LeaseTTL, time.Second)
+	settings.AtLeast(p, "MaxAttempts", c.MaxAttempts, 1)
+	return p.Err()
 }
 
 // ReplayScope says what a replay rebuilds: everything when both fields are empty.

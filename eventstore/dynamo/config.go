@@ -10,8 +10,6 @@
 package dynamo
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"buildledger/eventstore"
 	"buildledger/eventstore/dynamo/layout"
+	"buildledger/internal/settings"
 )
 
 // Config configures a Store. Zero values of the optional fields take the defaults below.
@@ -69,66 +68,30 @@ const (
 )
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.PutBatchWindow == 0 {
-		c.PutBatchWindow = defaultPutBatchWindow
-	}
-	if c.PutBatchSize == 0 {
-		c.PutBatchSize = maxBatchWriteItems
-	}
-	if c.PutMaxAttempts == 0 {
-		c.PutMaxAttempts = defaultPutMaxAttempts
-	}
-	if c.PutMaxInFlight == 0 {
-		c.PutMaxInFlight = defaultPutMaxInFlight
-	}
-	if c.ScanPageSize == 0 {
-		c.ScanPageSize = defaultScanPageSize
-	}
-	if c.TimeShards == 0 {
-		c.TimeShards = layout.DefaultTimeShards
-	}
-	if c.ReadAllParallelism == 0 {
-		c.ReadAllParallelism = defaultReadAllQueries
-	}
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.PutBatchWindow, defaultPutBatchWindow)
+	settings.Default(&c.PutBatchSize, maxBatchWriteItems)
+	settings.Default(&c.PutMaxAttempts, defaultPutMaxAttempts)
+	settings.Default(&c.PutMaxInFlight, defaultPutMaxInFlight)
+	settings.Default(&c.ScanPageSize, defaultScanPageSize)
+	settings.Default(&c.TimeShards, layout.DefaultTimeShards)
+	settings.Default(&c.ReadAllParallelism, defaultReadAllQueries)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Client == nil {
-		errs = append(errs, errors.New("eventstore/dynamo: config: Client is nil"))
-	}
-	if c.EventsTable == "" {
-		errs = append(errs, errors.New("eventstore/dynamo: config: EventsTable is empty"))
-	}
-	if c.CommandsTable == "" {
-		errs = append(errs, errors.New("eventstore/dynamo: config: CommandsTable is empty"))
-	}
-	if c.EventsTable != "" && c.EventsTable == c.CommandsTable {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: EventsTable and CommandsTable are both %q", c.EventsTable))
-	}
-	if c.PutBatchSize < 1 || c.PutBatchSize > maxBatchWriteItems {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutBatchSize %d is outside 1..%d", c.PutBatchSize, maxBatchWriteItems))
-	}
-	if c.PutMaxAttempts < 1 {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxAttempts %d is below 1", c.PutMaxAttempts))
-	}
-	if c.PutMaxInFlight < 1 {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: PutMaxInFlight %d is below 1", c.PutMaxInFlight))
-	}
-	if c.ScanPageSize < 1 {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: ScanPageSize %d is below 1", c.ScanPageSize))
-	}
-	if c.TimeShards < 1 || c.TimeShards > layout.MaxTimeShards {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: TimeShards %d is outside 1..%d", c.TimeShards, layout.MaxTimeShards))
-	}
-	if c.ReadAllParallelism < 1 {
-		errs = append(errs, fmt.Errorf("eventstore/dynamo: config: ReadAllParallelism %d is below 1", c.ReadAllParallelism))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("eventstore/dynamo: config")
+	p.If(c.Client == nil, "Client is nil")
+	p.If(c.EventsTable == "", "EventsTable is empty")
+	p.If(c.CommandsTable == "", "CommandsTable is empty")
+	p.If(c.EventsTable != "" && c.EventsTable == c.CommandsTable, "EventsTable and CommandsTable are both %q", c.EventsTable)
+	settings.Within(p, "PutBatchSize", c.PutBatchSize, 1, maxBatchWriteItems)
+	settings.AtLeast(p, "PutMaxAttempts", c.PutMaxAttempts, 1)
+	settings.AtLeast(p, "PutMaxInFlight", c.PutMaxInFlight, 1)
+	settings.AtLeast(p, "ScanPageSize", c.ScanPageSize, 1)
+	settings.Within(p, "TimeShards", c.TimeShards, 1, layout.MaxTimeShards)
+	settings.AtLeast(p, "ReadAllParallelism", c.ReadAllParallelism, 1)
+	return p.Err()
 }
 
 // Store is the DynamoDB event store. It is safe for concurrent use; use one per process, so

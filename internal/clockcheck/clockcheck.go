@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"buildledger/internal/settings"
 )
 
 // Defaults of Config.
@@ -76,27 +78,17 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Tolerance == 0 {
-		c.Tolerance = DefaultTolerance
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.Tolerance, DefaultTolerance)
+	settings.Default(&c.Window, DefaultWindow)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Tolerance <= 0 {
-		errs = append(errs, fmt.Errorf("clockcheck: config: Tolerance %v is not positive", c.Tolerance))
-	}
-	if c.Window <= 0 {
-		errs = append(errs, fmt.Errorf("clockcheck: config: Window %v is not positive", c.Window))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("clockcheck: config")
+	settings.Positive(p, "Tolerance", c.Tolerance)
+	settings.Positive(p, "Window", c.Window)
+	return p.Err()
 }
 
 // observation is the offset interval one response gave, and when it arrived.

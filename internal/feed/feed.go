@@ -16,11 +16,10 @@ package feed
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"buildledger/eventstore"
+	"buildledger/internal/settings"
 )
 
 // Defaults of Config. They suit workers that refuse to append with a clock off by more than
@@ -64,42 +63,22 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Settle == 0 {
-		c.Settle = DefaultSettle
-	}
-	if c.Reorder == 0 {
-		c.Reorder = DefaultReorder
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.PageSize == 0 {
-		c.PageSize = DefaultPageSize
-	}
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.Settle, DefaultSettle)
+	settings.Default(&c.Reorder, DefaultReorder)
+	settings.Default(&c.PollInterval, DefaultPollInterval)
+	settings.Default(&c.PageSize, DefaultPageSize)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Events == nil {
-		errs = append(errs, errors.New("feed: config: Events is nil"))
-	}
-	if c.Settle < 0 {
-		errs = append(errs, fmt.Errorf("feed: config: Settle %v is negative", c.Settle))
-	}
-	if c.Reorder < 0 {
-		errs = append(errs, fmt.Errorf("feed: config: Reorder %v is negative", c.Reorder))
-	}
-	if c.PollInterval <= 0 {
-		errs = append(errs, fmt.Errorf("feed: config: PollInterval %v is not positive", c.PollInterval))
-	}
-	if c.PageSize < 1 {
-		errs = append(errs, fmt.Errorf("feed: config: PageSize %d is below 1", c.PageSize))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("feed: config")
+	p.If(c.Events == nil, "Events is nil")
+	settings.NotNegative(p, "Settle", c.Settle)
+	settings.NotNegative(p, "Reorder", c.Reorder)
+	settings.Positive(p, "PollInterval", c.PollInterval)
+	settings.AtLeast(p, "PageSize", c.PageSize, 1)
+	return p.Err()
 }
 
 // Item is one event of the feed and the cursor that resumes right after it.

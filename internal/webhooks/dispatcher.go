@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"buildledger/internal/backoff"
 	"buildledger/internal/feed"
+	"buildledger/internal/settings"
 )
 
 // Defaults of DispatcherConfig.
@@ -68,51 +68,25 @@ func (c *DispatcherConfig) setDefaults() {
 		host, _ := os.Hostname()
 		c.Owner = host + "/" + uuid.NewString()
 	}
-	if c.HTTP == nil {
-		c.HTTP = &http.Client{}
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.LeaseTTL == 0 {
-		c.LeaseTTL = DefaultLeaseTTL
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = min(DefaultRequestTimeout, c.LeaseTTL/2)
-	}
-	if c.MaxFailures == 0 {
-		c.MaxFailures = DefaultMaxFailures
-	}
-	if c.Backoff == (backoff.Backoff{}) {
-		c.Backoff = DefaultBackoff
-	}
-	if c.ScanInterval == 0 {
-		c.ScanInterval = DefaultScanInterval
-	}
+	settings.Default(&c.HTTP, &http.Client{})
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.LeaseTTL, DefaultLeaseTTL)
+	settings.Default(&c.RequestTimeout, min(DefaultRequestTimeout, c.LeaseTTL/2))
+	settings.Default(&c.MaxFailures, DefaultMaxFailures)
+	settings.Default(&c.Backoff, DefaultBackoff)
+	settings.Default(&c.ScanInterval, DefaultScanInterval)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c DispatcherConfig) Validate() error {
-	var errs []error
-	if c.Store == nil {
-		errs = append(errs, errors.New("webhooks: config: Store is nil"))
-	}
-	if c.Feed == nil {
-		errs = append(errs, errors.New("webhooks: config: Feed is nil"))
-	}
-	if c.LeaseTTL <= 0 {
-		errs = append(errs, fmt.Errorf("webhooks: config: LeaseTTL %v is not positive", c.LeaseTTL))
-	}
-	if c.RequestTimeout <= 0 || c.RequestTimeout > c.LeaseTTL/2 {
-		errs = append(errs, fmt.Errorf("webhooks: config: RequestTimeout %v must be positive and at most half of LeaseTTL %v", c.RequestTimeout, c.LeaseTTL))
-	}
-	if c.MaxFailures < 1 {
-		errs = append(errs, fmt.Errorf("webhooks: config: MaxFailures %d is below 1", c.MaxFailures))
-	}
-	if c.ScanInterval <= 0 {
-		errs = append(errs, fmt.Errorf("webhooks: config: ScanInterval %v is not positive", c.ScanInterval))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("webhooks: config")
+	p.If(c.Store == nil, "Store is nil")
+	p.If(c.Feed == nil, "Feed is nil")
+	settings.Positive(p, "LeaseTTL", c.LeaseTTL)
+	p.If(c.RequestTimeout <= 0 || c.RequestTimeout > c.LeaseTTL/2, "RequestTimeout %v must be positive and at most half of LeaseTTL %v", c.RequestTimeout, c.LeaseTTL)
+	settings.AtLeast(p, "MaxFailures", c.MaxFailures, 1)
+	settings.Positive(p, "ScanInterval", c.ScanInterval)
+	return p.Err()
 }
 
 // Dispatcher runs in each worker: it reads the subscriptions every ScanInterval and

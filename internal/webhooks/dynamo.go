@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/internal/ddb"
+	"buildledger/internal/settings"
 )
 
 // The subscriptions table's layout: this file alone knows it. One item per subscription,
@@ -57,14 +58,10 @@ type DynamoConfig struct {
 
 // Validate reports every problem of the configuration at once.
 func (c DynamoConfig) Validate() error {
-	var errs []error
-	if c.Client == nil {
-		errs = append(errs, errors.New("webhooks: config: Client is nil"))
-	}
-	if c.Table == "" {
-		errs = append(errs, errors.New("webhooks: config: Table is empty"))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("webhooks: config")
+	p.If(c.Client == nil, "Client is nil")
+	p.If(c.Table == "", "Table is empty")
+	return p.Err()
 }
 
 // DynamoStore is the Store on the subscriptions table.

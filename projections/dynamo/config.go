@@ -8,12 +8,11 @@
 package dynamo
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"buildledger/internal/settings"
 	"buildledger/projections"
 )
 
@@ -45,12 +44,8 @@ const (
 var tableNameChars = regexp.MustCompile(`^[a-zA-Z0-9_.-]*$`)
 
 func (c *Config) setDefaults() {
-	if c.BatchAttempts == 0 {
-		c.BatchAttempts = defaultBatchAttempts
-	}
-	if c.BatchConcurrency == 0 {
-		c.BatchConcurrency = defaultBatchConcurrency
-	}
+	settings.Default(&c.BatchAttempts, defaultBatchAttempts)
+	settings.Default(&c.BatchConcurrency, defaultBatchConcurrency)
 }
 
 // longestName is the longest logical table name, with room for a large generation number.
@@ -58,20 +53,12 @@ const longestName = len("g999999999-") + len(projections.TableStatusCounters)
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Client == nil {
-		errs = append(errs, errors.New("projections/dynamo: config: Client is nil"))
-	}
-	if !tableNameChars.MatchString(c.Prefix) || len(c.Prefix)+longestName > maxTableName {
-		errs = append(errs, fmt.Errorf("projections/dynamo: config: Prefix %q must be at most %d characters of a-z, A-Z, 0-9, _, - and .", c.Prefix, maxTableName-longestName))
-	}
-	if c.BatchAttempts < 1 {
-		errs = append(errs, fmt.Errorf("projections/dynamo: config: BatchAttempts %d is below 1", c.BatchAttempts))
-	}
-	if c.BatchConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("projections/dynamo: config: BatchConcurrency %d is below 1", c.BatchConcurrency))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("projections/dynamo: config")
+	p.If(c.Client == nil, "Client is nil")
+	p.If(!tableNameChars.MatchString(c.Prefix) || len(c.Prefix)+longestName > maxTableName, "Prefix %q must be at most %d characters of a-z, A-Z, 0-9, _, - and .", c.Prefix, maxTableName-longestName)
+	settings.AtLeast(p, "BatchAttempts", c.BatchAttempts, 1)
+	settings.AtLeast(p, "BatchConcurrency", c.BatchConcurrency, 1)
+	return p.Err()
 }
 
 // Store is the DynamoDB read-model store; it is safe for concurrent use.

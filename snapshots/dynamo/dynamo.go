@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/internal/ddb"
+	"buildledger/internal/settings"
 	"buildledger/snapshots"
 )
 
@@ -55,26 +56,18 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
+	settings.DefaultFunc(&c.Now, time.Now)
 }
 
 var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 
 // Validate reports every problem with the config at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Client == nil {
-		errs = append(errs, errors.New("client is nil"))
-	}
-	if !tableName.MatchString(c.Table) {
-		errs = append(errs, fmt.Errorf("table %q is not a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -)", c.Table))
-	}
-	if c.Now == nil {
-		errs = append(errs, errors.New("now is nil"))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("")
+	p.If(c.Client == nil, "client is nil")
+	p.If(!tableName.MatchString(c.Table), "table %q is not a DynamoDB table name (3 to 255 of a-z A-Z 0-9 _ . -)", c.Table)
+	p.If(c.Now == nil, "now is nil")
+	return p.Err()
 }
 
 // Store is the DynamoDB snapshots.Store. It is safe for concurrent use.
