@@ -18,7 +18,7 @@ func Run(t *testing.T, newStore func(t *testing.T) projections.Store) {
 	t.Helper()
 	for _, tc := range []struct {
 		name string
-		test func(t *testing.T, st projections.Store)
+		test func(ctx context.Context, t *testing.T, st projections.Store)
 	}{
 		{"given a new store when Init runs twice then generation 0 and readmodel exist once", testInit},
 		{"given items of every value type when read back then values are normalized alike", testRoundTrip},
@@ -39,11 +39,11 @@ func Run(t *testing.T, newStore func(t *testing.T) projections.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := newStore(t)
-			if _, err := projections.Init(context.Background(), st); err != nil {
+			ctx, st := context.Background(), newStore(t)
+			if _, err := projections.Init(ctx, st); err != nil {
 				t.Fatalf("Init: %v", err)
 			}
-			tc.test(t, st)
+			tc.test(ctx, t, st)
 		})
 	}
 }

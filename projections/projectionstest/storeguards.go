@@ -10,8 +10,7 @@ import (
 	"buildledger/projections"
 )
 
-func testGuardAbsent(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGuardAbsent(ctx context.Context, t *testing.T, st projections.Store) {
 	p := projections.Put{Table: positions, Item: projections.Item{"stream": "repo:a/b", "version": 1}, Guard: projections.Absent()}
 	must(t, st.Write(ctx, []projections.Put{p}, nil))
 	p.Item = projections.Item{"stream": "repo:a/b", "version": 2}
@@ -23,8 +22,7 @@ func testGuardAbsent(t *testing.T, st projections.Store) {
 	}
 }
 
-func testGuardEqual(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGuardEqual(ctx context.Context, t *testing.T, st projections.Store) {
 	k := projections.Key{Table: positions, Partition: "repo:a/b"}
 	write := func(version int64, g *projections.Guard) error {
 		return st.Write(ctx, []projections.Put{{Table: positions, Item: projections.Item{"stream": "repo:a/b", "version": version}, Guard: g}}, nil)
@@ -45,8 +43,7 @@ func testGuardEqual(t *testing.T, st projections.Store) {
 	}
 }
 
-func testGuardOlder(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGuardOlder(ctx context.Context, t *testing.T, st projections.Store) {
 	k := projections.Key{Table: heads, Partition: "p#e"}
 	write := func(startedKey string, sv int64) error {
 		return st.Write(ctx, []projections.Put{{
@@ -80,8 +77,7 @@ func testGuardOlder(t *testing.T, st projections.Store) {
 	}
 }
 
-func testAtomic(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testAtomic(ctx context.Context, t *testing.T, st projections.Store) {
 	must(t, st.Write(ctx, []projections.Put{
 		{Table: positions, Item: projections.Item{"stream": "s1", "version": 5}},
 		{Table: repos, Item: projections.Item{"user": "u", "repo": "gone"}},
@@ -109,8 +105,7 @@ func testAtomic(t *testing.T, st projections.Store) {
 	}
 }
 
-func testConcurrentOlder(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testConcurrentOlder(ctx context.Context, t *testing.T, st projections.Store) {
 	var wg sync.WaitGroup
 	var maxV int64
 	var mu sync.Mutex

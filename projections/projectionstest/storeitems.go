@@ -9,8 +9,7 @@ import (
 	"buildledger/projections"
 )
 
-func testRoundTrip(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testRoundTrip(ctx context.Context, t *testing.T, st projections.Store) {
 	in := projections.Item{
 		"repoID": "api/foo", "buildID": 1, "tag": "master", "pending": int64(2), "whole": 50.0, "ratio": 100.0 / 3,
 		"negative": -7.25, "flag": true, "off": false, "nothing": nil, "empty": "", "BrowserA-pending": true,
@@ -33,8 +32,7 @@ func testRoundTrip(t *testing.T, st projections.Store) {
 	}
 }
 
-func testGetMissing(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGetMissing(ctx context.Context, t *testing.T, st projections.Store) {
 	must(t, st.Write(ctx, []projections.Put{{Table: repos, Item: projections.Item{"user": "api", "repo": "foo"}}}, nil))
 	have := projections.Key{Table: repos, Partition: "api", Sort: "foo"}
 	missing := projections.Key{Table: repos, Partition: "api", Sort: "bar"}
@@ -48,8 +46,7 @@ func testGetMissing(t *testing.T, st projections.Store) {
 	}
 }
 
-func testGetMany(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGetMany(ctx context.Context, t *testing.T, st projections.Store) {
 	var puts []projections.Put
 	var keys []projections.Key
 	for i := range 250 {

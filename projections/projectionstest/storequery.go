@@ -18,8 +18,7 @@ func seqs(items []projections.Item) []int64 {
 	return out
 }
 
-func testQuery(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testQuery(ctx context.Context, t *testing.T, st projections.Store) {
 	var puts []projections.Put
 	for _, seq := range []int{10, 2, 1, 30, 3} {
 		puts = append(puts, projections.Put{Table: events, Item: projections.Item{"pkgEnvVersion": "p#e#1", "seq": seq, "error": seq%2 == 0}})
@@ -63,8 +62,7 @@ func testQuery(t *testing.T, st projections.Store) {
 	}
 }
 
-func testQueryIndex(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testQueryIndex(ctx context.Context, t *testing.T, st projections.Store) {
 	var puts []projections.Put
 	for i, j := range []struct{ jobname, version string }{{"deploy", "v1"}, {"build", "v1"}, {"deploy", "v2"}, {"test", "v1"}} {
 		puts = append(puts, projections.Put{Table: jobs, Item: projections.Item{"jobname": j.jobname, "id": fmt.Sprint("run", i), "version": j.version}})
@@ -81,8 +79,7 @@ func testQueryIndex(t *testing.T, st projections.Store) {
 	}
 }
 
-func testPaging(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testPaging(ctx context.Context, t *testing.T, st projections.Store) {
 	const n = 400
 	pad := strings.Repeat("x", 3000)
 	var puts []projections.Put

@@ -10,8 +10,7 @@ import (
 	"buildledger/projections"
 )
 
-func testInit(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testInit(ctx context.Context, t *testing.T, st projections.Store) {
 	again, err := projections.Init(ctx, st)
 	must(t, err)
 	if len(again) != 0 {
@@ -33,8 +32,7 @@ func testInit(t *testing.T, st projections.Store) {
 	}
 }
 
-func testNoTable(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testNoTable(ctx context.Context, t *testing.T, st projections.Store) {
 	gone := projections.Table{Name: projections.TableRepos, Generation: 99}
 	k := projections.Key{Table: gone, Partition: "u", Sort: "r"}
 	if _, err := st.Get(ctx, []projections.Key{k}); !errors.Is(err, projections.ErrNoTable) {
@@ -58,8 +56,7 @@ func testNoTable(t *testing.T, st projections.Store) {
 	}
 }
 
-func testGenerations(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testGenerations(ctx context.Context, t *testing.T, st projections.Store) {
 	g3 := []projections.Table{{Name: projections.TableRepos, Generation: 3}, {Name: projections.TablePositions, Generation: 3}}
 	created, err := st.CreateTables(ctx, g3)
 	must(t, err)

@@ -8,8 +8,7 @@ import (
 	"buildledger/projections"
 )
 
-func testWriteBatch(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testWriteBatch(ctx context.Context, t *testing.T, st projections.Store) {
 	var puts []projections.Put
 	for i := range 120 {
 		puts = append(puts, projections.Put{Table: builds, Item: projections.Item{"repoID": "u/r", "buildID": i}})
@@ -36,8 +35,7 @@ func testWriteBatch(t *testing.T, st projections.Store) {
 	}
 }
 
-func testInvalidWrites(t *testing.T, st projections.Store) {
-	ctx := context.Background()
+func testInvalidWrites(ctx context.Context, t *testing.T, st projections.Store) {
 	tooMany := make([]projections.Put, projections.MaxWriteItems+1)
 	for i := range tooMany {
 		tooMany[i] = projections.Put{Table: builds, Item: projections.Item{"repoID": "u/r", "buildID": i}}
