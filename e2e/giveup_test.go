@@ -175,9 +175,7 @@ func TestLockWait_GivenAttemptUnanswered_WhenInterrupted_ThenWithdrawnAndNeverGr
 	in := newInstallation(t, "e2e-sigint")
 	bob, resume := in.stalledRelease(t, "uat", lockArgs("uat", "bob", "--wait", "60s")...)
 	time.Sleep(2 * time.Second) // bob's next attempt is in the queue, unanswered
-	if err := bob.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	bob.signal(t, syscall.SIGINT)
 	r := bob.wait()
 	if r.code != 130 || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stderr, "will not take effect") {
 		t.Fatalf("bob: want exit 130 saying the attempt was withdrawn; got:\n%s", r)

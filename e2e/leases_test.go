@@ -111,9 +111,7 @@ func TestLease_GivenAHolderKilledWithSIGKILL_WhenItsLeaseRunsOut_ThenTheWaiterHo
 	bob.waitStderr(t, "Still locked at env "+env+" by alice", 20*time.Second)
 
 	killed := time.Now()
-	if err := alice.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	alice.signal(t, syscall.SIGKILL)
 	r := bob.wait()
 	took := time.Since(killed)
 	if r.code != 0 {
@@ -228,9 +226,7 @@ func TestQueue_GivenAWaiterKilledWithSIGKILL_WhenTheLockIsReleased_ThenItIsSkipp
 	bob.waitStderr(t, "position 1", 20*time.Second)
 	carol := in.start(t, lockArgs(env, "carol", "--wait", "80s")...)
 	carol.waitStderr(t, "position 2", 20*time.Second)
-	if err := bob.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	bob.signal(t, syscall.SIGKILL)
 	bob.wait()
 	time.Sleep(domain.WaiterTimeout + 2*time.Second)
 	in.ok(t, "locks", "release", "--env", env, "--user", "alice")

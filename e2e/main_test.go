@@ -204,6 +204,14 @@ func (p *process) waitStderr(t *testing.T, want string, within time.Duration) {
 	}
 }
 
+// signal sends sig to the process.
+func (p *process) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to buildledger %s: %v", sig, strings.Join(p.args, " "), err)
+	}
+}
+
 // running reports whether the process has not ended yet.
 func (p *process) running() bool {
 	select {

@@ -129,9 +129,7 @@ func TestPolicyEnforce(t *testing.T) {
 	if err := os.WriteFile(file, []byte(reloaded), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	w.signal(t, syscall.SIGHUP)
 	waitLog(t, w.logPath, "access policy reloaded")
 	wantLock(t, in.ok(t, "locks", "lock", "--env", "production", "--user", "bob", "--id-token", tok.bobFeature), "production", "bob", false)
 }

@@ -137,9 +137,7 @@ func TestWatch_GivenABuildAndALock_WhenPiped(t *testing.T) {
 		watch.waitOutput(t, `"held":false`, 30*time.Second)
 		in.ok(t, "locks", "lock", "--env", "staging", "--user", "alice", "--lease", "30m")
 		watch.waitOutput(t, `"user":"alice"`, 30*time.Second)
-		if err := watch.cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
+		watch.signal(t, syscall.SIGINT)
 		r := watch.wait()
 		if r.code != 130 {
 			t.Fatalf("want exit 130 when interrupted, got:\n%s", r)

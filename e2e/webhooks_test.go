@@ -204,9 +204,7 @@ func TestWebhooks_GivenAWorkerKilledWithSIGKILLMidDelivery_WhenANewWorkerStarts_
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	first.signal(t, syscall.SIGKILL)
 	<-first.exited
 	first.done = true
 	first.logFile.Close()
