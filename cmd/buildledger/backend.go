@@ -162,19 +162,15 @@ func (b *backend) outcomeEvents(ctx context.Context, o eventstore.Outcome) ([]do
 	return decodeRecords(recs)
 }
 
-// mutateForEvents is mutate for a command whose answer is in the events it appended: it
-// also returns those events. Failing to read them is an error that says the command took
-// effect all the same: "<what> <command id> was <done>, but: <why>".
-func (b *backend) mutateForEvents(ctx context.Context, cmd domain.Command, w waitFlags, out io.Writer, what, done string) (eventstore.Outcome, []domain.Event, bool, error) {
-	o, ok, err := b.mutate(ctx, cmd, w, out)
-	if err != nil || !ok {
-		return o, nil, ok, err
-	}
+// acceptedEvents returns the events that o, the outcome of an accepted command whose answer
+// is in them, appended. Failing to read them is an error that says the command took effect
+// all the same: "<what> <command id> was <done>, but: <why>".
+func (b *backend) acceptedEvents(ctx context.Context, o eventstore.Outcome, what, done string) ([]domain.Event, error) {
 	events, err := b.outcomeEvents(ctx, o)
 	if err != nil {
-		return o, nil, ok, fmt.Errorf("%s %s was %s, but: %w", what, o.CommandID, done, err)
+		return nil, fmt.Errorf("%s %s was %s, but: %w", what, o.CommandID, done, err)
 	}
-	return o, events, ok, nil
+	return events, nil
 }
 
 // envLock returns the state of env's lock now, rebuilt from its stream.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,79 +9,56 @@ import (
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
+	"buildledger/eventstore"
+	"buildledger/projections"
 )
 
 func newJobsCommand(s *settings) *cobra.Command {
-	jobs := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "jobs",
 		Short: "Running jobs per job name and git version (start, get, end, active, skipped)",
 		Long: `Running jobs: a run of a job name at a git version, started by a user, until it ends
 (optionally as skipped). A job name and version run once at a time.`,
-	}
-	jobs.AddCommand(newJobsStartCommand(s), newJobsGetCommand(s), newJobsEndCommand(s),
-		newJobsWindowCommand(s, "active", "List the runs of a job started within --ttl that have not ended"),
-		newJobsWindowCommand(s, "skipped", "List the runs of a job started within --ttl that ended as skipped"))
-	return jobs
+	}, newJobsStartCommand(s), newJobsGetCommand(s), newJobsEndCommand(s),
+		newJobsWindowCommand(s, "active", "List the runs of a job started within --ttl that have not ended", (*projections.Queries).ActiveJobs),
+		newJobsWindowCommand(s, "skipped", "List the runs of a job started within --ttl that ended as skipped", (*projections.Queries).SkippedJobs))
 }
 
 func newJobsStartCommand(s *settings) *cobra.Command {
-	var (
-		c domain.StartJob
-		w waitFlags
-	)
-	cmd := &cobra.Command{
+	var c domain.StartJob
+	cmd := change(s, &cobra.Command{
 		Use:   "start --jobname JOB --user USER --gitversion VERSION",
 		Short: "Start a run of a job; rejected while one runs for the same job and version",
-		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			_, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
-			if err != nil || !ok {
-				return err
-			}
-			rows, err := b.app.Queries.Jobs(cmd.Context(), c.Jobname, c.Version)
-			if err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if r.Ended == nil {
-					return s.print(cmd, r)
-				}
-			}
-			return s.print(cmd, rows)
-		}),
-	}
-	f := cmd.Flags()
-	f.StringVar(&c.Jobname, "jobname", "", "job name, e.g. deploy-prod (required)")
-	f.StringVar(&c.User, "user", "", "who started it (required)")
-	f.StringVar(&c.Version, "gitversion", "", "git version (sha) the job runs (required)")
-	w.bind(f, "wait")
-	for _, name := range []string{"jobname", "user", "gitversion"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	}, &c, func(cmd *cobra.Command, b *backend, _ eventstore.Outcome) (any, error) {
+		rows, err := b.app.Queries.Jobs(cmd.Context(), c.Jobname, c.Version)
+		if err != nil {
+			return nil, err
+		}
+		return oneOrAll(rows, func(r projections.Job) bool { return r.Ended == nil }), nil
+	})
+	requiredString(cmd, &c.Jobname, "jobname", "job name, e.g. deploy-prod")
+	requiredString(cmd, &c.User, "user", "who started it")
+	requiredString(cmd, &c.Version, "gitversion", "git version (sha) the job runs")
 	return cmd
 }
 
 func newJobsGetCommand(s *settings) *cobra.Command {
 	var jobname, version string
-	cmd := &cobra.Command{
+	cmd := query(s, &cobra.Command{
 		Use:   "get --jobname JOB --gitversion VERSION",
 		Short: "Show the runs of a job at a git version",
-		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			rows, err := b.app.Queries.Jobs(cmd.Context(), jobname, version)
-			if err != nil {
-				return notFound(err, fmt.Sprintf("job %s at %s", jobname, version))
-			}
-			if len(rows) == 0 {
-				return &exitError{code: exitRejected, err: fmt.Errorf("job %s at %s not found", jobname, version)}
-			}
-			return s.print(cmd, rows)
-		}),
-	}
-	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")
-	cmd.Flags().StringVar(&version, "gitversion", "", "git version (required)")
-	_ = cmd.MarkFlagRequired("jobname")
-	_ = cmd.MarkFlagRequired("gitversion")
+	}, func(cmd *cobra.Command, b *backend) ([]projections.Job, error) {
+		rows, err := b.app.Queries.Jobs(cmd.Context(), jobname, version)
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("job %s at %s", jobname, version))
+		}
+		if len(rows) == 0 {
+			return nil, &exitError{code: exitRejected, err: fmt.Errorf("job %s at %s not found", jobname, version)}
+		}
+		return rows, nil
+	})
+	requiredString(cmd, &jobname, "jobname", "job name")
+	requiredString(cmd, &version, "gitversion", "git version")
 	return cmd
 }
 
@@ -144,45 +122,31 @@ exits 1 when no run of that version is running.`,
 			return errors.Join(errs...)
 		}),
 	}
-	cmd.Flags().StringVar(&version, "gitversion", "", "git version whose running runs end (required)")
+	requiredString(cmd, &version, "gitversion", "git version whose running runs end")
 	cmd.Flags().BoolVar(&skipped, "skipped", false, "mark the runs as skipped")
 	cmd.Flags().StringVar(&user, "user", "", "who ends the runs, e.g. a committer's email (recorded as endedBy)")
 	w.bind(cmd.Flags(), "wait")
-	_ = cmd.MarkFlagRequired("gitversion")
 	return cmd
 }
 
-func newJobsWindowCommand(s *settings, which, short string) *cobra.Command {
+// jobsWindow is a query of the runs of a job started within ttl of now.
+type jobsWindow func(q *projections.Queries, ctx context.Context, jobname string, ttl time.Duration, now time.Time) ([]projections.Job, error)
+
+func newJobsWindowCommand(s *settings, which, short string, runs jobsWindow) *cobra.Command {
 	var (
 		jobname string
 		ttl     time.Duration
 	)
-	cmd := &cobra.Command{
+	cmd := query(s, &cobra.Command{
 		Use:   which + " --jobname JOB [--ttl DURATION]",
 		Short: short,
-		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			if ttl <= 0 {
-				return usageError("--ttl must be positive, e.g. 30m or 24h")
-			}
-			now := time.Now()
-			var (
-				rows any
-				err  error
-			)
-			if which == "active" {
-				rows, err = b.app.Queries.ActiveJobs(cmd.Context(), jobname, ttl, now)
-			} else {
-				rows, err = b.app.Queries.SkippedJobs(cmd.Context(), jobname, ttl, now)
-			}
-			if err != nil {
-				return err
-			}
-			return s.print(cmd, rows)
-		}),
-	}
-	cmd.Flags().StringVar(&jobname, "jobname", "", "job name (required)")
+	}, func(cmd *cobra.Command, b *backend) ([]projections.Job, error) {
+		if ttl <= 0 {
+			return nil, usageError("--ttl must be positive, e.g. 30m or 24h")
+		}
+		return runs(b.app.Queries, cmd.Context(), jobname, ttl, time.Now())
+	})
+	requiredString(cmd, &jobname, "jobname", "job name")
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "time frame: runs started within it count")
-	_ = cmd.MarkFlagRequired("jobname")
 	return cmd
 }

@@ -45,10 +45,9 @@ events, not the read models, so it is never behind.`,
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&env, "env", "", "environment (required)")
+	requiredString(cmd, &env, "env", "environment")
 	cmd.Flags().Int64Var(&token, "token", 0, "the fencing token of the grant (required)")
-	_ = cmd.MarkFlagRequired("env")
-	_ = cmd.MarkFlagRequired("token")
+	required(cmd, "token")
 	return cmd
 }
 

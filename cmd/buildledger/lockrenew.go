@@ -7,14 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
+	"buildledger/eventstore"
 )
 
 func newLocksRenewCommand(s *settings) *cobra.Command {
-	var (
-		c domain.Renew
-		w waitFlags
-	)
-	cmd := &cobra.Command{
+	var c domain.Renew
+	cmd := change(s, &cobra.Command{
 		Use:   "renew --env ENV --user USER [--token N] [--lease DURATION]",
 		Short: "Extend the lease of the lock a user holds",
 		Long: `Renew the lease of the lock a user holds on an environment: it runs out a whole lease from
@@ -26,29 +24,24 @@ it was forced away, or it was released), renew is rejected (exit 1) with code lo
 says who holds the env now.
 
 It prints the renewed grant as JSON.`,
-		Args: cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			o, events, ok, err := b.mutateForEvents(cmd.Context(), c, w, cmd.OutOrStdout(), "the renewal", "accepted")
-			if err != nil || !ok {
-				return err
-			}
-			a := answerOf(c.User, events)
-			if !a.Granted {
-				return fmt.Errorf("the renewal %s was accepted, but recorded no renewal of %s's lock", o.CommandID, c.User)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Renewed the lock on env %s of %s (%s)\n", c.Env, c.User, grantDetails(a))
-			return s.print(cmd, renewedLock{Env: c.Env, User: c.User, FencingToken: a.Token,
-				Lease: durationText(a.Lease), ExpiresAt: optionalTime(a.ExpiresAt), CommandID: o.CommandID})
-		}),
-	}
+	}, &c, func(cmd *cobra.Command, b *backend, o eventstore.Outcome) (renewedLock, error) {
+		events, err := b.acceptedEvents(cmd.Context(), o, "the renewal", "accepted")
+		if err != nil {
+			return renewedLock{}, err
+		}
+		a := answerOf(c.User, events)
+		if !a.Granted {
+			return renewedLock{}, fmt.Errorf("the renewal %s was accepted, but recorded no renewal of %s's lock", o.CommandID, c.User)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Renewed the lock on env %s of %s (%s)\n", c.Env, c.User, grantDetails(a))
+		return renewedLock{Env: c.Env, User: c.User, FencingToken: a.Token,
+			Lease: durationText(a.Lease), ExpiresAt: optionalTime(a.ExpiresAt), CommandID: o.CommandID}, nil
+	})
+	requiredString(cmd, &c.Env, "env", "environment whose lock to renew")
+	requiredString(cmd, &c.User, "user", "the user holding the lock")
 	f := cmd.Flags()
-	f.StringVar(&c.Env, "env", "", "environment whose lock to renew (required)")
-	f.StringVar(&c.User, "user", "", "the user holding the lock (required)")
 	f.Int64Var(&c.Token, "token", 0, "fencing token of the grant to renew; 0 renews whichever grant the user holds")
 	f.StringVar(&c.Lease, "lease", "", "new length of the lease, e.g. 10m; default: the length it has")
-	w.bind(f, "wait")
-	_ = cmd.MarkFlagRequired("env")
-	_ = cmd.MarkFlagRequired("user")
 	return cmd
 }
 

@@ -8,10 +8,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
+	"buildledger/eventstore"
+	"buildledger/projections"
 )
 
 func newLocksCommand(s *settings) *cobra.Command {
-	locks := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "locks",
 		Short: "Deploy locks per environment (list, lock, release, renew, check, run, queue, history)",
 		Long: `Deploy locks, one holder per environment at a time.
@@ -25,11 +27,9 @@ passes to the first in line. Every grant has a fencing token that only grows; a 
 lease runs out unless renewed. 'run' holds the lock around a command, renewing it, and
 'check' tells whether a grant is still the current one. Scheduled freezes are under
 'freezes'.`,
-	}
-	locks.AddCommand(newLocksListCommand(s), newLocksLockCommand(s), newLocksReleaseCommand(s),
+	}, newLocksListCommand(s), newLocksLockCommand(s), newLocksReleaseCommand(s),
 		newLocksRenewCommand(s), newLocksCheckCommand(s), newLocksRunCommand(s),
 		newLocksQueueCommand(s), newLocksHistoryCommand(s), newLocksWatchCommand(s))
-	return locks
 }
 
 func printActiveLock(ctx context.Context, cmd *cobra.Command, b *backend, env string) error {
@@ -37,20 +37,12 @@ func printActiveLock(ctx context.Context, cmd *cobra.Command, b *backend, env st
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
-		if r.Active {
-			return b.s.print(cmd, r)
-		}
-	}
-	return b.s.print(cmd, rows)
+	return b.s.print(cmd, oneOrAll(rows, func(r projections.Lock) bool { return r.Active }))
 }
 
 func newLocksReleaseCommand(s *settings) *cobra.Command {
-	var (
-		c domain.Release
-		w waitFlags
-	)
-	cmd := &cobra.Command{
+	var c domain.Release
+	cmd := change(s, &cobra.Command{
 		Use:   "release --env ENV --user USER [--uberlock] [--force --reason R]",
 		Short: "Release the lock a user holds on an environment, or force anyone's away",
 		Long: `Release the lock a user holds on an environment. Releasing a lock you do not hold is
@@ -59,32 +51,23 @@ rejected with the name of the holder; an uberlock is lifted only with --uberlock
 --force releases whoever holds the env, uberlock included: --user is who forces it, and
 --reason, required, is recorded with the release. Either way, the lock passes to the first
 in the env's queue, if anyone waits.`,
-		Args: cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			o, ok, err := b.mutate(cmd.Context(), c, w, cmd.OutOrStdout())
-			if err != nil || !ok {
-				return err
-			}
-			if events, err := b.outcomeEvents(cmd.Context(), o); err == nil {
-				describeRelease(cmd.ErrOrStderr(), events)
-			}
-			return s.print(cmd, struct {
-				Env       string `json:"env"`
-				User      string `json:"user"`
-				Released  bool   `json:"released"`
-				CommandID string `json:"commandId"`
-			}{c.Env, c.User, true, o.CommandID})
-		}),
-	}
+	}, &c, func(cmd *cobra.Command, b *backend, o eventstore.Outcome) (any, error) {
+		if events, err := b.outcomeEvents(cmd.Context(), o); err == nil {
+			describeRelease(cmd.ErrOrStderr(), events)
+		}
+		return struct {
+			Env       string `json:"env"`
+			User      string `json:"user"`
+			Released  bool   `json:"released"`
+			CommandID string `json:"commandId"`
+		}{c.Env, c.User, true, o.CommandID}, nil
+	})
+	requiredString(cmd, &c.Env, "env", "environment to release")
+	requiredString(cmd, &c.User, "user", "the user holding the lock; with --force, who forces it")
 	f := cmd.Flags()
-	f.StringVar(&c.Env, "env", "", "environment to release (required)")
-	f.StringVar(&c.User, "user", "", "the user holding the lock; with --force, who forces it (required)")
 	f.BoolVar(&c.Uberlock, "uberlock", false, "lift an uberlock")
 	f.BoolVar(&c.Force, "force", false, "release whoever holds the env (needs --reason)")
 	f.StringVar(&c.Reason, "reason", "", "why the lock is forced away; recorded")
-	w.bind(f, "wait")
-	_ = cmd.MarkFlagRequired("env")
-	_ = cmd.MarkFlagRequired("user")
 	cmd.MarkFlagsRequiredTogether("force", "reason")
 	return cmd
 }

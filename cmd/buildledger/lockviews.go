@@ -81,7 +81,7 @@ func lockLogError(err error) error {
 func newLocksListCommand(s *settings) *cobra.Command {
 	var env string
 	at := instantFlag{now: time.Now}
-	cmd := &cobra.Command{
+	cmd := query(s, &cobra.Command{
 		Use:   "list --env ENV [--at TIME]",
 		Short: "List the locks of an environment, newest first (history included)",
 		Long: `List the locks of an environment, newest first, as a JSON array of Da-Playa's lock rows
@@ -91,55 +91,40 @@ With --at, it answers instead who held the env's lock at that time, from the loc
 (a lease that had run out by then ends the grant), as one JSON object. --at takes ` + instantHelp + `.
 
 The holder and the queue behind it are under 'locks queue'; every change under 'locks history'.`,
-		Args: cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			if at.set {
-				h, err := b.app.LockLog.At(cmd.Context(), env, at.t)
-				if err != nil {
-					return lockLogError(err)
-				}
-				return s.print(cmd, h)
-			}
-			rows, err := b.app.Queries.Locks(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
-			return s.print(cmd, rows)
-		}),
-	}
-	cmd.Flags().StringVar(&env, "env", "", "environment, e.g. production (required)")
+	}, func(cmd *cobra.Command, b *backend) (any, error) {
+		if at.set {
+			h, err := b.app.LockLog.At(cmd.Context(), env, at.t)
+			return h, lockLogError(err)
+		}
+		rows, err := b.app.Queries.Locks(cmd.Context(), env)
+		return rows, err
+	})
+	requiredString(cmd, &env, "env", "environment, e.g. production")
 	cmd.Flags().Var(&at, "at", "who held the lock at this time, from the events")
-	_ = cmd.MarkFlagRequired("env")
 	return cmd
 }
 
 func newLocksQueueCommand(s *settings) *cobra.Command {
 	var env string
-	cmd := &cobra.Command{
+	cmd := query(s, &cobra.Command{
 		Use:   "queue --env ENV",
 		Short: "Show who holds an environment's lock and who waits in line",
 		Long: `Show an environment's lock holder (with the grant's fencing token and lease) and the
 waiters behind it, in the order the lock passes to them, as JSON. A waiter's place lasts 20
 seconds after its last attempt; places that lapsed are left out. It reads the lock's events,
 so it is never behind.`,
-		Args: cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			q, err := b.app.LockLog.Queue(cmd.Context(), env, time.Now())
-			if err != nil {
-				return lockLogError(err)
-			}
-			return s.print(cmd, q)
-		}),
-	}
-	cmd.Flags().StringVar(&env, "env", "", "environment (required)")
-	_ = cmd.MarkFlagRequired("env")
+	}, func(cmd *cobra.Command, b *backend) (projections.LockQueue, error) {
+		q, err := b.app.LockLog.Queue(cmd.Context(), env, time.Now())
+		return q, lockLogError(err)
+	})
+	requiredString(cmd, &env, "env", "environment")
 	return cmd
 }
 
 func newLocksHistoryCommand(s *settings) *cobra.Command {
 	var env string
 	since := instantFlag{now: time.Now}
-	cmd := &cobra.Command{
+	cmd := query(s, &cobra.Command{
 		Use:   "history --env ENV [--since TIME]",
 		Short: "List every change of an environment's lock, oldest first",
 		Long: `List every change of an environment's lock as a JSON array, oldest first, from its events:
@@ -149,17 +134,11 @@ added and removed. How long each grant was held is on its release, force or expi
 waiter's attempts that kept its place are folded into one entry.
 
 --since lists only what happened from then on; it takes ` + instantHelp + `.`,
-		Args: cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			entries, err := b.app.LockLog.History(cmd.Context(), env, since.t)
-			if err != nil {
-				return lockLogError(err)
-			}
-			return s.print(cmd, entries)
-		}),
-	}
-	cmd.Flags().StringVar(&env, "env", "", "environment (required)")
+	}, func(cmd *cobra.Command, b *backend) ([]projections.LockHistoryEntry, error) {
+		entries, err := b.app.LockLog.History(cmd.Context(), env, since.t)
+		return entries, lockLogError(err)
+	})
+	requiredString(cmd, &env, "env", "environment")
 	cmd.Flags().Var(&since, "since", "only what happened from this time on")
-	_ = cmd.MarkFlagRequired("env")
 	return cmd
 }

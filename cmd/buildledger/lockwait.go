@@ -80,16 +80,14 @@ passed to it is not claimed and passes on.`,
 // --retry-every.
 func bindTakeFlags(cmd *cobra.Command, c *domain.Lock, giveUp, every *time.Duration) {
 	f := cmd.Flags()
-	f.StringVar(&c.Env, "env", "", "environment to lock (required)")
-	f.StringVar(&c.User, "user", "", "who takes the lock, e.g. a committer's email (required)")
+	requiredString(cmd, &c.Env, "env", "environment to lock")
+	requiredString(cmd, &c.User, "user", "who takes the lock, e.g. a committer's email")
 	f.StringVar(&c.Meta, "meta", "", "free text stored with the lock, e.g. a CI URL")
 	f.BoolVar(&c.BreakGlass, "break-glass", false, "take the lock even while a scheduled freeze is open (needs --reason)")
 	f.StringVar(&c.Reason, "reason", "", "why the glass is broken; recorded with the lock")
 	f.DurationVar(giveUp, "wait", 0, "give up (exit 1) when the env is still locked after this long; 0 waits until granted or Ctrl-C")
 	f.DurationVar(every, "retry-every", 5*time.Second, "how often to try again while the env is locked")
 	_ = f.MarkHidden("retry-every")
-	_ = cmd.MarkFlagRequired("env")
-	_ = cmd.MarkFlagRequired("user")
 	cmd.MarkFlagsRequiredTogether("break-glass", "reason")
 }
 

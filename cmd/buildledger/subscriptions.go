@@ -33,17 +33,15 @@ These commands are configuration, not domain events: they write the subscription
 directly, and take effect at the workers' next scan (a few seconds).`
 
 func newSubscriptionsCommand(s *settings) *cobra.Command {
-	cmd := &cobra.Command{
+	return group(&cobra.Command{
 		Use:   "subscriptions",
 		Short: "Webhook subscriptions: add, list, pause, resume, remove, replay (configuration, not events)",
 		Long:  subscriptionsHelp,
-	}
-	cmd.AddCommand(newSubscriptionsAddCommand(s), newSubscriptionsListCommand(s),
+	}, newSubscriptionsAddCommand(s), newSubscriptionsListCommand(s),
 		newSubscriptionsStateCommand(s, "pause", "Stop delivering a subscription, keeping its checkpoint", (*webhooks.DynamoStore).Pause),
 		newSubscriptionsStateCommand(s, "resume", "Deliver a paused or parked subscription again, from its checkpoint (a parked one from the failing event)", (*webhooks.DynamoStore).Resume),
 		newSubscriptionsStateCommand(s, "remove", "Delete a subscription and its checkpoint", (*webhooks.DynamoStore).Remove),
 		newSubscriptionsReplayCommand(s))
-	return cmd
 }
 
 func newSubscriptionsAddCommand(s *settings) *cobra.Command {
@@ -80,16 +78,13 @@ is stored as given in the subscriptions table (protect the table like the secret
 			return s.print(cmd, subscriptionRowOf(got, time.Now()))
 		}),
 	}
+	requiredString(cmd, &sub.Name, "name", "subscription name")
+	requiredString(cmd, &sub.URL, "url", "receiver URL, http or https")
 	f := cmd.Flags()
-	f.StringVar(&sub.Name, "name", "", "subscription name (required)")
-	f.StringVar(&sub.URL, "url", "", "receiver URL, http or https (required)")
 	f.StringSliceVar(&sub.Kinds, "kinds", nil, "stream kinds to deliver, e.g. lock,repo,status,job (default every kind)")
 	f.StringVar(&sub.Streams, "streams", "", `stream ids to deliver, a glob ("lock:prod", "repo:acme/*"; * does not cross "/") (default every stream)`)
-	f.StringVar(&secretFile, "secret-file", "", "file holding the shared HMAC secret (required)")
+	requiredString(cmd, &secretFile, "secret-file", "file holding the shared HMAC secret")
 	f.StringVar(&from, "from", "now", "where delivery starts: now, beginning, an event key or an RFC 3339 time")
-	for _, name := range []string{"name", "url", "secret-file"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
 	return cmd
 }
 
@@ -119,23 +114,21 @@ func subscriptionRowOf(sub webhooks.Subscription, now time.Time) subscriptionRow
 }
 
 func newSubscriptionsListCommand(s *settings) *cobra.Command {
-	return &cobra.Command{
+	return query(s, &cobra.Command{
 		Use:   "list",
 		Short: "List the subscriptions: state, checkpoint, lag, failures, the event a parked one stopped on",
-		Args:  cobra.NoArgs,
-		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
-			subs, err := b.app.Subscriptions.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rows := make([]subscriptionRow, 0, len(subs))
-			now := time.Now()
-			for _, sub := range subs {
-				rows = append(rows, subscriptionRowOf(sub, now))
-			}
-			return s.print(cmd, rows)
-		}),
-	}
+	}, func(cmd *cobra.Command, b *backend) ([]subscriptionRow, error) {
+		subs, err := b.app.Subscriptions.List(cmd.Context())
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]subscriptionRow, 0, len(subs))
+		now := time.Now()
+		for _, sub := range subs {
+			rows = append(rows, subscriptionRowOf(sub, now))
+		}
+		return rows, nil
+	})
 }
 
 func newSubscriptionsStateCommand(s *settings, use, short string, change func(*webhooks.DynamoStore, context.Context, string) error) *cobra.Command {
@@ -152,8 +145,7 @@ func newSubscriptionsStateCommand(s *settings, use, short string, change func(*w
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&name, "name", "", "subscription name (required)")
-	_ = cmd.MarkFlagRequired("name")
+	requiredString(cmd, &name, "name", "subscription name")
 	return cmd
 }
 
@@ -175,10 +167,8 @@ func newSubscriptionsReplayCommand(s *settings) *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&name, "name", "", "subscription name (required)")
-	cmd.Flags().StringVar(&from, "from", "", "an event key (that event included), an RFC 3339 time, or beginning (required)")
-	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("from")
+	requiredString(cmd, &name, "name", "subscription name")
+	requiredString(cmd, &from, "from", "an event key (that event included), an RFC 3339 time, or beginning")
 	return cmd
 }
 

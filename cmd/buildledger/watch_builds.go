@@ -93,6 +93,6 @@ on a line of its own. It exits 0 once no browser is pending and 130 when interru
 			})
 		}),
 	}
-	buildKey(cmd.Flags(), cmd, &user, &repo, &id)
+	buildKey(cmd, &user, &repo, &id)
 	return cmd
 }

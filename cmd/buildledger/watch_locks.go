@@ -109,8 +109,7 @@ interrupted (exit 130).
 			})
 		}),
 	}
-	cmd.Flags().StringVar(&env, "env", "", "environment (required)")
-	_ = cmd.MarkFlagRequired("env")
+	requiredString(cmd, &env, "env", "environment")
 	return cmd
 }
 

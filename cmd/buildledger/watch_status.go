@@ -182,6 +182,6 @@ printed) and 130 when interrupted. A version not started yet is waited for.
 			return nil
 		}),
 	}
-	statusKey(cmd.Flags(), cmd, &pkg, &env, &version)
+	statusKey(cmd, &pkg, &env, &version)
 	return cmd
 }
