@@ -272,10 +272,11 @@ func withBackend(s *settings, fn func(cmd *cobra.Command, b *backend) error) fun
 	}
 }
 
-// notFound turns a missing read row into a clear exit-1 error.
-func notFound(err error, what string) error {
+// notFound turns a missing read row, the one the format names, into a clear exit-1 error;
+// other errors (nil included) pass as they are.
+func notFound(err error, format string, args ...any) error {
 	if errors.Is(err, projections.ErrNotFound) {
-		return &exitError{code: exitRejected, err: fmt.Errorf("%s not found", what)}
+		return &exitError{code: exitRejected, err: fmt.Errorf(format+" not found", args...)}
 	}
 	return err
 }

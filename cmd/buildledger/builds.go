@@ -82,10 +82,7 @@ func buildKey(cmd *cobra.Command, user, repo *string, id *int) {
 // readBuild reads build id of user/repo; a build that is not there is an exit-1 error.
 func readBuild(ctx context.Context, b *backend, user, repo string, id int) (projections.Build, error) {
 	build, err := b.app.Queries.Build(ctx, user, repo, id)
-	if err != nil {
-		return build, notFound(err, fmt.Sprintf("build %d of %s/%s", id, user, repo))
-	}
-	return build, nil
+	return build, notFound(err, "build %d of %s/%s", id, user, repo)
 }
 
 func newBuildsGetCommand(s *settings) *cobra.Command {
@@ -110,10 +107,7 @@ func newReposCommand(s *settings) *cobra.Command {
 		Short: "Show a repository (its build in progress and latest build)",
 	}, func(cmd *cobra.Command, b *backend) (projections.Repo, error) {
 		r, err := b.app.Queries.Repo(cmd.Context(), user, repo)
-		if err != nil {
-			return r, notFound(err, fmt.Sprintf("repository %s/%s", user, repo))
-		}
-		return r, nil
+		return r, notFound(err, "repository %s/%s", user, repo)
 	})
 	repoKey(get, &user, &repo)
 	return group(&cobra.Command{Use: "repos", Short: "Repositories (get)"}, get)

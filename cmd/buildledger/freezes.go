@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -92,17 +93,13 @@ func freezeViewOf(f domain.Freeze, now time.Time) projections.FreezeView {
 }
 
 func newFreezesListCommand(s *settings) *cobra.Command {
-	var env string
-	cmd := query(s, &cobra.Command{
+	return lockLogQuery(s, &cobra.Command{
 		Use:   "list --env ENV",
 		Short: "List the freeze schedules of an environment, with the open or next window",
 		Long: `List the freeze schedules of an environment as a JSON array, in the order they were added:
 id, cron, duration, tz, reason, who added it and when, and whether a window is open (until
 when) or when the next one opens. It reads the lock's events, so it is never behind.`,
-	}, func(cmd *cobra.Command, b *backend) ([]projections.FreezeView, error) {
-		views, err := b.app.LockLog.Freezes(cmd.Context(), env, time.Now())
-		return views, lockLogError(err)
+	}, func(ctx context.Context, log *projections.LockLog, env string) ([]projections.FreezeView, error) {
+		return log.Freezes(ctx, env, time.Now())
 	})
-	requiredString(cmd, &env, "env", "environment")
-	return cmd
 }

@@ -50,7 +50,7 @@ func newJobsGetCommand(s *settings) *cobra.Command {
 	}, func(cmd *cobra.Command, b *backend) ([]projections.Job, error) {
 		rows, err := b.app.Queries.Jobs(cmd.Context(), jobname, version)
 		if err != nil {
-			return nil, notFound(err, fmt.Sprintf("job %s at %s", jobname, version))
+			return nil, notFound(err, "job %s at %s", jobname, version)
 		}
 		if len(rows) == 0 {
 			return nil, &exitError{code: exitRejected, err: fmt.Errorf("job %s at %s not found", jobname, version)}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -78,6 +79,18 @@ func lockLogError(err error) error {
 	return err
 }
 
+// lockLogQuery completes cmd as a query that answers with what read returns from the lock
+// log of the environment its required --env names.
+func lockLogQuery[T any](s *settings, cmd *cobra.Command, read func(ctx context.Context, log *projections.LockLog, env string) (T, error)) *cobra.Command {
+	var env string
+	query(s, cmd, func(cmd *cobra.Command, b *backend) (T, error) {
+		v, err := read(cmd.Context(), b.app.LockLog, env)
+		return v, lockLogError(err)
+	})
+	requiredString(cmd, &env, "env", "environment")
+	return cmd
+}
+
 func newLocksListCommand(s *settings) *cobra.Command {
 	var env string
 	at := instantFlag{now: time.Now}
@@ -105,26 +118,21 @@ The holder and the queue behind it are under 'locks queue'; every change under '
 }
 
 func newLocksQueueCommand(s *settings) *cobra.Command {
-	var env string
-	cmd := query(s, &cobra.Command{
+	return lockLogQuery(s, &cobra.Command{
 		Use:   "queue --env ENV",
 		Short: "Show who holds an environment's lock and who waits in line",
 		Long: `Show an environment's lock holder (with the grant's fencing token and lease) and the
 waiters behind it, in the order the lock passes to them, as JSON. A waiter's place lasts 20
 seconds after its last attempt; places that lapsed are left out. It reads the lock's events,
 so it is never behind.`,
-	}, func(cmd *cobra.Command, b *backend) (projections.LockQueue, error) {
-		q, err := b.app.LockLog.Queue(cmd.Context(), env, time.Now())
-		return q, lockLogError(err)
+	}, func(ctx context.Context, log *projections.LockLog, env string) (projections.LockQueue, error) {
+		return log.Queue(ctx, env, time.Now())
 	})
-	requiredString(cmd, &env, "env", "environment")
-	return cmd
 }
 
 func newLocksHistoryCommand(s *settings) *cobra.Command {
-	var env string
 	since := instantFlag{now: time.Now}
-	cmd := query(s, &cobra.Command{
+	cmd := lockLogQuery(s, &cobra.Command{
 		Use:   "history --env ENV [--since TIME]",
 		Short: "List every change of an environment's lock, oldest first",
 		Long: `List every change of an environment's lock as a JSON array, oldest first, from its events:
@@ -134,11 +142,9 @@ added and removed. How long each grant was held is on its release, force or expi
 waiter's attempts that kept its place are folded into one entry.
 
 --since lists only what happened from then on; it takes ` + instantHelp + `.`,
-	}, func(cmd *cobra.Command, b *backend) ([]projections.LockHistoryEntry, error) {
-		entries, err := b.app.LockLog.History(cmd.Context(), env, since.t)
-		return entries, lockLogError(err)
+	}, func(ctx context.Context, log *projections.LockLog, env string) ([]projections.LockHistoryEntry, error) {
+		return log.History(ctx, env, since.t)
 	})
-	requiredString(cmd, &env, "env", "environment")
 	cmd.Flags().Var(&since, "since", "only what happened from this time on")
 	return cmd
 }

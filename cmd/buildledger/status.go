@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
@@ -88,10 +86,7 @@ func newStatusGetCommand(s *settings) *cobra.Command {
 		Short: "Show the status of a package version",
 	}, func(cmd *cobra.Command, b *backend) (projections.Status, error) {
 		st, err := b.app.Queries.Status(cmd.Context(), pkg, env, version)
-		if err != nil {
-			return st, notFound(err, fmt.Sprintf("status of %s@%s in %s", pkg, version, env))
-		}
-		return st, nil
+		return st, notFound(err, "status of %s@%s in %s", pkg, version, env)
 	})
 	statusKey(cmd, &pkg, &env, &version)
 	return cmd
@@ -104,10 +99,7 @@ func newStatusHeadCommand(s *settings) *cobra.Command {
 		Short: "Show the status of the newest version started for a package and environment",
 	}, func(cmd *cobra.Command, b *backend) (projections.StatusHead, error) {
 		h, err := b.app.Queries.StatusHead(cmd.Context(), pkg, env)
-		if err != nil {
-			return h, notFound(err, fmt.Sprintf("status head of %s in %s", pkg, env))
-		}
-		return h, nil
+		return h, notFound(err, "status head of %s in %s", pkg, env)
 	})
 	requiredString(cmd, &pkg, "pkg", "package name")
 	requiredString(cmd, &env, "env", "environment")
