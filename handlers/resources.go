@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"buildledger/internal/settings"
 )
 
 // DefaultPrefix is the name prefix of every table, queue and topic unless configured otherwise.
@@ -87,15 +89,9 @@ type MessagingConfig struct {
 }
 
 func (c *MessagingConfig) setDefaults() {
-	if c.MaxReceiveCount <= 0 {
-		c.MaxReceiveCount = 20
-	}
-	if c.VisibilityTimeoutSeconds <= 0 {
-		c.VisibilityTimeoutSeconds = 30
-	}
-	if c.TimersVisibilityTimeoutSeconds <= 0 {
-		c.TimersVisibilityTimeoutSeconds = 10
-	}
+	settings.DefaultUnlessPositive(&c.MaxReceiveCount, 20)
+	settings.DefaultUnlessPositive(&c.VisibilityTimeoutSeconds, 30)
+	settings.DefaultUnlessPositive(&c.TimersVisibilityTimeoutSeconds, 10)
 }
 
 // Endpoints are the resolved addresses of the messaging resources.

@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,6 +16,7 @@ import (
 	"buildledger/eventstore"
 	esdynamo "buildledger/eventstore/dynamo"
 	"buildledger/handlers"
+	"buildledger/internal/settings"
 	"buildledger/internal/webhooks"
 	"buildledger/projections"
 	projdynamo "buildledger/projections/dynamo"
@@ -43,9 +43,7 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.ReadPrefix == "" {
-		c.ReadPrefix = c.Names.Prefix
-	}
+	settings.Default(&c.ReadPrefix, c.Names.Prefix)
 	if c.DynamoDB == nil {
 		c.DynamoDB = dynamodb.NewFromConfig(c.AWS)
 	}
@@ -59,11 +57,9 @@ func (c *Config) setDefaults() {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Names.Prefix == "" || c.Names.EventsTable == "" {
-		errs = append(errs, errors.New("app: config: Names are required (handlers.NewNames)"))
-	}
-	return errors.Join(errs...)
+	p := settings.Prefixed("app: config")
+	p.If(c.Names.Prefix == "" || c.Names.EventsTable == "", "Names are required (handlers.NewNames)")
+	return p.Err()
 }
 
 // App is one installation of buildledger: its clients and stores. Building it does no I/O.

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/logging"
+
+	"buildledger/internal/settings"
 )
 
 // DefaultRegion is the region when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
@@ -55,12 +57,8 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Timeout == 0 {
-		c.Timeout = 30 * time.Second
-	}
-	if c.MaxIdleConnsPerHost == 0 {
-		c.MaxIdleConnsPerHost = 128
-	}
+	settings.Default(&c.Timeout, 30*time.Second)
+	settings.Default(&c.MaxIdleConnsPerHost, 128)
 }
 
 // HasEndpoint reports whether AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL points the

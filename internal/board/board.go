@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"buildledger/internal/settings"
 	"buildledger/projections"
 )
 
@@ -79,21 +80,11 @@ const (
 )
 
 func (c *Config) setDefaults() {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Location == nil {
-		c.Location = time.Local
-	}
-	if c.Poll <= 0 {
-		c.Poll = DefaultPoll
-	}
-	if c.JobsWindow <= 0 {
-		c.JobsWindow = DefaultJobsWindow
-	}
-	if c.BuildsPerRepo <= 0 {
-		c.BuildsPerRepo = DefaultBuildsPerRepo
-	}
+	settings.DefaultFunc(&c.Now, time.Now)
+	settings.Default(&c.Location, time.Local)
+	settings.DefaultUnlessPositive(&c.Poll, DefaultPoll)
+	settings.DefaultUnlessPositive(&c.JobsWindow, DefaultJobsWindow)
+	settings.DefaultUnlessPositive(&c.BuildsPerRepo, DefaultBuildsPerRepo)
 	if c.Logger == nil {
 		nop := zerolog.Nop()
 		c.Logger = &nop

@@ -12,6 +12,7 @@ import (
 
 	"buildledger/eventstore"
 	"buildledger/internal/feed"
+	"buildledger/internal/settings"
 )
 
 // Defaults of FeedConfig.
@@ -57,18 +58,10 @@ func (c *FeedConfig) setDefaults(events Events, now func() time.Time) {
 	if c.Reader == nil && events != nil {
 		c.Reader, _ = feed.New(feed.Config{Events: events, Now: now}) // valid: Events is set
 	}
-	if c.MaxClients <= 0 {
-		c.MaxClients = DefaultFeedClients
-	}
-	if c.Buffer <= 0 {
-		c.Buffer = DefaultFeedBuffer
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = DefaultFeedHeartbeat
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultFeedWriteTimeout
-	}
+	settings.DefaultUnlessPositive(&c.MaxClients, DefaultFeedClients)
+	settings.DefaultUnlessPositive(&c.Buffer, DefaultFeedBuffer)
+	settings.DefaultUnlessPositive(&c.Heartbeat, DefaultFeedHeartbeat)
+	settings.DefaultUnlessPositive(&c.WriteTimeout, DefaultFeedWriteTimeout)
 }
 
 // errClientBehind drops a client that fell more than FeedConfig.Buffer events behind.

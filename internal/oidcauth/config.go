@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"buildledger/internal/settings"
 )
 
 // Defaults of Config.
@@ -66,47 +68,32 @@ func (c *Config) setDefaults() {
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = slices.Clone(DefaultAlgorithms)
 	}
-	if c.ClockSkew == 0 {
-		c.ClockSkew = DefaultClockSkew
-	} else if c.ClockSkew < 0 {
-		c.ClockSkew = 0
-	}
-	if c.MinRefreshInterval == 0 {
-		c.MinRefreshInterval = DefaultMinRefreshInterval
-	} else if c.MinRefreshInterval < 0 {
-		c.MinRefreshInterval = 0
-	}
+	settings.Default(&c.ClockSkew, DefaultClockSkew)
+	c.ClockSkew = max(c.ClockSkew, 0)
+	settings.Default(&c.MinRefreshInterval, DefaultMinRefreshInterval)
+	c.MinRefreshInterval = max(c.MinRefreshInterval, 0)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
+	settings.DefaultFunc(&c.Clock, time.Now)
 }
 
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
-	var errs []error
+	p := settings.Wrapped("oidcauth: config")
 	for _, iss := range c.Issuers {
-		if err := checkIssuerURL(iss); err != nil {
-			errs = append(errs, err)
-		}
+		p.Add(checkIssuerURL(iss))
 	}
-	if len(c.Issuers) > 0 && c.Audience == "" {
-		errs = append(errs, errors.New("Audience is required when issuers are trusted"))
-	}
+	p.If(len(c.Issuers) > 0 && c.Audience == "", "Audience is required when issuers are trusted")
 	for _, alg := range c.Algorithms {
 		switch {
 		case strings.EqualFold(alg, "none"):
-			errs = append(errs, errors.New(`algorithm "none" is never accepted: a token must be signed`))
+			p.Add(errors.New(`algorithm "none" is never accepted: a token must be signed`))
 		case !slices.Contains(supportedAlgorithms, alg):
-			errs = append(errs, fmt.Errorf("algorithm %q is not one of %s", alg, strings.Join(supportedAlgorithms, ", ")))
+			p.Add(fmt.Errorf("algorithm %q is not one of %s", alg, strings.Join(supportedAlgorithms, ", ")))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("oidcauth: config: %w", errors.Join(errs...))
-	}
-	return nil
+	return p.Err()
 }
 
 // checkIssuerURL refuses an issuer URL that is not https, or http on a loopback address.
