@@ -33,29 +33,21 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "buildledger-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary, err = binarytest.Build(dir, raceEnabled)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	// awstest would set these with t.Setenv, which parallel tests may not call; the
-	// subprocesses need the same values.
-	for name, def := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"} {
-		if os.Getenv(name) == "" {
-			os.Setenv(name, def)
+	os.Exit(binarytest.Main(m, "e2e", raceEnabled, func(path string, err error) bool {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return false
 		}
-	}
-	return m.Run()
+		binary = path
+		// awstest would set these with t.Setenv, which parallel tests may not call; the
+		// subprocesses need the same values.
+		for name, def := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"} {
+			if os.Getenv(name) == "" {
+				os.Setenv(name, def)
+			}
+		}
+		return true
+	}))
 }
 
 // installation is one test's own buildledger: every table, queue and topic under a prefix

@@ -21,20 +21,13 @@ var binary string
 var buildErr error
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "buildledger-faulttest-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "faulttest:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binary, buildErr = binarytest.Build(dir, raceEnabled)
-		return m.Run()
-	}()
-	os.Exit(code)
+	if os.Getenv("BUILDLEDGER_SKIP_INTEGRATION") == "1" {
+		os.Exit(m.Run())
+	}
+	os.Exit(binarytest.Main(m, "faulttest", raceEnabled, func(path string, err error) bool {
+		binary, buildErr = path, err
+		return true
+	}))
 }
 
 // needBinary returns the built binary or ends the test with the reason there is none.

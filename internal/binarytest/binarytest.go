@@ -4,9 +4,11 @@ package binarytest
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -32,4 +34,21 @@ func Build(dir string, race bool) (string, error) {
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return path, nil
+}
+
+// Main is a TestMain's body for tests that run the binary: it builds it (see Build) into a
+// temporary folder named after pkg, hands the path or the build's error to use, runs the
+// tests when use says so, removes the folder and returns the exit code. A folder that cannot
+// be made is reported on stderr and exits 1.
+func Main(m *testing.M, pkg string, race bool, use func(path string, err error) (run bool)) int {
+	dir, err := os.MkdirTemp("", "buildledger-"+pkg+"-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", pkg, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if !use(Build(dir, race)) {
+		return 1
+	}
+	return m.Run()
 }
