@@ -55,11 +55,7 @@ func (s *stack) startSkewedWorker(t *testing.T, skew, tolerance time.Duration) *
 	log := wc.Logger.With().Str("skew", skew.String()).Logger()
 	wc.Logger = &log
 	wc.Commands = handlers.CommandHandlerConfig{Events: events, Clock: now, ClockCheck: check, SnapshotPolicy: snapshots.EveryN(1000)}
-	w, err := a.Worker(app.WorkerConfig{WorkerConfig: wc, NoProjector: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	workertest.Start(t, w)
+	w, _ := workertest.StartApp(t, a, app.WorkerConfig{WorkerConfig: wc, NoProjector: true})
 	return &skewedWorker{skew: skew, worker: w, clock: check}
 }
 

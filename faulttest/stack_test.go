@@ -178,11 +178,7 @@ func (s *stack) startWorker(t *testing.T, wc workerConfig) (*handlers.Worker, fu
 	cfg := workertest.Config(s.ep, s.logs)
 	cfg.Commands = handlers.CommandHandlerConfig{SnapshotPolicy: snapshots.EveryN(wc.SnapshotEvery)}
 	cfg.Parallelism = wc.Parallelism
-	w, err := a.Worker(app.WorkerConfig{WorkerConfig: cfg, NoProjector: wc.NoProjector})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, workertest.Start(t, w)
+	return workertest.StartApp(t, a, app.WorkerConfig{WorkerConfig: cfg, NoProjector: wc.NoProjector})
 }
 
 // sendRaw puts a message body on the commands queue as it is and returns its SQS message id.

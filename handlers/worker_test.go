@@ -75,11 +75,7 @@ func (s *stack) startWorker(t *testing.T, applier handlers.EventApplier, opts ..
 	for _, o := range opts {
 		o(&cfg)
 	}
-	w, err := s.app.Worker(app.WorkerConfig{WorkerConfig: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, workertest.Start(t, w)
+	return workertest.StartApp(t, s.app, app.WorkerConfig{WorkerConfig: cfg})
 }
 
 // send puts a raw command message on the commands queue.

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"buildledger/handlers"
+	"buildledger/internal/app"
 )
 
 // Timeouts of Start: a worker that takes longer is broken, not slow.
@@ -61,6 +62,17 @@ func Start(t testing.TB, w *handlers.Worker) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// StartApp builds a's worker of cfg and runs it as Start does; the test fails when the
+// worker cannot be built.
+func StartApp(t testing.TB, a *app.App, cfg app.WorkerConfig) (*handlers.Worker, func()) {
+	t.Helper()
+	w, err := a.Worker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, Start(t, w)
 }
 
 // Send puts a message body on the commands queue as it is, with the given group and
