@@ -136,19 +136,18 @@ type Result struct {
 // Every command takes effect once: the outcome item is written in the same transaction as
 // the events, so a redelivered or resent command finds it and only re-publishes.
 type CommandHandler struct {
+	handlerBase
 	cfg        CommandHandlerConfig
-	log        *zerolog.Logger
-	metrics    *Metrics
 	aggregates *Aggregates
 }
 
 // NewCommandHandler returns a CommandHandler for a validated configuration.
 func NewCommandHandler(cfg CommandHandlerConfig) (*CommandHandler, error) {
-	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
+	base, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &CommandHandler{cfg: cfg, log: log, metrics: m, aggregates: newAggregates(cfg, m)}, nil
+	return &CommandHandler{handlerBase: base, cfg: cfg, aggregates: newAggregates(cfg, base.metrics)}, nil
 }
 
 // Wait blocks until the snapshots being taken in the background are stored or failed.

@@ -62,18 +62,17 @@ func (c TimerHandlerConfig) Validate() error {
 // left; a timer that is due expires the lock (CommandHandler.Expire). A renewed lease
 // leaves its first timer to find nothing due: settling then changes nothing.
 type TimerHandler struct {
-	cfg     TimerHandlerConfig
-	log     *zerolog.Logger
-	metrics *Metrics
+	handlerBase
+	cfg TimerHandlerConfig
 }
 
 // NewTimerHandler returns a TimerHandler for a validated configuration.
 func NewTimerHandler(cfg TimerHandlerConfig) (*TimerHandler, error) {
-	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
+	base, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &TimerHandler{cfg: cfg, log: log, metrics: m}, nil
+	return &TimerHandler{handlerBase: base, cfg: cfg}, nil
 }
 
 // Handle handles one timer message. A nil error means the message may be acked: the timer
@@ -82,8 +81,7 @@ func NewTimerHandler(cfg TimerHandlerConfig) (*TimerHandler, error) {
 func (h *TimerHandler) Handle(ctx context.Context, body []byte) error {
 	t, err := decodeTimer(body)
 	if err != nil {
-		h.metrics.DeadLettered.WithLabelValues("timers", DeadLetterInvalid).Inc()
-		h.log.Warn().Err(err).Msg("undecodable timer message; dead-lettering it")
+		h.deadLetterUndecodable("timers", "timer", err)
 		return &DeadLetterError{Kind: DeadLetterInvalid, Reason: envelope.Truncate(err.Error(), envelope.MaxReasonBytes), Err: err}
 	}
 	log := h.log.With().Str("env", t.Env).Int64("token", t.Token).Time("due", t.Due).Logger()

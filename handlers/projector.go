@@ -46,18 +46,17 @@ func (c ProjectorHandlerConfig) Validate() error {
 // ProjectorHandler hands published event messages to the read side (an EventApplier such
 // as projections.Projector).
 type ProjectorHandler struct {
-	cfg     ProjectorHandlerConfig
-	log     *zerolog.Logger
-	metrics *Metrics
+	handlerBase
+	cfg ProjectorHandlerConfig
 }
 
 // NewProjectorHandler returns a ProjectorHandler for a validated configuration.
 func NewProjectorHandler(cfg ProjectorHandlerConfig) (*ProjectorHandler, error) {
-	log, m, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
+	base, err := prepare(&cfg, cfg.Logger, cfg.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	return &ProjectorHandler{cfg: cfg, log: log, metrics: m}, nil
+	return &ProjectorHandler{handlerBase: base, cfg: cfg}, nil
 }
 
 // Handle applies one published event. A body that is not an event record is a
@@ -65,8 +64,7 @@ func NewProjectorHandler(cfg ProjectorHandlerConfig) (*ProjectorHandler, error) 
 func (p *ProjectorHandler) Handle(ctx context.Context, body []byte) error {
 	rec, err := DecodeRecord(body)
 	if err != nil {
-		p.metrics.DeadLettered.WithLabelValues("projector", DeadLetterInvalid).Inc()
-		p.log.Warn().Err(err).Msg("undecodable event message; dead-lettering it")
+		p.deadLetterUndecodable("projector", "event", err)
 		return err
 	}
 	if err := p.cfg.Applier.Apply(ctx, rec); err != nil {
