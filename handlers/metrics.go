@@ -60,65 +60,29 @@ type Metrics struct {
 
 // NewMetrics creates the metrics and registers them with reg; a nil reg registers nothing.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	const ns = "buildledger"
+	r := &registrar{reg: reg}
 	m := &Metrics{
-		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "commands_processed_total",
-			Help: "Command messages processed, by outcome.",
-		}, []string{"outcome"}),
-		Conflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "command_conflicts_retried_total",
-			Help: "Appends that lost a race with another writer and were decided again.",
-		}),
-		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "command_duplicates_total",
-			Help: "Deliveries of a command id that already had an outcome.",
-		}),
-		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "messages_dead_lettered_total",
-			Help: "Messages sent to a dead-letter queue, by queue and reason.",
-		}, []string{"queue", "reason"}),
-		SnapshotsTaken: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "snapshots_taken_total",
-			Help: "Aggregate snapshots stored.",
-		}),
-		SnapshotsFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "snapshots_failed_total",
-			Help: "Aggregate snapshots that could not be taken or stored.",
-		}),
-		SnapshotsUnusable: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "snapshots_unusable_total",
-			Help: "Stored snapshots ignored on load because of another schema or undecodable state.",
-		}),
-		ProjectionLag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Name: "projection_lag_seconds",
+		Commands:          counterVec(r, "commands_processed_total", "Command messages processed, by outcome.", "outcome"),
+		Conflicts:         counter(r, "command_conflicts_retried_total", "Appends that lost a race with another writer and were decided again."),
+		Duplicates:        counter(r, "command_duplicates_total", "Deliveries of a command id that already had an outcome."),
+		DeadLettered:      counterVec(r, "messages_dead_lettered_total", "Messages sent to a dead-letter queue, by queue and reason.", "queue", "reason"),
+		SnapshotsTaken:    counter(r, "snapshots_taken_total", "Aggregate snapshots stored."),
+		SnapshotsFailed:   counter(r, "snapshots_failed_total", "Aggregate snapshots that could not be taken or stored."),
+		SnapshotsUnusable: counter(r, "snapshots_unusable_total", "Stored snapshots ignored on load because of another schema or undecodable state."),
+		ProjectionLag: register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Name: "projection_lag_seconds",
 			Help:    "Time from an event being recorded to it being applied to the read side.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}),
-		EventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "projection_events_applied_total",
-			Help: "Events applied to the read side.",
-		}),
-		TimersScheduled: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "lease_timers_scheduled_total",
-			Help: "Lease timers sent to the timers queue for committed events.",
-		}),
-		TimersResent: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "lease_timers_resent_total",
-			Help: "Lease timers that arrived before they were due and were sent again.",
-		}),
-		TimersFired: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Name: "lease_timers_fired_total",
-			Help: "Lease timers that were due and had their lock settled.",
-		}),
-		PolicyWouldReject: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "policy_would_reject_total",
-			Help: "Commands the access policy, in audit mode, would have rejected in enforce mode, by action.",
-		}, []string{"action"}),
-		PolicyRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "policy_rejected_total",
-			Help: "Commands the enforced access policy rejected (code forbidden), by action.",
-		}, []string{"action"}),
+		})),
+		EventsApplied:     counter(r, "projection_events_applied_total", "Events applied to the read side."),
+		TimersScheduled:   counter(r, "lease_timers_scheduled_total", "Lease timers sent to the timers queue for committed events."),
+		TimersResent:      counter(r, "lease_timers_resent_total", "Lease timers that arrived before they were due and were sent again."),
+		TimersFired:       counter(r, "lease_timers_fired_total", "Lease timers that were due and had their lock settled."),
+		PolicyWouldReject: counterVec(r, "policy_would_reject_total", "Commands the access policy, in audit mode, would have rejected in enforce mode, by action.", "action"),
+		PolicyRejected:    counterVec(r, "policy_rejected_total", "Commands the enforced access policy rejected (code forbidden), by action.", "action"),
+	}
+	if len(r.errs) > 0 {
+		return nil, fmt.Errorf("handlers: register metrics: %w", errors.Join(r.errs...))
 	}
 	// Every label value exists from the start, so that dashboards and rate() see zeros
 	// rather than missing series.
@@ -133,35 +97,41 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.PolicyWouldReject.WithLabelValues(a)
 		m.PolicyRejected.WithLabelValues(a)
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	register := func(c prometheus.Collector) prometheus.Collector {
-		c, err := RegisterShared(reg, c)
-		if err != nil {
-			errs = append(errs, err)
-		}
+	return m, nil
+}
+
+// metricsNamespace prefixes the name of every metric of the worker.
+const metricsNamespace = "buildledger"
+
+// registrar registers the collectors NewMetrics creates with reg (none when reg is nil)
+// and keeps the errors.
+type registrar struct {
+	reg  prometheus.Registerer
+	errs []error
+}
+
+// register registers c (see RegisterShared) and returns the collector to use: c, or the
+// one of the same description registered before.
+func register[C prometheus.Collector](r *registrar, c C) C {
+	if r.reg == nil {
 		return c
 	}
-	m.Commands = register(m.Commands).(*prometheus.CounterVec)
-	m.Conflicts = register(m.Conflicts).(prometheus.Counter)
-	m.Duplicates = register(m.Duplicates).(prometheus.Counter)
-	m.DeadLettered = register(m.DeadLettered).(*prometheus.CounterVec)
-	m.SnapshotsTaken = register(m.SnapshotsTaken).(prometheus.Counter)
-	m.SnapshotsFailed = register(m.SnapshotsFailed).(prometheus.Counter)
-	m.SnapshotsUnusable = register(m.SnapshotsUnusable).(prometheus.Counter)
-	m.ProjectionLag = register(m.ProjectionLag).(prometheus.Histogram)
-	m.EventsApplied = register(m.EventsApplied).(prometheus.Counter)
-	m.TimersScheduled = register(m.TimersScheduled).(prometheus.Counter)
-	m.TimersResent = register(m.TimersResent).(prometheus.Counter)
-	m.TimersFired = register(m.TimersFired).(prometheus.Counter)
-	m.PolicyWouldReject = register(m.PolicyWouldReject).(*prometheus.CounterVec)
-	m.PolicyRejected = register(m.PolicyRejected).(*prometheus.CounterVec)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("handlers: register metrics: %w", errors.Join(errs...))
+	got, err := RegisterShared(r.reg, c)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return c
 	}
-	return m, nil
+	return got.(C)
+}
+
+// counter registers and returns the counter buildledger_<name>.
+func counter(r *registrar, name, help string) prometheus.Counter {
+	return register(r, prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: name, Help: help}))
+}
+
+// counterVec registers and returns the counter buildledger_<name> with labels.
+func counterVec(r *registrar, name, help string, labels ...string) *prometheus.CounterVec {
+	return register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: name, Help: help}, labels))
 }
 
 // metricsOr returns m, or unregistered metrics when m is nil.
