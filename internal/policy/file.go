@@ -114,7 +114,7 @@ func (p *Policy) parseGroups(groups map[string][]string) []error {
 }
 
 func (p *Policy) parseRule(i int, rf ruleFile) (rule, []error) {
-	r := rule{name: rf.Name, actionsAsWritten: rf.Actions, names: rf.Names}
+	r := rule{name: rf.Name, names: rf.Names}
 	if r.name == "" {
 		r.name = fmt.Sprintf("rule %d", i+1)
 	}

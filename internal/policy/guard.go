@@ -24,9 +24,6 @@ func NewGuard(mode Mode, source *Source) *Guard {
 	return &Guard{mode: mode, source: source}
 }
 
-// Mode returns the guard's mode.
-func (g *Guard) Mode() Mode { return g.mode }
-
 // Check decides r under the policy in force.
 func (g *Guard) Check(r Request) Verdict {
 	if g.mode == ModeOff {

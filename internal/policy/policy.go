@@ -16,8 +16,7 @@ type Policy struct {
 
 // rule is one parsed rule.
 type rule struct {
-	name             string
-	actionsAsWritten []string
+	name string
 	// actions are the known actions the rule covers, globs expanded.
 	actions     []string
 	names       []string
