@@ -169,7 +169,7 @@ func (d *DynamoStore) Resume(ctx context.Context, name string) error {
 
 // Replay implements Store.
 func (d *DynamoStore) Replay(ctx context.Context, name, checkpoint string) error {
-	if err := (Subscription{Name: name, URL: "http://x", Secret: "x", Checkpoint: checkpoint}).Validate(); err != nil {
+	if err := checkReplay(name, checkpoint); err != nil {
 		return err
 	}
 	return d.operate(ctx, "replay", name, "SET #checkpoint = :cp, #failures = :zero REMOVE #parked",

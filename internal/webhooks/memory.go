@@ -86,7 +86,7 @@ func (m *MemoryStore) Resume(_ context.Context, name string) error {
 
 // Replay implements Store.
 func (m *MemoryStore) Replay(_ context.Context, name, checkpoint string) error {
-	if err := (Subscription{Name: name, URL: "http://x", Secret: "x", Checkpoint: checkpoint}).Validate(); err != nil {
+	if err := checkReplay(name, checkpoint); err != nil {
 		return err
 	}
 	return m.operate(name, func(s *Subscription) {

@@ -178,3 +178,23 @@ func TestVerify_GivenASignedBody_WhenTheBodyOrSecretChanges_ThenItFails(t *testi
 		t.Errorf("an old timestamp verified: %v", err)
 	}
 }
+
+func TestStore_GivenABadNameOrCheckpoint_WhenReplayed_ThenInvalidAsValidateWordsIt(t *testing.T) {
+	tests := []struct{ name, sub, checkpoint string }{
+		{"given a checkpoint that is no cursor, when replayed, then invalid", "a", "yesterday"},
+		{"given a name no subscription may have, when replayed, then invalid", "bad name", ""},
+		{"given both, when replayed, then both problems", "bad name", "yesterday"},
+	}
+	onEveryStore(t, func(t *testing.T, st webhooks.Store) {
+		add(t, st, sub("a", "http://127.0.0.1:1/"))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := st.Replay(context.Background(), tt.sub, tt.checkpoint)
+				want := webhooks.Subscription{Name: tt.sub, URL: "http://x", Secret: "x", Checkpoint: tt.checkpoint}.Validate()
+				if !errors.Is(err, webhooks.ErrInvalid) || err.Error() != want.Error() {
+					t.Errorf("Replay: %v; want %v", err, want)
+				}
+			})
+		}
+	})
+}

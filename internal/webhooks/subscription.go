@@ -95,10 +95,7 @@ type Subscription struct {
 
 // Validate reports every problem of a new subscription at once.
 func (s Subscription) Validate() error {
-	var errs []error
-	if !namePattern.MatchString(s.Name) {
-		errs = append(errs, fmt.Errorf("%w: name %q: use 1 to 128 letters, digits, '_', '.', '-'", ErrInvalid, s.Name))
-	}
+	errs := []error{nameProblem(s.Name)}
 	if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("%w: url %q is not an http(s) URL", ErrInvalid, s.URL))
 	}
@@ -113,10 +110,30 @@ func (s Subscription) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: kind %q", ErrInvalid, k))
 		}
 	}
-	if _, err := feed.ParseCursor(s.Checkpoint); err != nil {
-		errs = append(errs, fmt.Errorf("%w: checkpoint: %v", ErrInvalid, err))
-	}
+	errs = append(errs, checkpointProblem(s.Checkpoint))
 	return errors.Join(errs...)
+}
+
+// checkReplay reports the problems of a Replay's name and checkpoint, worded as Validate
+// words them.
+func checkReplay(name, checkpoint string) error {
+	return errors.Join(nameProblem(name), checkpointProblem(checkpoint))
+}
+
+// nameProblem is the problem of a subscription name, or nil.
+func nameProblem(name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("%w: name %q: use 1 to 128 letters, digits, '_', '.', '-'", ErrInvalid, name)
+	}
+	return nil
+}
+
+// checkpointProblem is the problem of a checkpoint that is not a feed cursor, or nil.
+func checkpointProblem(checkpoint string) error {
+	if _, err := feed.ParseCursor(checkpoint); err != nil {
+		return fmt.Errorf("%w: checkpoint: %v", ErrInvalid, err)
+	}
+	return nil
 }
 
 // Filter is the feed filter of the subscription: its kinds and, for a pattern without
