@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -70,11 +71,11 @@ func (s apiAuthSettings) guard(id identitySettings, log *zerolog.Logger) (*apiau
 		}
 		cfg.IDTokens = v
 	}
-	if cfg.Tokens.Len() == 0 && cfg.IDTokens == nil {
-		return nil, usageError("--api-auth: nobody could read the API: give --api-tokens FILE (with at least one token) or --oidc-issuer URL")
-	}
 	g, err := apiauth.New(cfg)
-	if err != nil {
+	switch {
+	case errors.Is(err, apiauth.ErrNobodyAuthenticates):
+		return nil, usageError("--api-auth: nobody could read the API: give --api-tokens FILE (with at least one token) or --oidc-issuer URL")
+	case err != nil:
 		return nil, fmt.Errorf("--api-auth: %w", err)
 	}
 	return g, nil

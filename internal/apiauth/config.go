@@ -32,10 +32,14 @@ type Config struct {
 	Logger *zerolog.Logger
 }
 
+// ErrNobodyAuthenticates refuses a configuration with neither a static token nor an ID
+// token verifier: no request could ever be authenticated.
+var ErrNobodyAuthenticates = errors.New("apiauth: config: neither static tokens nor a trusted OIDC issuer: nobody could authenticate")
+
 // Validate reports every problem of the configuration.
 func (c Config) Validate() error {
 	if c.Tokens.Len() == 0 && c.IDTokens == nil {
-		return errors.New("apiauth: config: neither static tokens nor a trusted OIDC issuer: nobody could authenticate")
+		return ErrNobodyAuthenticates
 	}
 	return nil
 }

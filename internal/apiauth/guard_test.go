@@ -3,6 +3,7 @@ package apiauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -239,5 +240,8 @@ func TestGuard_GivenANilGuard_ThenHandlersAreUnchanged(t *testing.T) {
 func TestNew_GivenNeitherTokensNorIssuers_ThenRefused(t *testing.T) {
 	if _, err := apiauth.New(apiauth.Config{Tokens: &apiauth.Tokens{}}); err == nil || !strings.Contains(err.Error(), "nobody could authenticate") {
 		t.Fatalf("New = %v, want an error saying nobody could authenticate", err)
+	}
+	if _, err := apiauth.New(apiauth.Config{}); !errors.Is(err, apiauth.ErrNobodyAuthenticates) {
+		t.Fatalf("New = %v, want ErrNobodyAuthenticates", err)
 	}
 }
