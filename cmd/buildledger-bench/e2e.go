@@ -93,12 +93,8 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	}
 	e.recordWork(Work{Figure: "end to end", Ours: newCommandWork(ours.work, ours.done), Raw: newCommandWork(raw.work, raw.done)})
 	figures := endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw)
-	names, err := handlers.NewNames(e.name("e2e-"))
-	if err != nil {
-		return nil, err
-	}
 	// The composition root leaves the event store's shard count at its default.
-	index, err := timeIndexFigure(ctx, e, names.EventsTable, layout.DefaultTimeShards)
+	index, err := timeIndexFigure(ctx, e, a.Names.EventsTable, layout.DefaultTimeShards)
 	if err != nil {
 		// The end-to-end figures stand without it.
 		e.logf("e2e: time index figure: %v", err)
