@@ -73,8 +73,6 @@ type Config struct {
 	Tolerance time.Duration
 	// Window is how long an observation counts; default DefaultWindow.
 	Window time.Duration
-	// Registerer receives buildledger_clock_skew_refusals_total; nil registers none.
-	Registerer prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -115,16 +113,10 @@ func New(cfg Config) (*Check, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Check{cfg: cfg, refusals: prometheus.NewCounter(prometheus.CounterOpts{
+	return &Check{cfg: cfg, refusals: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "buildledger", Name: "clock_skew_refusals_total",
 		Help: "Decisions refused because the worker's clock was off from AWS's by more than the tolerance.",
-	})}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c.refusals); err != nil {
-			return nil, fmt.Errorf("clockcheck: register metrics: %w", err)
-		}
-	}
-	return c, nil
+	})}, nil
 }
 
 // Tolerance is the largest offset the check admits.
@@ -188,7 +180,8 @@ func (c *Check) Admit() error {
 // Refusals returns how many decisions Admit refused.
 func (c *Check) Refusals() int64 { return c.refused.Load() }
 
-// Collector returns the check's metrics, for a registry chosen after New.
+// Collector returns the check's metric, buildledger_clock_skew_refusals_total, for the
+// caller to register.
 func (c *Check) Collector() prometheus.Collector { return c.refusals }
 
 // Skew is the largest offset a clock the check admits may have: the tolerance plus the
