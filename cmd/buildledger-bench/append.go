@@ -20,7 +20,7 @@ const appendGoal = 0.9
 // of the same items, at each number of concurrent streams (one writer per stream). The two
 // sides write to separate pairs of tables, so they never share items or partitions.
 func measureAppend(ctx context.Context, e *environment) ([]Figure, error) {
-	st, rawEvents, rawCommands, drop, err := e.storeAndRaw(ctx, "append")
+	st, rawEvents, rawCommands, drop, err := e.storeAndRaw(ctx, "append", e.db)
 	if err != nil {
 		return nil, err
 	}

@@ -119,12 +119,11 @@ func (e *environment) runID() string {
 // name returns a resource name under the run's prefix.
 func (e *environment) name(suffix string) string { return e.cfg.Prefix + suffix }
 
-// eventTables creates an events and a commands table under the run's prefix and returns
-// their names.
-// storeAndRaw sets up the two sides of a store figure: a Store on tables of its own, and a
-// second pair of tables for the raw side, so that the sides never share items or
-// partitions. drop deletes all four tables.
-func (e *environment) storeAndRaw(ctx context.Context, what string) (st *dynamo.Store, rawEvents, rawCommands string, drop func(), err error) {
+// storeAndRaw sets up the two sides of a store figure: a Store on tables of its own, with
+// db as its client (a figure that meters its side passes a metered one), and a second pair
+// of tables for the raw side, so that the sides never share items or partitions. drop
+// deletes all four tables.
+func (e *environment) storeAndRaw(ctx context.Context, what string, db *dynamodb.Client) (st *dynamo.Store, rawEvents, rawCommands string, drop func(), err error) {
 	events, commands, err := e.eventTables(ctx, what)
 	if err != nil {
 		return nil, "", "", nil, err
@@ -136,7 +135,7 @@ func (e *environment) storeAndRaw(ctx context.Context, what string) (st *dynamo.
 		return nil, "", "", nil, err
 	}
 	drop = func() { e.dropTables(context.WithoutCancel(ctx), events, commands, rawEvents, rawCommands) }
-	st, err = dynamo.New(dynamo.Config{Client: e.db, EventsTable: events, CommandsTable: commands})
+	st, err = dynamo.New(dynamo.Config{Client: db, EventsTable: events, CommandsTable: commands})
 	if err != nil {
 		drop()
 		return nil, "", "", nil, err
@@ -144,6 +143,8 @@ func (e *environment) storeAndRaw(ctx context.Context, what string) (st *dynamo.
 	return st, rawEvents, rawCommands, drop, nil
 }
 
+// eventTables creates an events and a commands table under the run's prefix and returns
+// their names.
 func (e *environment) eventTables(ctx context.Context, what string) (events, commands string, err error) {
 	events, commands = e.name(what+"-events"), e.name(what+"-commands")
 	e.track(events, commands)

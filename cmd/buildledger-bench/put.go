@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"buildledger/eventstore"
-	"buildledger/eventstore/dynamo"
 	"buildledger/internal/costmeter"
 )
 
@@ -36,21 +35,12 @@ const npmSeedGoal = 3.0
 // a goal: a lone caller has nothing to batch with. Each side's client reports to a cost meter
 // of its own, so that the notes say how many BatchWriteItem requests an event took.
 func measurePut(ctx context.Context, e *environment) ([]Figure, error) {
-	events, commands, err := e.eventTables(ctx, "put")
-	if err != nil {
-		return nil, err
-	}
-	defer e.dropTables(context.WithoutCancel(ctx), events, commands)
-	rawEvents, rawCommands, err := e.eventTables(ctx, "put-raw")
-	if err != nil {
-		return nil, err
-	}
-	defer e.dropTables(context.WithoutCancel(ctx), rawEvents, rawCommands)
 	oursMeter, rawMeter := costmeter.New(), costmeter.New()
-	st, err := dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(oursMeter.Attach(e.aws)), EventsTable: events, CommandsTable: commands})
+	st, rawEvents, _, drop, err := e.storeAndRaw(ctx, "put", dynamodb.NewFromConfig(oursMeter.Attach(e.aws)))
 	if err != nil {
 		return nil, err
 	}
+	defer drop()
 	rawDB := dynamodb.NewFromConfig(rawMeter.Attach(e.aws))
 	keys := eventstore.NewKeyGenerator(nil)
 	ours := func(ctx context.Context, w, i int) error {
