@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"buildledger/domain"
 	"buildledger/eventstore"
@@ -142,20 +143,12 @@ type watchOutput struct {
 	last string
 }
 
-// watchOutput returns the output of a watch view run by s on w.
-func (s *settings) watchOutput(w io.Writer) *watchOutput {
-	p := s.printerFor(w)
-	terminal := termout.IsTerminal(w)
-	return &watchOutput{w: w, json: p.Format == termout.FormatJSON, redraw: terminal && p.Format == termout.FormatTable, color: p.Color,
-		width: termout.Width(w)}
-}
-
-// printerFor is the printer of w, as printer is of a command's standard output.
-func (s *settings) printerFor(w io.Writer) termout.Printer {
-	format, _ := termout.ParseFormat(s.Output) // validated before any command runs
-	terminal := termout.IsTerminal(w)
-	format = termout.Resolve(format, terminal)
-	return termout.Printer{Format: format, Color: termout.Colored(format, terminal, os.Getenv("NO_COLOR"))}
+// watchOutput returns the output of a watch view on cmd's standard output, in the format
+// and colours print would use there.
+func (s *settings) watchOutput(cmd *cobra.Command) *watchOutput {
+	w, p := cmd.OutOrStdout(), s.printer(cmd)
+	return &watchOutput{w: w, json: p.Format == termout.FormatJSON, redraw: termout.IsTerminal(w) && p.Format == termout.FormatTable,
+		color: p.Color, width: p.Width}
 }
 
 // show writes the state v, drawn as frame on a terminal, unless it is the one shown last.

@@ -80,7 +80,7 @@ on a line of its own. It exits 0 once no browser is pending and 130 when interru
 			if err != nil {
 				return err
 			}
-			out := s.watchOutput(cmd.OutOrStdout())
+			out := s.watchOutput(cmd)
 			view := &buildWatch{build: build}
 			if err := out.show(view, view.frame); err != nil || build.Pending == 0 {
 				return err

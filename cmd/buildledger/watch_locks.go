@@ -90,7 +90,7 @@ interrupted (exit 130).
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			ctx := cmd.Context()
-			out := s.watchOutput(cmd.OutOrStdout())
+			out := s.watchOutput(cmd)
 			view, err := readLockWatch(ctx, b, env, time.Now())
 			if err != nil {
 				return err

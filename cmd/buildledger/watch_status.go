@@ -151,7 +151,7 @@ printed) and 130 when interrupted. A version not started yet is waited for.
 		Args: cobra.NoArgs,
 		RunE: withBackend(s, func(cmd *cobra.Command, b *backend) error {
 			ctx, stream := cmd.Context(), domain.StatusStreamID(pkg, env, version)
-			out := s.watchOutput(cmd.OutOrStdout())
+			out := s.watchOutput(cmd)
 			view := &statusWatch{Pkg: pkg, Env: env, Version: version, Locales: []localeWatch{}}
 			recs, err := b.app.Events.Load(ctx, stream, 1)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"buildledger/domain"
 )
 
@@ -99,6 +101,27 @@ func TestCutLines_GivenLinesWiderThanTheTerminal_WhenCut_ThenColoursTakeNoRoom(t
 		t.Run(tt.name, func(t *testing.T) {
 			if got := cutLines(tt.in, 4); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWatchOutput_GivenAPipe_WhenMade_ThenJSONUnlessATableIsAskedForAndNeverARedraw(t *testing.T) {
+	tests := []struct {
+		name, output string
+		wantJSON     bool
+	}{
+		{"given auto on a pipe, when made, then JSON lines", "auto", true},
+		{"given -o json, when made, then JSON lines", "json", true},
+		{"given -o table on a pipe, when made, then frames one after another", "table", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := &cobra.Command{}
+			cmd.SetOut(&bytes.Buffer{})
+			o := (&settings{Output: tt.output}).watchOutput(cmd)
+			if o.json != tt.wantJSON || o.redraw || o.color || o.width != 0 {
+				t.Errorf("got json %v, redraw %v, color %v, width %d; want json %v and no redraw, colour or width", o.json, o.redraw, o.color, o.width, tt.wantJSON)
 			}
 		})
 	}
