@@ -47,6 +47,7 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func newCommand() *cobra.Command {
 	cfg := DefaultConfig()
+	var cpuProfile string // the --cpu-profile file; "" for none
 	cmd := &cobra.Command{
 		Use:   "buildledger-bench",
 		Short: "Measure buildledger against raw AWS calls on the local emulators",
@@ -89,9 +90,6 @@ run unless AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) points at an emulator
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run (worker, clients and baselines) to this file, for go tool pprof")
 	return cmd
 }
-
-// cpuProfile is the --cpu-profile file; "" for none.
-var cpuProfile string
 
 // startCPUProfile profiles this process into path until stop is called.
 func startCPUProfile(path string) (stop func(), err error) {
