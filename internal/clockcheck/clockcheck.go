@@ -144,8 +144,10 @@ func (c *Check) prune(now time.Time) {
 // Offset returns the tightest bounds of the offset that the observations of the window
 // agree on, newest first (a clock that stepped makes older ones disagree, and they are
 // left out); false when nothing was observed within the window.
-func (c *Check) Offset() (Interval, bool) {
-	now := c.cfg.Now()
+func (c *Check) Offset() (Interval, bool) { return c.offsetAt(c.cfg.Now()) }
+
+// offsetAt is Offset with the local clock read at now.
+func (c *Check) offsetAt(now time.Time) (Interval, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.prune(now)
@@ -194,7 +196,7 @@ func (c *Check) Skew() time.Duration { return c.cfg.Tolerance + dateResolution }
 // mark, reads it instead of its own clock.
 func (c *Check) Earliest() time.Time {
 	now := c.cfg.Now()
-	if in, ok := c.Offset(); ok && in.High > 0 {
+	if in, ok := c.offsetAt(now); ok && in.High > 0 {
 		return now.Add(-in.High)
 	}
 	return now

@@ -125,3 +125,24 @@ func TestEarliest(t *testing.T) {
 		})
 	}
 }
+
+func TestEarliest_GivenTheClockMovingDuringTheCall_ThenOneReadingDecidesBothTheWindowAndTheResult(t *testing.T) {
+	local := aws0.Add(time.Hour)
+	// The first reading is the window's last instant for the observation; any later one is past it.
+	readings := []time.Time{local.Add(clockcheck.DefaultWindow), local.Add(clockcheck.DefaultWindow + time.Second)}
+	c, err := clockcheck.New(clockcheck.Config{Now: func() time.Time {
+		now := readings[0]
+		if len(readings) > 1 {
+			readings = readings[1:]
+		}
+		return now
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Observe(local.Add(-10*time.Millisecond), local, local.Add(-3*time.Second).Truncate(time.Second))
+	want := local.Add(clockcheck.DefaultWindow - 3*time.Second)
+	if got := c.Earliest(); got.After(want) || got.Before(want.Add(-time.Second)) {
+		t.Errorf("Earliest() = %v, want within a second before %v", got, want)
+	}
+}
