@@ -73,7 +73,7 @@ func (a *applier) tryApply(ctx context.Context, p *projection, gen int64, rec ev
 			a.cache.put(cs)
 			return nil
 		case rec.Version == cs.pos+1:
-			return a.writeFrom(ctx, p, gen, rec, cs)
+			return a.writeFrom(ctx, p, gen, decoded{rec, e, needs}, cs)
 		}
 		// A gap: read the position and fill it from the event store.
 	}
@@ -142,27 +142,45 @@ func (a *applier) step(ctx context.Context, p *projection, gen int64, rec events
 // writeFrom applies the next event of a stream whose rows this process wrote last (cs): it
 // reads only the needed rows cs does not hold, such as shared ones. The write is guarded by
 // cs's position, so it fails if anyone moved the stream on since.
-func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, rec eventstore.Record, cs *cachedStream) error {
-	rows, seen, err := a.plan(ctx, p, gen, []eventstore.Record{rec}, cs)
+func (a *applier) writeFrom(ctx context.Context, p *projection, gen int64, d decoded, cs *cachedStream) error {
+	rows, seen, err := a.plan(ctx, p, gen, []decoded{d}, cs)
 	if err != nil {
 		return err
 	}
-	return a.writeRows(ctx, gen, rec, rows, cs.pos, cs, seen)
+	return a.writeRows(ctx, gen, d.rec, rows, cs.pos, cs, seen)
 }
 
-// plan runs the projection over recs, the events of cs's stream after cs.pos in order, from
-// the rows cs holds (reading the others once), and returns the rows to write, one write per
-// row with its last state and guard, and every row it read or wrote as the events leave it.
-func (a *applier) plan(ctx context.Context, p *projection, gen int64, recs []eventstore.Record, cs *cachedStream) ([]rowPut, view, error) {
-	// working holds the rows as the events so far leave them (nil: no row).
-	working := make(view)
-	final := make(map[ref]int) // index in rows
-	var rows []rowPut
-	for _, rec := range recs {
+// decoded is a record with its event and the rows the projection reads for it, as
+// neededRows returns them, so that an event is decoded once per apply.
+type decoded struct {
+	rec   eventstore.Record
+	e     domain.Event
+	needs []ref
+}
+
+// planRecords decodes recs and plans them (see plan).
+func (a *applier) planRecords(ctx context.Context, p *projection, gen int64, recs []eventstore.Record, cs *cachedStream) ([]rowPut, view, error) {
+	evs := make([]decoded, len(recs))
+	for i, rec := range recs {
 		e, needs, err := p.neededRows(rec)
 		if err != nil {
 			return nil, nil, err
 		}
+		evs[i] = decoded{rec, e, needs}
+	}
+	return a.plan(ctx, p, gen, evs, cs)
+}
+
+// plan runs the projection over evs, the events of cs's stream after cs.pos in order, from
+// the rows cs holds (reading the others once), and returns the rows to write, one write per
+// row with its last state and guard, and every row it read or wrote as the events leave it.
+func (a *applier) plan(ctx context.Context, p *projection, gen int64, evs []decoded, cs *cachedStream) ([]rowPut, view, error) {
+	// working holds the rows as the events so far leave them (nil: no row).
+	working := make(view)
+	final := make(map[ref]int) // index in rows
+	var rows []rowPut
+	for _, d := range evs {
+		rec, e, needs := d.rec, d.e, d.needs
 		v := make(view, len(needs))
 		var missing []ref
 		for _, r := range needs {

@@ -60,7 +60,7 @@ func (p *Projector) Prepare(ctx context.Context, recs []eventstore.Record) (*Pre
 		a.cache.put(cs)
 		return nil, nil
 	}
-	rows, seen, err := a.plan(ctx, proj, gen, recs, cs)
+	rows, seen, err := a.planRecords(ctx, proj, gen, recs, cs)
 	if err != nil {
 		a.cache.put(cs) // nothing was written: what it holds still stands
 		return nil, err
