@@ -30,19 +30,21 @@ var errWatchDone = errors.New("watch: done")
 
 // watchReader returns the feed reader a watch view follows its stream with.
 //
-// Its settle window is the API feed's (the workers' clock skew plus commit latency), so that
-// no event of the stream is skipped. Its reorder window is next to nothing: a watch view
-// takes an event of its stream only as the signal that the stream moved, and then loads the
-// stream itself from the version it has seen (strongly consistent, in version order), so an
-// event keyed earlier than its predecessor by a slower clock neither reorders nor loses
-// anything. Without the reorder window a change shows some 4s sooner.
+// Its clock and settle window are the API feed's (the workers' clock skew plus commit
+// latency), so that no event of the stream is skipped. Its reorder window is next to
+// nothing: a watch view takes an event of its stream only as the signal that the stream
+// moved, and then loads the stream itself from the version it has seen (strongly
+// consistent, in version order), so an event keyed earlier than its predecessor by a slower
+// clock neither reorders nor loses anything. Without the reorder window a change shows some
+// 4s sooner.
 func (b *backend) watchReader() (*feed.Reader, error) {
-	check, err := b.s.Clock.checker()
+	api, err := b.s.Clock.feedReader(b.app.Events)
 	if err != nil {
 		return nil, err
 	}
-	return feed.New(feed.Config{Events: b.app.Events, Now: check.Earliest, Settle: check.Skew() + feedCommitLatency,
-		Reorder: time.Nanosecond, PollInterval: watchPollInterval})
+	cfg := api.Config()
+	cfg.Reorder, cfg.PollInterval = time.Nanosecond, watchPollInterval
+	return feed.New(cfg)
 }
 
 // foldRecords folds the events of recs into a view with apply, in version order, and sets

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"buildledger/domain"
+	"buildledger/internal/app"
 )
 
 func TestStatusWatch_GivenTheEventsOfABuild_WhenFolded_ThenLocalesTotalAndEndAreShown(t *testing.T) {
@@ -124,5 +126,25 @@ func TestWatchOutput_GivenAPipe_WhenMade_ThenJSONUnlessATableIsAskedForAndNeverA
 				t.Errorf("got json %v, redraw %v, color %v, width %d; want json %v and no redraw, colour or width", o.json, o.redraw, o.color, o.width, tt.wantJSON)
 			}
 		})
+	}
+}
+
+func TestWatchReader_GivenAClockTolerance_WhenMade_ThenTheAPIFeedsSettleWindowWithoutItsReorderWindow(t *testing.T) {
+	b := &backend{s: &settings{Clock: clockSettings{Tolerance: 2 * time.Second}}, app: &app.App{}}
+	api, err := b.s.Clock.feedReader(b.app.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.watchReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := r.Config(), api.Config()
+	if got.Settle != want.Settle || got.PageSize != want.PageSize || got.Reorder != time.Nanosecond || got.PollInterval != watchPollInterval {
+		t.Errorf("got settle %v, page %d, reorder %v, poll %v; want settle %v, page %d, reorder 1ns, poll %v",
+			got.Settle, got.PageSize, got.Reorder, got.PollInterval, want.Settle, want.PageSize, watchPollInterval)
+	}
+	if want.Settle <= 2*time.Second {
+		t.Errorf("the API feed settles for %v, less than the tolerance", want.Settle)
 	}
 }
