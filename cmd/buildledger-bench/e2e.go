@@ -35,7 +35,29 @@ const visibleTimeout = 2 * time.Minute
 // command's events, decided ahead, and its outcome in one TransactWriteItems, then delete
 // the message; the command is done when its transaction is. The two run in alternating
 // rounds on separate queues and tables.
+//
+// The time index figure follows, once the worker and the raw consumers have stopped: its
+// round at one shard runs a worker of its own, which should not share the machine with
+// them.
 func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
+	figures, eventsTable, err := runEndToEnd(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	// The composition root leaves the event store's shard count at its default.
+	index, err := timeIndexFigure(ctx, e, eventsTable, layout.DefaultTimeShards)
+	if err != nil {
+		// The end-to-end figures stand without it.
+		e.logf("e2e: time index figure: %v", err)
+		return figures, nil
+	}
+	return append(figures, index), nil
+}
+
+// runEndToEnd runs the end-to-end rounds of both sides and returns their figures and the
+// name of the events table the worker wrote; the worker and the raw consumers have
+// stopped when it returns.
+func runEndToEnd(ctx context.Context, e *environment) (figures []Figure, eventsTable string, err error) {
 	cfg := e.cfg
 	perStream := cfg.E2ECommands / cfg.E2EStreams
 	warmup := max(cfg.E2EWarmup, 0)
@@ -43,37 +65,37 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	oursMeter, rawMeter := costmeter.New(), costmeter.New()
 	a, ep, err := provisionEndToEnd(ctx, e, "e2e-", 0, oursMeter)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rawAWS := rawMeter.Attach(e.aws)
 	rawDB, rawSQS := dynamodb.NewFromConfig(rawAWS), sqs.NewFromConfig(rawAWS)
 	rawEvents, rawCommands, err := e.eventTables(ctx, "e2e-raw")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rawQueueURL, err := createRawQueue(ctx, e)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	oursVis, rawVis := newVisibility(), newVisibility()
 	stopWorker, err := startWorker(ctx, a, ep, cfg.E2EParallelism, oursVis)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer stopWorker()
 
 	// Both sides run the same workload, on separate streams and ids.
 	oursPlan, err := planCommands(e.runID()+"-o", cfg.E2EStreams, warmup+perStream)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rawPlan, err := planCommands(e.runID()+"-r", cfg.E2EStreams, warmup+perStream)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	oursSend, err := workerSender(a, ep)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	consumers := &rawConsumers{db: rawDB, sqs: rawSQS, queueURL: rawQueueURL, events: rawEvents, commands: rawCommands, plan: commandsByID(rawPlan), vis: rawVis}
 	consumersCtx, stopConsumers := context.WithCancel(ctx)
@@ -86,21 +108,13 @@ func measureEndToEnd(ctx context.Context, e *environment) ([]Figure, error) {
 	ours := &e2eSide{name: "ours", plan: oursPlan, send: oursSend, vis: oursVis, meter: oursMeter}
 	raw := &e2eSide{name: "raw", plan: rawPlan, send: rawSender(rawSQS, rawQueueURL), vis: rawVis, meter: rawMeter}
 	if err := warmUp(ctx, e, warmup, ours, raw); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := runEndToEndRounds(ctx, e, ours, raw, consumers, warmup, perStream); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	e.recordWork(Work{Figure: "end to end", Ours: newCommandWork(ours.work, ours.done), Raw: newCommandWork(raw.work, raw.done)})
-	figures := endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw)
-	// The composition root leaves the event store's shard count at its default.
-	index, err := timeIndexFigure(ctx, e, a.Names.EventsTable, layout.DefaultTimeShards)
-	if err != nil {
-		// The end-to-end figures stand without it.
-		e.logf("e2e: time index figure: %v", err)
-		return figures, nil
-	}
-	return append(figures, index), nil
+	return endToEndFigures(cfg, perStream*cfg.E2EStreams, ours, raw), a.Names.EventsTable, nil
 }
 
 // provisionEndToEnd builds an installation named under prefix, through the composition
