@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"buildledger/eventstore"
 	"buildledger/internal/backoff"
 	"buildledger/internal/webhooks"
 )
@@ -180,8 +179,8 @@ func parseReplayFrom(from string) (string, error) {
 	case "now":
 		return webhooks.CheckpointAt(time.Now()), nil
 	}
-	if _, err := eventstore.ParseKey(from); err == nil {
-		return webhooks.CheckpointBefore(from)
+	if cp, err := webhooks.CheckpointBefore(from); err == nil {
+		return cp, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, from)
 	if err != nil {

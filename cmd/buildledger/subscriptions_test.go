@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"buildledger/internal/webhooks"
 	"buildledger/internal/webhooks/webhookstest"
 )
 
@@ -70,5 +72,29 @@ func TestSubscriptions_GivenATable_WhenAddedListedPausedReplayedResumedRemoved_T
 	}
 	if rows = list(); len(rows) != 0 {
 		t.Errorf("after remove: %+v", rows)
+	}
+}
+
+func TestParseReplayFrom_GivenAKeyATimeOrBeginning_ThenTheCheckpointThatReplaysFromThere(t *testing.T) {
+	key := "20261207T101010123000000000"
+	at := time.Date(2026, 12, 7, 10, 10, 10, 123e6, time.UTC)
+	before, err := webhooks.CheckpointBefore(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, from, want string }{
+		{"given beginning, then the start of the feed", "beginning", ""},
+		{"given an event key, then just before that event", key, before},
+		{"given an RFC 3339 time, then just before that time", at.Format(time.RFC3339Nano), webhooks.CheckpointAt(at)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := parseReplayFrom(tt.from); err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := parseReplayFrom("yesterday"); err == nil || !strings.Contains(err.Error(), "neither now, beginning, an event key nor an RFC 3339 time") {
+		t.Errorf("yesterday: %v", err)
 	}
 }
