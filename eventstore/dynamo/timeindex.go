@@ -20,8 +20,14 @@ import (
 // process, before the records are written: ReadAll must never miss a bucket that holds
 // events. Both writes are idempotent, so concurrent first writers are harmless.
 func (s *Store) recordBuckets(ctx context.Context, records []eventstore.Record) error {
+	lastDay, lastShards := "", 0
 	for _, r := range records {
 		b := eventstore.Bucket(r.Key)
+		n := layout.ShardsFor(r.Stream, s.cfg.TimeShards)
+		if b == lastDay && n == lastShards {
+			continue // an append's events mostly share their day and stream
+		}
+		lastDay, lastShards = b, n
 		day, err := strconv.ParseInt(b, 10, 64)
 		if err != nil {
 			return fmt.Errorf("eventstore/dynamo: key %s has no day bucket: %w", r.Key, err)
@@ -36,7 +42,6 @@ func (s *Store) recordBuckets(ctx context.Context, records []eventstore.Record) 
 			}
 			s.buckets.Store(b, struct{}{})
 		}
-		n := layout.ShardsFor(r.Stream, s.cfg.TimeShards)
 		if n <= 1 {
 			continue // the bare day, which readers always read
 		}
