@@ -45,9 +45,9 @@ func Load(path string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	p, err := Parse(data)
+	p, err := parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %s: %w", path, errors.Unwrap(err))
+		return nil, fmt.Errorf("policy: %s: %w", path, err)
 	}
 	return p, nil
 }
@@ -56,11 +56,20 @@ func Load(path string) (*Policy, error) {
 // unknown keys, unknown actions, unknown matcher kinds, undefined or nested groups, rules
 // without actions, names or allow list, and user conditions on actions without a user.
 func Parse(data []byte) (*Policy, error) {
+	p, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return p, nil
+}
+
+// parse is Parse without the package prefix, which Load puts before the file's path.
+func parse(data []byte) (*Policy, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("policy: %w", errors.New(strings.TrimPrefix(err.Error(), "yaml: ")))
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	p := &Policy{hash: hashOf(data), groups: map[string][]matcher{}}
 	var errs []error
@@ -74,7 +83,7 @@ func Parse(data []byte) (*Policy, error) {
 		p.rules = append(p.rules, r)
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("policy: %w", errors.Join(errs...))
+		return nil, errors.Join(errs...)
 	}
 	return p, nil
 }

@@ -285,3 +285,27 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_GivenABrokenFile_ThenTheErrorNamesThePackageAndThePathOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, problem string
+	}{
+		{"given an unknown matcher kind", "rules: [{actions: [lock], names: ['*'], allow: ['sub:x']}]", `rule "rule 1": allow: matcher "sub:x": unknown kind "sub"`},
+		{"given YAML that does not parse", "rules: [", "line "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "policy.yaml")
+			if err := os.WriteFile(path, []byte(tc.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if want := "policy: " + path + ": " + tc.problem; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load: %v, want it to start with %q", err, want)
+			}
+			_, err = Parse([]byte(tc.src))
+			if want := "policy: " + tc.problem; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Parse: %v, want it to start with %q", err, want)
+			}
+		})
+	}
+}
