@@ -123,9 +123,10 @@ func (s *Store) ReadAll(ctx context.Context, after string, limit int) (eventstor
 // bucketCursor is where the merge of a day stands in one of its buckets: the events a
 // Query returned that the merge has not taken yet, and where the next Query starts.
 type bucketCursor struct {
-	in   *dynamodb.QueryInput
-	recs []eventstore.Record
-	more bool // the bucket has events after recs
+	bucket string
+	in     *dynamodb.QueryInput
+	recs   []eventstore.Record
+	more   bool // the bucket has events after recs
 }
 
 // mergeDay appends to page, in key order, the events of day after after (all when empty)
@@ -148,7 +149,7 @@ func (s *Store) mergeDay(ctx context.Context, day string, shards int, after stri
 			in.ExpressionAttributeNames["#key"] = attrKey
 			in.ExpressionAttributeValues[":after"] = str(after)
 		}
-		cursors[i] = &bucketCursor{in: in, more: true}
+		cursors[i] = &bucketCursor{bucket: b, in: in, more: true}
 	}
 	for {
 		// Every bucket that may hold more must show its next event before the smallest
@@ -198,7 +199,7 @@ func (s *Store) fill(ctx context.Context, c *bucketCursor, want int) error {
 		c.in.Limit = aws.Int32(int32(min(want, 1000)))
 		out, err := s.db.Query(ctx, c.in)
 		if err != nil {
-			return fmt.Errorf("eventstore/dynamo: read all in bucket %s: %w", bucketOf(c.in), err)
+			return fmt.Errorf("eventstore/dynamo: read all in bucket %s: %w", c.bucket, err)
 		}
 		if c.recs, err = convert.All(c.recs, out.Items, decodeRecord); err != nil {
 			return err
@@ -207,13 +208,6 @@ func (s *Store) fill(ctx context.Context, c *bucketCursor, want int) error {
 		c.in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	return nil
-}
-
-func bucketOf(in *dynamodb.QueryInput) string {
-	if v, ok := in.ExpressionAttributeValues[":tb"].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return "?"
 }
 
 // dayItem is one day of a day list: its YYYYMMDD as a number, and the item's shard counts.
