@@ -72,7 +72,6 @@ func mustOutcome(t *testing.T, st eventstore.Store, id string) eventstore.Outcom
 	return o
 }
 
-// readAll pages through ReadAll with the given page size and returns every record.
 // ReadAll reads st's events after the key after ("" for the beginning) in pages of limit,
 // following every page to the end, and checks that each page holds at most limit events,
 // exactly limit when another page follows, and that its Next is its last key.
