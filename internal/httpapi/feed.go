@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"buildledger/domain"
 	"buildledger/eventstore"
 	"buildledger/internal/feed"
 	"buildledger/internal/settings"
@@ -27,8 +28,9 @@ const (
 	DefaultFeedWriteTimeout = 10 * time.Second
 )
 
-// FeedKinds are the stream kinds the kinds parameter of /v1/feed accepts.
-var FeedKinds = []string{"repo", "status", "lock", "job", "put"}
+// FeedKinds are the stream kinds the kinds parameter of /v1/feed accepts: the domain's and
+// that of the streams Put stores.
+var FeedKinds = []string{domain.KindRepo, domain.KindStatus, domain.KindLock, domain.KindJob, domain.StreamKind(eventstore.PutStreamPrefix)}
 
 // FeedConfig configures GET /v1/feed, the server-sent events of the global feed.
 type FeedConfig struct {

@@ -355,3 +355,9 @@ func TestFeed_GivenAServerWriteTimeoutShorterThanTheStream_ThenTheStreamOutlives
 		}
 	}
 }
+
+func TestFeedKinds_ThenTheKindsTheContractNames(t *testing.T) {
+	if got, want := strings.Join(httpapi.FeedKinds, "|"), "repo|status|lock|job|put"; got != want {
+		t.Errorf("FeedKinds = %s, want %s (the kinds of openapi.json's feedKinds)", got, want)
+	}
+}
