@@ -52,15 +52,10 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // bucket the time index needs, sharded by DefaultTimeShards, and leaves out empty optional
 // attributes.
 func RecordSize(r eventstore.Record) int {
-	return RecordSizeSharded(r, DefaultTimeShards)
-}
-
-// RecordSizeSharded is RecordSize for a store configured with shards time shards.
-func RecordSizeSharded(r eventstore.Record, shards int) int {
 	n := stringAttrSize(Stream, r.Stream) +
 		numberAttrSize(Version, r.Version) +
 		stringAttrSize(Key, r.Key) +
-		stringAttrSize(Bucket, TimeBucket(r.Stream, r.Key, ShardsFor(r.Stream, shards))) +
+		stringAttrSize(Bucket, TimeBucket(r.Stream, r.Key, ShardsFor(r.Stream, DefaultTimeShards))) +
 		stringAttrSize(Type, r.Type) +
 		stringAttrSize(Body, string(r.Body)) +
 		stringAttrSize(RecordedAt, FormatTime(r.RecordedAt))
