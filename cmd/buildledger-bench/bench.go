@@ -41,6 +41,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/pflag"
+
+	"buildledger/internal/settings"
 )
 
 // Figure names accepted in Config.Figures.
@@ -145,23 +147,18 @@ func (c *Config) setDefaults() {
 	if len(c.Figures) == 0 {
 		c.Figures = d.Figures
 	}
-	setInt := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	setInt(&c.Rounds, d.Rounds)
-	setInt(&c.AppendEvents, d.AppendEvents)
-	setInt(&c.SnapshotEvery, d.SnapshotEvery)
-	setInt(&c.LoadRepeats, d.LoadRepeats)
-	setInt(&c.PutEvents, d.PutEvents)
-	setInt(&c.E2ECommands, d.E2ECommands)
-	setInt(&c.E2EStreams, d.E2EStreams)
-	setInt(&c.E2EParallelism, d.E2EParallelism)
-	setInt(&c.E2EWarmup, d.E2EWarmup)
-	setInt(&c.ReplayEvents, d.ReplayEvents)
-	setInt(&c.ReplaySmallEvents, d.ReplaySmallEvents)
-	setInt(&c.ReplaySegments, d.ReplaySegments)
+	settings.Default(&c.Rounds, d.Rounds)
+	settings.Default(&c.AppendEvents, d.AppendEvents)
+	settings.Default(&c.SnapshotEvery, d.SnapshotEvery)
+	settings.Default(&c.LoadRepeats, d.LoadRepeats)
+	settings.Default(&c.PutEvents, d.PutEvents)
+	settings.Default(&c.E2ECommands, d.E2ECommands)
+	settings.Default(&c.E2EStreams, d.E2EStreams)
+	settings.Default(&c.E2EParallelism, d.E2EParallelism)
+	settings.Default(&c.E2EWarmup, d.E2EWarmup)
+	settings.Default(&c.ReplayEvents, d.ReplayEvents)
+	settings.Default(&c.ReplaySmallEvents, d.ReplaySmallEvents)
+	settings.Default(&c.ReplaySegments, d.ReplaySegments)
 	if len(c.AppendStreams) == 0 {
 		c.AppendStreams = d.AppendStreams
 	}
@@ -171,67 +168,46 @@ func (c *Config) setDefaults() {
 	if len(c.PutCallers) == 0 {
 		c.PutCallers = d.PutCallers
 	}
-	if c.PutNPMSeed == "" {
-		c.PutNPMSeed = d.PutNPMSeed
-	}
-	if c.Prefix == "" {
-		c.Prefix = fmt.Sprintf("bench-%d-", time.Now().Unix())
-	}
-	if c.Output == "" {
-		c.Output = d.Output
-	}
+	settings.Default(&c.PutNPMSeed, d.PutNPMSeed)
+	settings.Default(&c.Prefix, fmt.Sprintf("bench-%d-", time.Now().Unix()))
+	settings.Default(&c.Output, d.Output)
 }
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
+	p := settings.Prefixed("bench: config")
 	for _, f := range c.Figures {
-		if !slices.Contains(AllFigures, f) {
-			errs = append(errs, fmt.Errorf("bench: config: unknown figure %q (want %s)", f, strings.Join(AllFigures, ", ")))
-		}
+		p.If(!slices.Contains(AllFigures, f), "unknown figure %q (want %s)", f, strings.Join(AllFigures, ", "))
 	}
-	positive := func(name string, v int) {
-		if v < 1 {
-			errs = append(errs, fmt.Errorf("bench: config: %s %d is below 1", name, v))
-		}
-	}
-	positive("Rounds", c.Rounds)
-	positive("AppendEvents", c.AppendEvents)
-	positive("SnapshotEvery", c.SnapshotEvery)
-	positive("LoadRepeats", c.LoadRepeats)
-	positive("PutEvents", c.PutEvents)
-	positive("E2ECommands", c.E2ECommands)
-	positive("E2EStreams", c.E2EStreams)
-	positive("E2EParallelism", c.E2EParallelism)
-	positive("ReplayEvents", c.ReplayEvents)
-	positive("ReplaySmallEvents", c.ReplaySmallEvents)
-	positive("ReplaySegments", c.ReplaySegments)
+	settings.AtLeast(p, "Rounds", c.Rounds, 1)
+	settings.AtLeast(p, "AppendEvents", c.AppendEvents, 1)
+	settings.AtLeast(p, "SnapshotEvery", c.SnapshotEvery, 1)
+	settings.AtLeast(p, "LoadRepeats", c.LoadRepeats, 1)
+	settings.AtLeast(p, "PutEvents", c.PutEvents, 1)
+	settings.AtLeast(p, "E2ECommands", c.E2ECommands, 1)
+	settings.AtLeast(p, "E2EStreams", c.E2EStreams, 1)
+	settings.AtLeast(p, "E2EParallelism", c.E2EParallelism, 1)
+	settings.AtLeast(p, "ReplayEvents", c.ReplayEvents, 1)
+	settings.AtLeast(p, "ReplaySmallEvents", c.ReplaySmallEvents, 1)
+	settings.AtLeast(p, "ReplaySegments", c.ReplaySegments, 1)
 	for _, list := range []struct {
 		name string
 		v    []int
 	}{{"AppendStreams", c.AppendStreams}, {"LoadLengths", c.LoadLengths}, {"PutCallers", c.PutCallers}} {
 		for _, v := range list.v {
-			positive(list.name+" entry", v)
+			settings.AtLeast(p, list.name+" entry", v, 1)
 		}
 	}
-	if c.E2EStreams > c.E2ECommands {
-		errs = append(errs, fmt.Errorf("bench: config: E2EStreams %d exceeds E2ECommands %d", c.E2EStreams, c.E2ECommands))
-	}
-	if len(c.Prefix) > 40 {
-		errs = append(errs, fmt.Errorf("bench: config: Prefix %q is longer than 40 characters", c.Prefix))
-	}
+	p.If(c.E2EStreams > c.E2ECommands, "E2EStreams %d exceeds E2ECommands %d", c.E2EStreams, c.E2ECommands)
+	p.If(len(c.Prefix) > 40, "Prefix %q is longer than 40 characters", c.Prefix)
 	// The run deletes whatever is named under its prefix at the end: keep it away from
 	// the names of an installation.
-	if !strings.HasPrefix(c.Prefix, prefixStart) || len(c.Prefix) == len(prefixStart) {
-		errs = append(errs, fmt.Errorf("bench: config: Prefix %q must start with %q and name the run", c.Prefix, prefixStart))
-	}
-	for _, r := range c.Prefix {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			errs = append(errs, fmt.Errorf("bench: config: Prefix %q may hold only letters, digits and '-'", c.Prefix))
-			break
-		}
-	}
-	return errors.Join(errs...)
+	p.If(!strings.HasPrefix(c.Prefix, prefixStart) || len(c.Prefix) == len(prefixStart),
+		"Prefix %q must start with %q and name the run", c.Prefix, prefixStart)
+	p.If(strings.ContainsFunc(c.Prefix, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+	}), "Prefix %q may hold only letters, digits and '-'", c.Prefix)
+	return p.Err()
 }
 
 // BindFlags registers the benchmark's flags on fs, with cfg's current values (or the

@@ -138,6 +138,23 @@ func TestConfig_given_bad_values_then_every_problem_reported(t *testing.T) {
 	}
 }
 
+func TestConfig_given_bad_values_then_each_problem_on_a_line_of_its_own(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Figures = []string{"nope"}
+	cfg.Rounds = 0
+	cfg.PutCallers = []int{-2}
+	cfg.E2EStreams = cfg.E2ECommands + 1
+	cfg.Prefix = "bench-a_b-"
+	want := `bench: config: unknown figure "nope" (want ` + strings.Join(AllFigures, ", ") + `)
+bench: config: Rounds 0 is below 1
+bench: config: PutCallers entry -2 is below 1
+bench: config: E2EStreams 5001 exceeds E2ECommands 5000
+bench: config: Prefix "bench-a_b-" may hold only letters, digits and '-'`
+	if err := cfg.Validate(); err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v\nwant %s", err, want)
+	}
+}
+
 func TestPercentile_given_values_then_nearest_rank(t *testing.T) {
 	v := []float64{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
 	for _, tt := range []struct{ p, want float64 }{{50, 5}, {95, 10}, {99, 10}, {10, 1}} {
