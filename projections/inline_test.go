@@ -113,7 +113,7 @@ func TestProjector_Prepare(t *testing.T) {
 			if multi != tt.multi {
 				t.Fatalf("a command of several events: %v, want %v", multi, tt.multi)
 			}
-			sameAsReference(t, st, es)
+			projectionstest.SameAsReplay(t, st, es)
 			// The events then reach the projector, which has nothing left to do.
 			gets, writes := st.gets.Load(), st.writes.Load()
 			for _, recs := range byCmd[1:] {
@@ -126,7 +126,7 @@ func TestProjector_Prepare(t *testing.T) {
 			if st.gets.Load() != gets || st.writes.Load() != writes {
 				t.Errorf("applying prepared events read %d and wrote %d times, want none", st.gets.Load()-gets, st.writes.Load()-writes)
 			}
-			sameAsReference(t, st, es)
+			projectionstest.SameAsReplay(t, st, es)
 		})
 	}
 }
@@ -193,5 +193,5 @@ func TestProjector_Prepare_given_another_writer_moved_the_stream_on_then_the_pre
 	if !errors.Is(err, projections.ErrConditionFailed) {
 		t.Fatalf("commit after another writer: %v, want ErrConditionFailed", err)
 	}
-	sameAsReference(t, st, es)
+	projectionstest.SameAsReplay(t, st, es)
 }

@@ -49,23 +49,6 @@ func writeEvents(t *testing.T, cmds ...domain.Command) (*esmemory.Store, []event
 	return es, recs
 }
 
-// sameAsReference fails unless the store holds exactly the rows a full replay of es gives.
-func sameAsReference(t *testing.T, st projections.Store, es eventstore.Store) {
-	t.Helper()
-	ctx := context.Background()
-	want, err := projectionstest.Reference(ctx, es)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := projections.Dump(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := projectionstest.Diff(got, want); d != "" {
-		t.Fatalf("read model differs from a replay:\n%s", d)
-	}
-}
-
 func TestProjector_RowCache(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
@@ -118,7 +101,7 @@ func TestProjector_RowCache(t *testing.T) {
 			if got := cs.gets.Load() - before; got != 0 {
 				t.Errorf("reads after the first event = %d, want none", got)
 			}
-			sameAsReference(t, st, es)
+			projectionstest.SameAsReplay(t, st, es)
 
 			// The same events without the cache read once per event and give the same rows.
 			plain := memory.New()
@@ -134,7 +117,7 @@ func TestProjector_RowCache(t *testing.T) {
 			if got := cs.gets.Load() - before; got != int64(len(recs)-1) {
 				t.Errorf("reads after the first event without the cache = %d, want %d", got, len(recs)-1)
 			}
-			sameAsReference(t, plain, es)
+			projectionstest.SameAsReplay(t, plain, es)
 		})
 	}
 }
@@ -168,7 +151,7 @@ func TestProjector_RowCache_given_another_writer_moved_the_stream_on_then_the_ca
 		t.Errorf("reads after the failed guarded write = %d, want 1", got)
 	}
 	apply(first, recs[3])
-	sameAsReference(t, st, es)
+	projectionstest.SameAsReplay(t, st, es)
 	pos, err := first.Position(ctx, recs[3].Stream)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +186,7 @@ func TestProjector_RowCache_given_a_newer_version_took_the_kept_head_then_the_gu
 	if got := reads.gets.Load() - before; got != 1 {
 		t.Errorf("reads = %d, want 1 (after the failed guard)", got)
 	}
-	sameAsReference(t, st, es)
+	projectionstest.SameAsReplay(t, st, es)
 	head, err := projections.NewQueries(st).StatusHead(ctx, "ui", "prod")
 	if err != nil || head.Version != "1.1.0" {
 		t.Fatalf("head = %+v, %v; want 1.1.0", head, err)

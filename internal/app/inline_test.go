@@ -92,22 +92,6 @@ func (f *inlineFixture) do(t *testing.T, w *projectionstest.Writer, apply bool, 
 	return all
 }
 
-func (f *inlineFixture) sameAsReplay(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	want, err := projectionstest.Reference(ctx, f.app.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := projections.Dump(ctx, f.app.Reads)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := projectionstest.Diff(got, want); d != "" {
-		t.Fatalf("read model differs from a replay:\n%s", d)
-	}
-}
-
 func (f *inlineFixture) position(t *testing.T, stream string) int64 {
 	t.Helper()
 	pos, err := f.projector.Position(context.Background(), stream)
@@ -155,7 +139,7 @@ func TestInlineEvents_given_the_projector_wrote_the_stream_then_a_commands_rows_
 			t.Errorf("position of %s = %d, want at least %d", r.Stream, pos, r.Version)
 		}
 	}
-	f.sameAsReplay(t)
+	projectionstest.SameAsReplay(t, f.app.Reads, f.app.Events)
 }
 
 func TestInlineEvents_given_the_read_side_moved_on_then_the_events_are_appended_alone(t *testing.T) {

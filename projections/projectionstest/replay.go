@@ -86,6 +86,24 @@ func Reference(ctx context.Context, es eventstore.Store) (map[string][]projectio
 	return projections.Dump(ctx, st)
 }
 
+// SameAsReplay fails the test unless st holds exactly the rows a full replay of es gives
+// (Reference).
+func SameAsReplay(t testing.TB, st projections.Store, es eventstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := Reference(ctx, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := projections.Dump(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(got, want); d != "" {
+		t.Fatalf("read model differs from a replay:\n%s", d)
+	}
+}
+
 // Diff describes how two dumps differ, "" when they are equal item for item.
 func Diff(got, want map[string][]projections.Item) string {
 	var b strings.Builder
