@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -27,20 +26,24 @@ type apiAuthSettings struct {
 
 // bindFlags registers the read API's authentication flags with defaults taken from the
 // environment.
-func (s *apiAuthSettings) bindFlags(fs *pflag.FlagSet) {
-	fs.BoolVar(&s.Enabled, "api-auth", envEnabled("BUILDLEDGER_API_AUTH"), "serve, run: require Authorization: Bearer (a static token of --api-tokens, or an ID token of an --oidc-issuer for --oidc-audience) on /v1/; turns the status board off (env BUILDLEDGER_API_AUTH)")
+func (s *apiAuthSettings) bindFlags(fs *pflag.FlagSet, env *envDefaults) {
+	fs.BoolVar(&s.Enabled, "api-auth", env.enabled("BUILDLEDGER_API_AUTH"), "serve, run: require Authorization: Bearer (a static token of --api-tokens, or an ID token of an --oidc-issuer for --oidc-audience) on /v1/; turns the status board off (env BUILDLEDGER_API_AUTH)")
 	fs.StringVar(&s.TokensFile, "api-tokens", envString("BUILDLEDGER_API_TOKENS", ""), "with --api-auth: file of static read API tokens, one name:token a line (env BUILDLEDGER_API_TOKENS)")
 	fs.StringVar(&s.ReadPolicyFile, "api-read-policy", envString("BUILDLEDGER_API_READ_POLICY", ""), "with --api-auth: YAML or JSON read policy (rules of kinds and allow matchers); without it every authenticated caller reads everything (env BUILDLEDGER_API_READ_POLICY)")
-	fs.BoolVar(&s.Metrics, "metrics-auth", envEnabled("BUILDLEDGER_METRICS_AUTH"), "with --api-auth: require a token on /metrics too, read policy kind metrics (env BUILDLEDGER_METRICS_AUTH)")
+	fs.BoolVar(&s.Metrics, "metrics-auth", env.enabled("BUILDLEDGER_METRICS_AUTH"), "with --api-auth: require a token on /metrics too, read policy kind metrics (env BUILDLEDGER_METRICS_AUTH)")
 }
 
-// envEnabled reads a boolean environment variable: 1, true, yes or on (any case) is true.
-func envEnabled(name string) bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+// parseEnabled reads a switch as the environment spells it: 1, true, yes or on (any case)
+// is true; 0, false, no or off is false; anything else is an error, so that a mistyped
+// BUILDLEDGER_API_AUTH never quietly serves the API open.
+func parseEnabled(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "1", "true", "yes", "on":
-		return true
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
 	}
-	return false
+	return false, errors.New("not a switch")
 }
 
 // guard returns the read API's guard: nil with authentication off. It refuses the files

@@ -92,6 +92,10 @@ func (e *envDefaults) bool(name string, def bool) bool {
 	return parsed(e, name, def, "true or false", strconv.ParseBool)
 }
 
+func (e *envDefaults) enabled(name string) bool {
+	return parsed(e, name, false, "1, true, yes or on, or 0, false, no or off", parseEnabled)
+}
+
 func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
 	return parsed(e, name, def, "a duration such as 30s or 5m", time.ParseDuration)
 }
@@ -111,7 +115,7 @@ func (s *settings) bindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.InlineReadSide, "inline-read-side", s.env.bool("BUILDLEDGER_INLINE_READ_SIDE", true), "worker: commit a command's read-model rows in the command's own transaction when the worker's projector wrote the stream last; false leaves every row to the projector (env BUILDLEDGER_INLINE_READ_SIDE)")
 	fs.IntVar(&s.TimeShards, "time-shards", s.env.int("BUILDLEDGER_TIME_SHARDS", layout.DefaultTimeShards), fmt.Sprintf("time index partitions a day's events are spread over, 1 to %d; every count used is recorded, so readers find them all (env BUILDLEDGER_TIME_SHARDS)", layout.MaxTimeShards))
 	s.Identity.bindFlags(fs, &s.env)
-	s.APIAuth.bindFlags(fs)
+	s.APIAuth.bindFlags(fs, &s.env)
 	s.Policy.bindFlags(fs)
 	s.Clock.bindFlags(fs, &s.env)
 }

@@ -53,6 +53,8 @@ func TestRun_GivenBadUsage_ThenExit2WithAMessage(t *testing.T) {
 		{[]string{"repos", "get", "--user", "a", "--repo", "b"}, "BUILDLEDGER_INLINE_READ_SIDE", map[string]string{"BUILDLEDGER_INLINE_READ_SIDE": "maybe"}},
 		{[]string{"repos", "get", "--user", "a", "--repo", "b"}, "BUILDLEDGER_DEFAULT_LEASE", map[string]string{"BUILDLEDGER_DEFAULT_LEASE": "soon"}},
 		{[]string{"repos", "get", "--user", "a", "--repo", "b"}, "BUILDLEDGER_CLOCK_TOLERANCE", map[string]string{"BUILDLEDGER_CLOCK_TOLERANCE": "1 second"}},
+		{[]string{"serve"}, "BUILDLEDGER_API_AUTH", map[string]string{"BUILDLEDGER_API_AUTH": "ture"}},
+		{[]string{"serve"}, "BUILDLEDGER_METRICS_AUTH", map[string]string{"BUILDLEDGER_METRICS_AUTH": "enabled"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
