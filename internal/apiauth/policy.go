@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"buildledger/internal/glob"
 )
 
 // Policy is a read policy: for each kind, who may read it. A kind no rule names is read by
@@ -180,27 +182,5 @@ func (m matcher) matches(c Caller) bool {
 		value = c.Identity.Actor
 	}
 	// A claim the caller does not have matches nothing, not even "*".
-	return value != "" && glob(m.glob, value)
-}
-
-// glob reports whether s matches pattern, where * stands for any run of characters and
-// everything else for itself.
-func glob(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, part := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, part)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(part):]
-	}
-	return len(s) >= len(last) && strings.HasSuffix(s, last)
+	return value != "" && glob.Match(m.glob, value)
 }

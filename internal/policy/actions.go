@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"buildledger/internal/glob"
 )
 
 // Actions are the actions a rule may name. Commands map onto them in the worker: a Lock
@@ -28,7 +30,7 @@ var userActions = []string{"lock", "uberlock", "release", "force-release", "brea
 func expandActions(pattern string) ([]string, error) {
 	var out []string
 	for _, a := range Actions {
-		if globMatch(pattern, a) {
+		if glob.Match(pattern, a) {
 			out = append(out, a)
 		}
 	}

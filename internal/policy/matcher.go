@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"buildledger/eventstore"
+	"buildledger/internal/glob"
 )
 
 // Caller is who sends a command, as the policy sees it.
@@ -82,7 +83,7 @@ func (m matcher) match(c Caller, groups map[string][]matcher) bool {
 	case kindEveryone:
 		return true
 	case kindPrincipal:
-		return c.SenderID != "" && globMatch(m.pattern, c.SenderID)
+		return c.SenderID != "" && glob.Match(m.pattern, c.SenderID)
 	case kindGroup:
 		for _, member := range groups[m.pattern] {
 			if member.match(c, groups) {
@@ -92,7 +93,7 @@ func (m matcher) match(c Caller, groups map[string][]matcher) bool {
 		return false
 	}
 	v := claimKinds[m.kind](c.Identity)
-	return v != "" && globMatch(m.pattern, v)
+	return v != "" && glob.Match(m.pattern, v)
 }
 
 // describe names the caller for a refusal: the identity's subject and actor, else the

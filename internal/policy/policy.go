@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"buildledger/internal/glob"
 )
 
 // Policy is a parsed, valid policy file. It is immutable: a reload builds a new one.
@@ -91,7 +93,7 @@ func (p *Policy) allows(a string, r Request) (string, bool) {
 
 func (ru rule) coversName(name string) bool {
 	for _, n := range ru.names {
-		if globMatch(n, name) {
+		if glob.Match(n, name) {
 			return true
 		}
 	}

@@ -178,23 +178,6 @@ func TestHash(t *testing.T) {
 	}
 }
 
-func TestGlob(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"*", "", true}, {"review-*", "review-1", true}, {"review-*", "preview-1", false},
-		{"repo:acme/*:ref:refs/heads/main", "repo:acme/app:ref:refs/heads/main", true},
-		{"repo:acme/*:ref:refs/heads/main", "repo:acme/app:ref:refs/heads/main2", false},
-		{"a*b*c", "aXbYbZc", true}, {"a*b*c", "aXbYbZ", false}, {"Production", "production", false},
-	} {
-		// given a pattern, when matched, then * spans any characters, / and : included
-		if got := globMatch(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
-		}
-	}
-}
-
 func TestGuardModes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(path, []byte(examplePolicy), 0o600); err != nil {
