@@ -76,14 +76,7 @@ func projectBuilds(rec eventstore.Record, e domain.Event, v view) (change, error
 		if err != nil {
 			return change{}, err
 		}
-		br := BrowserStatus{Name: e.Browser, Status: e.Status, Pending: e.BrowserPending}
-		if i := indexBrowser(b.Browsers, e.Browser); i >= 0 {
-			b.Browsers[i] = br
-		} else {
-			b.Browsers = append(b.Browsers, br)
-			sortBrowsers(b.Browsers)
-		}
-		b.Pending = int64(e.Pending)
+		b.ApplyBrowserUpdate(e)
 		b.StreamVersion = rec.Version
 		return change{puts: []rowPut{buildRows.put(b)}}, nil
 
@@ -244,6 +237,20 @@ func (b *Build) UnmarshalJSON(data []byte) error {
 
 func sortBrowsers(bs []BrowserStatus) {
 	slices.SortFunc(bs, func(a, b BrowserStatus) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// ApplyBrowserUpdate sets the status of e's browser and the build's pending count as e says;
+// a browser the build did not list takes its place in name order. It is how the build's row
+// follows the event, for the projection and for views that fold the events themselves.
+func (b *Build) ApplyBrowserUpdate(e domain.BuildBrowserUpdated) {
+	br := BrowserStatus{Name: e.Browser, Status: e.Status, Pending: e.BrowserPending}
+	if i := indexBrowser(b.Browsers, e.Browser); i >= 0 {
+		b.Browsers[i] = br
+	} else {
+		b.Browsers = append(b.Browsers, br)
+		sortBrowsers(b.Browsers)
+	}
+	b.Pending = int64(e.Pending)
 }
 
 // Browser returns the status of one browser of the build.

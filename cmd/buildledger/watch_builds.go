@@ -27,14 +27,7 @@ func (v *buildWatch) apply(e domain.Event) {
 	if !ok || int64(u.BuildID) != v.build.BuildID {
 		return
 	}
-	v.build.Pending = int64(u.Pending)
-	for i := range v.build.Browsers {
-		if v.build.Browsers[i].Name == u.Browser {
-			v.build.Browsers[i].Status, v.build.Browsers[i].Pending = u.Status, u.BrowserPending
-			return
-		}
-	}
-	v.build.Browsers = append(v.build.Browsers, projections.BrowserStatus{Name: u.Browser, Status: u.Status, Pending: u.BrowserPending})
+	v.build.ApplyBrowserUpdate(u)
 }
 
 // applyRecords folds records of the repository stream into the view.

@@ -10,6 +10,7 @@ import (
 
 	"buildledger/domain"
 	"buildledger/internal/app"
+	"buildledger/projections"
 )
 
 func TestStatusWatch_GivenTheEventsOfABuild_WhenFolded_ThenLocalesTotalAndEndAreShown(t *testing.T) {
@@ -146,5 +147,21 @@ func TestWatchReader_GivenAClockTolerance_WhenMade_ThenTheAPIFeedsSettleWindowWi
 	}
 	if want.Settle <= 2*time.Second {
 		t.Errorf("the API feed settles for %v, less than the tolerance", want.Settle)
+	}
+}
+
+// A browser the build did not list when it was created takes its place in name order, as the
+// build's row keeps it: builds watch shows the matrix builds get shows.
+func TestBuildWatch_GivenAnUpdateOfANewBrowser_ThenTheMatrixIsTheRowsMatrix(t *testing.T) {
+	v := &buildWatch{build: projections.Build{RepoID: "acme/app", BuildID: 1, Pending: 2, Browsers: []projections.BrowserStatus{
+		{Name: "chrome", Status: domain.StatusQueued, Pending: true}, {Name: "firefox", Status: domain.StatusQueued, Pending: true},
+	}}}
+	v.apply(domain.BuildBrowserUpdated{User: "acme", Repo: "app", BuildID: 1, Browser: "edge", Status: "started", BrowserPending: true, Pending: 3})
+	var names []string
+	for _, b := range v.build.Browsers {
+		names = append(names, b.Name)
+	}
+	if got := strings.Join(names, ","); got != "chrome,edge,firefox" || v.build.Pending != 3 {
+		t.Errorf("browsers %s, pending %d; want chrome,edge,firefox (name order, as the row), pending 3", got, v.build.Pending)
 	}
 }
