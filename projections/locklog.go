@@ -190,31 +190,31 @@ func (l *LockLog) At(ctx context.Context, env string, t time.Time) (LockHolding,
 // Queue returns the holder and the waiters in order at now; places that lapsed by now
 // (no attempt for domain.WaiterTimeout) are left out, as the lock leaves them out.
 func (l *LockLog) Queue(ctx context.Context, env string, now time.Time) (LockQueue, error) {
-	events, err := l.load(ctx, env)
-	if err != nil {
-		return LockQueue{}, err
-	}
-	lock, granted, err := lockState(env, events)
-	if err != nil {
-		return LockQueue{}, err
-	}
-	q := LockQueue{Env: env, Holder: holding(env, lock, granted, now), Waiting: []QueuedUser{}}
-	for _, w := range lock.Queue(now) {
-		q.Waiting = append(q.Waiting, QueuedUser{Position: w.Position, User: w.User, Since: w.Since})
-	}
-	return q, nil
+	q, _, err := l.QueueAndFreezes(ctx, env, now)
+	return q, err
 }
 
 // Freezes returns env's freeze schedules with the window open at now, or the next one, in
 // the order they were added.
 func (l *LockLog) Freezes(ctx context.Context, env string, now time.Time) ([]FreezeView, error) {
+	_, views, err := l.QueueAndFreezes(ctx, env, now)
+	return views, err
+}
+
+// QueueAndFreezes returns what Queue and Freezes return, from one read of the lock's
+// events.
+func (l *LockLog) QueueAndFreezes(ctx context.Context, env string, now time.Time) (LockQueue, []FreezeView, error) {
 	events, err := l.load(ctx, env)
 	if err != nil {
-		return nil, err
+		return LockQueue{}, nil, err
 	}
-	lock, _, err := lockState(env, events)
+	lock, granted, err := lockState(env, events)
 	if err != nil {
-		return nil, err
+		return LockQueue{}, nil, err
+	}
+	q := LockQueue{Env: env, Holder: holding(env, lock, granted, now), Waiting: []QueuedUser{}}
+	for _, w := range lock.Queue(now) {
+		q.Waiting = append(q.Waiting, QueuedUser{Position: w.Position, User: w.User, Since: w.Since})
 	}
 	views := []FreezeView{}
 	for _, f := range lock.Freezes() {
@@ -227,7 +227,7 @@ func (l *LockLog) Freezes(ctx context.Context, env string, now time.Time) ([]Fre
 		}
 		views = append(views, v)
 	}
-	return views, nil
+	return q, views, nil
 }
 
 // eventTime returns when a lock event happened.

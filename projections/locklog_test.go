@@ -316,3 +316,41 @@ func TestLockLog_GivenEnvs_WhenQueried_ThenBadNamesAreInvalidAndUnknownEnvsEmpty
 		t.Errorf("given an env without events then Freezes = %v, %v; want an empty list", fz, err)
 	}
 }
+
+// countingLoader counts the reads of a stream.
+type countingLoader struct {
+	projections.StreamLoader
+	loads int
+}
+
+func (c *countingLoader) Load(ctx context.Context, stream string, from int64) ([]eventstore.Record, error) {
+	c.loads++
+	return c.StreamLoader.Load(ctx, stream, from)
+}
+
+func TestLockLog_QueueAndFreezes_GivenALock_ThenWhatQueueAndFreezesSayFromOneRead(t *testing.T) {
+	d := newLockDesk(t, "prod")
+	d.do(at(0), domain.Lock{Env: "prod", User: "ann"})
+	d.do(at(time.Minute), domain.Lock{Env: "prod", User: "bob", Queue: true})
+	d.do(at(2*time.Minute), domain.AddFreeze{Env: "prod", User: "ops", Cron: "0 18 * * FRI", Duration: "64h", TZ: "Europe/Berlin", Reason: "weekend"})
+	ctx, now := context.Background(), at(70*time.Second)
+	counted := &countingLoader{StreamLoader: d.es}
+	q, f, err := projections.NewLockLog(counted).QueueAndFreezes(ctx, "prod", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted.loads != 1 {
+		t.Errorf("QueueAndFreezes read the stream %d times, want once", counted.loads)
+	}
+	wantQ, err := d.log().Queue(ctx, "prod", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantF, err := d.log().Freezes(ctx, "prod", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(q, wantQ) || !reflect.DeepEqual(f, wantF) || !q.Holder.Held || len(q.Waiting) != 1 || len(f) != 1 {
+		t.Errorf("QueueAndFreezes = %+v, %+v; want Queue's %+v (ann holds, bob waits) and Freezes' %+v (one)", q, f, wantQ, wantF)
+	}
+}

@@ -20,18 +20,11 @@ type lockWatch struct {
 	Freezes []projections.FreezeView `json:"freezes"`
 }
 
-// readLockWatch reads env's lock view from its events, as of now.
+// readLockWatch reads env's lock view from its events, as of now (one read of the stream).
 func readLockWatch(ctx context.Context, b *backend, env string, now time.Time) (lockWatch, error) {
-	q, err := b.app.LockLog.Queue(ctx, env, now)
+	q, f, err := b.app.LockLog.QueueAndFreezes(ctx, env, now)
 	if err != nil {
 		return lockWatch{}, lockLogError(err)
-	}
-	f, err := b.app.LockLog.Freezes(ctx, env, now)
-	if err != nil {
-		return lockWatch{}, lockLogError(err)
-	}
-	if f == nil {
-		f = []projections.FreezeView{}
 	}
 	return lockWatch{LockQueue: q, Freezes: f}, nil
 }
@@ -98,8 +91,8 @@ interrupted (exit 130).
 			if err := out.show(view, view.frame); err != nil {
 				return err
 			}
-			// The lock's own events are the view's source: each event of the stream is the
-			// signal to read them again (one keyed read of the stream).
+			// The lock's own events are the view's source: new events of the stream are the
+			// signal to read the view again from them (one more read of the stream).
 			return b.followStream(ctx, domain.LockStreamID(env), latestVersion(view), func([]eventstore.Record) (bool, error) {
 				view, err := readLockWatch(ctx, b, env, time.Now())
 				if err != nil {
