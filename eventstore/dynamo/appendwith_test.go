@@ -18,12 +18,12 @@ import (
 // alsoWrite returns an Also that writes one item of the commands table under id, on the
 // condition that nothing is stored there (or, with mustExist, that something is); proves
 // says its condition proves the expected version.
-func alsoWrite(table, id string, mustExist, proves bool, gotRoom *int) dynamo.Also {
+func alsoWrite(table, id string, mustExist, proves bool, gotRoom *dynamo.Room) dynamo.Also {
 	cond := "attribute_not_exists(commandId)"
 	if mustExist {
 		cond = "attribute_exists(commandId)"
 	}
-	return func(records []eventstore.Record, room int) (dynamo.Carried, error) {
+	return func(records []eventstore.Record, room dynamo.Room) (dynamo.Carried, error) {
 		*gotRoom = room
 		return dynamo.Carried{ProveExpected: proves, Items: []types.TransactWriteItem{{Put: &types.Put{
 			TableName: aws.String(table),
@@ -56,7 +56,7 @@ func TestAppendWith(t *testing.T) {
 	}
 	event := []eventstore.Event{{Type: "Happened", Body: []byte(`{}`)}}
 	cmd := func() eventstore.CommandRef { return eventstore.CommandRef{ID: uuid.NewString(), Type: "Do"} }
-	var room int
+	var room dynamo.Room
 
 	t.Run("given writes carried along, when the append commits, then they are written with the events", func(t *testing.T) {
 		also := "also-" + uuid.NewString()
@@ -67,9 +67,9 @@ func TestAppendWith(t *testing.T) {
 		if len(recs) != 1 || recs[0].Version != 1 || !stored(also) {
 			t.Fatalf("records %v, carried write stored %v; want version 1 and stored", recs, stored(also))
 		}
-		// One event, the outcome and no expected-version check: 98 items left.
-		if room != 98 {
-			t.Errorf("room = %d, want 98", room)
+		// One event, the outcome and no expected-version check: 98 items left, proof or not.
+		if room != (dynamo.Room{Items: 98, Proving: 98}) {
+			t.Errorf("room = %+v, want 98 and 98", room)
 		}
 	})
 	t.Run("given a carried write whose condition fails, then nothing is written and the error says so", func(t *testing.T) {
@@ -110,6 +110,10 @@ func TestAppendWith(t *testing.T) {
 		recs, err := st.AppendWith(ctx, "s-4", 5, event, cmd(), alsoWrite(commands, "also-"+uuid.NewString(), false, true, &room))
 		if err != nil || len(recs) != 1 || recs[0].Version != 6 {
 			t.Fatalf("with the proof: %v, %v; want version 6 appended", recs, err)
+		}
+		// One event, the outcome and the check: 97 items left, and its slot too for a proof.
+		if room != (dynamo.Room{Items: 97, Proving: 98}) {
+			t.Errorf("room = %+v, want 97, and 98 proving", room)
 		}
 	})
 	t.Run("given a taken version and a failing carried write, then the conflict is reported", func(t *testing.T) {

@@ -27,8 +27,18 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 }
 
 // Also returns writes of other tables to commit in the same transaction as the records of
-// an append, at most room items (none: zero Carried).
-type Also func(records []eventstore.Record, room int) (Carried, error)
+// an append, as many as room leaves them (none: zero Carried).
+type Also func(records []eventstore.Record, room Room) (Carried, error)
+
+// Room is how many items the writes an append carries may add to its transaction.
+type Room struct {
+	// Items is the room beside the append's own items.
+	Items int
+	// Proving is the room of writes that prove the expected version (Carried.ProveExpected):
+	// one more than Items when the append checks that version in the transaction, since the
+	// check they replace leaves its slot to them.
+	Proving int
+}
 
 // Carried are the writes an append carries along (see AppendWith).
 type Carried struct {
@@ -273,7 +283,12 @@ func (s *Store) Outcome(ctx context.Context, commandID string) (eventstore.Outco
 // carry adds what also returns for records to the transaction's items and roles, leaving
 // out the expected-version check when the carried writes prove it.
 func carry(also Also, records []eventstore.Record, items []types.TransactWriteItem, roles []itemRole) ([]types.TransactWriteItem, []itemRole, error) {
-	c, err := also(records, maxTransactItems-len(items))
+	room := Room{Items: maxTransactItems - len(items)}
+	room.Proving = room.Items
+	if roles[len(roles)-1] == roleExpectedCheck {
+		room.Proving++
+	}
+	c, err := also(records, room)
 	if err != nil || len(c.Items) == 0 {
 		return items, roles, err
 	}

@@ -59,19 +59,20 @@ func inlineResults(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 // Append implements eventstore.Store.
 func (s inlineEvents) Append(ctx context.Context, stream string, expectedVersion int64, events []eventstore.Event, cmd eventstore.CommandRef) ([]eventstore.Record, error) {
 	var prepared *projections.Prepared
-	recs, err := s.Store.AppendWith(ctx, stream, expectedVersion, events, cmd, func(recs []eventstore.Record, room int) (esdynamo.Carried, error) {
+	recs, err := s.Store.AppendWith(ctx, stream, expectedVersion, events, cmd, func(recs []eventstore.Record, room esdynamo.Room) (esdynamo.Carried, error) {
 		pr, err := s.projector.Prepare(ctx, recs)
 		if err != nil || pr == nil {
 			return esdynamo.Carried{}, nil // the projector applies them once they are published
 		}
 		items, err := s.reads.TransactItems(pr.Puts)
 		// The position's guard at the expected version proves that version stored, so the
-		// append's own check of it is left out; it needs no room then.
+		// append's own check of it is left out.
 		proves := expectedVersion > 0 && pr.After == expectedVersion
+		limit := room.Items
 		if proves {
-			room++
+			limit = room.Proving
 		}
-		if err != nil || len(items) > room {
+		if err != nil || len(items) > limit {
 			pr.Done(false)
 			return esdynamo.Carried{}, nil
 		}
