@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"buildledger/eventstore"
 	"buildledger/eventstore/dynamo/layout"
 )
 
@@ -46,7 +48,10 @@ func measureIndexLoad(ws []indexWrite, bucket func(indexWrite) string) indexLoad
 	for _, w := range ws {
 		tb := bucket(w)
 		total[tb]++
-		sec := w.key[:min(len(w.key), 15)] // YYYYMMDDTHHMMSS
+		sec := w.key // a key that does not parse counts alone
+		if t, err := eventstore.ParseKey(w.key); err == nil {
+			sec = t.Truncate(time.Second).Format(time.DateTime)
+		}
 		perSecond[sec+" "+tb]++
 		perTB[sec]++
 		l.peakHot = max(l.peakHot, perSecond[sec+" "+tb])
